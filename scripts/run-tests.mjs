@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Runs every test: node:test files of all packages and test/, then the mocha-based
+// @libp2p/interface-compliance-tests suites. Ends with one `N passed, N failed, N skipped`
+// line over both runners, so CI sees the whole picture.
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const major = Number(process.versions.node.split('.')[0])
+if (major < 22) {
+  console.error(`wsstar tests need Node >= 22 (js-libp2p 3); this is ${process.version}. Run them with npm test, which uses the pinned Node 24.`)
+  process.exit(1)
+}
+console.log(`node ${process.version}`)
+
+function run (cmd, args) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk)
+      out += chunk.toString()
+    })
+    child.on('close', (code) => resolve({ code, out }))
+  })
+}
+
+function count (out, re) {
+  const m = out.match(re)
+  return m == null ? 0 : Number(m[1])
+}
+
+const nodeGlobs = ['packages/*/dist/test/**/*.test.js', 'test/dist/**/*.test.js']
+const only = process.argv.slice(2)
+const nodeArgs = ['--test', '--test-reporter=spec', `--test-concurrency=${process.env.WSSTAR_TEST_CONCURRENCY ?? 2}`, ...(only.length > 0 ? only : nodeGlobs)]
+const nodeRun = await run(process.execPath, nodeArgs)
+let passed = count(nodeRun.out, /ℹ pass (\d+)/)
+let failed = count(nodeRun.out, /ℹ fail (\d+)/) + count(nodeRun.out, /ℹ cancelled (\d+)/)
+let skipped = count(nodeRun.out, /ℹ skipped (\d+)/) + count(nodeRun.out, /ℹ todo (\d+)/)
+let exitCode = nodeRun.code === 0 ? 0 : 1
+
+const complianceDir = join(root, 'test/dist/compliance')
+if (only.length === 0 && existsSync(complianceDir)) {
+  const specs = readdirSync(complianceDir).filter(f => f.endsWith('.spec.js')).map(f => join('test/dist/compliance', f))
+  if (specs.length > 0) {
+    const mocha = join(root, 'node_modules/mocha/bin/mocha.js')
+    const mochaRun = await run(process.execPath, [mocha, '--exit', '--timeout', '60000', ...specs])
+    passed += count(mochaRun.out, /(\d+) passing/)
+    failed += count(mochaRun.out, /(\d+) failing/)
+    skipped += count(mochaRun.out, /(\d+) pending/)
+    if (mochaRun.code !== 0) exitCode = 1
+  }
+}
+
+if (exitCode !== 0 && failed === 0) failed = 1 // a runner crashed without reporting a failing test
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`)
+process.exit(exitCode)
