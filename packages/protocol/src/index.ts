@@ -1,0 +1,6 @@
+export * from './address.js'
+export * from './errors.js'
+export * from './events.js'
+export * from './flow-control.js'
+export * from './join-challenge.js'
+export * from './payloads.js'

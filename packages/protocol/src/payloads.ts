@@ -1,0 +1,197 @@
+import { toString } from 'uint8arrays'
+import { parsePeerAddress, MAX_ADDRESS_LENGTH } from './address.js'
+import { ErrorCode, WsStarError } from './errors.js'
+import { EndKind } from './events.js'
+import { MAX_FRAME_BYTES, MAX_WINDOW_BYTES } from './flow-control.js'
+import { MAX_PUBLIC_KEY_LENGTH, MAX_SIGNATURE_LENGTH } from './join-challenge.js'
+import type { WebSocketStarAddress } from './address.js'
+import type { WireError } from './errors.js'
+
+/**
+ * Validators for every event argument, used by both sides. Each either
+ * returns a typed value or throws a WsStarError with a stable code; none
+ * trusts a property it did not check.
+ */
+
+const DIAL_ID_BYTES = 16
+const DIAL_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/
+
+/** Most addresses in one join sample or one `ws-peers` list. */
+export const MAX_PEERS_PER_MESSAGE = 1024
+
+function badRequest (message: string): WsStarError {
+  return new WsStarError(ErrorCode.BAD_REQUEST, message)
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return value != null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)
+}
+
+/** An unguessable dial id: 16 random bytes, base64url (22 chars). Only the server makes them. */
+export function createDialId (): string {
+  return toString(globalThis.crypto.getRandomValues(new Uint8Array(DIAL_ID_BYTES)), 'base64url')
+}
+
+export function parseDialId (value: unknown): string {
+  if (typeof value !== 'string' || !DIAL_ID_PATTERN.test(value)) {
+    throw badRequest('dial id must be a 22-char base64url string')
+  }
+  return value
+}
+
+/** `ss-join` step 1 (`hello`, optional public key) or step 2 (`proof`, signature). */
+export type JoinStep =
+  | { kind: 'hello', publicKey?: string }
+  | { kind: 'proof', signature: string }
+
+export interface JoinRequest {
+  address: WebSocketStarAddress
+  step: JoinStep
+}
+
+function boundedString (value: unknown, name: string, max: number): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw badRequest(`${name} must be a string of 1..${max} chars`)
+  }
+  return value
+}
+
+export function parseJoinRequest (address: unknown, data: unknown): JoinRequest {
+  const parsed = parsePeerAddress(address)
+  if (data == null) {
+    return { address: parsed, step: { kind: 'hello' } }
+  }
+  if (!isPlainObject(data)) {
+    throw badRequest('join data must be an object: { publicKey } or { signature }')
+  }
+  if (data.signature != null) {
+    if (data.publicKey != null) {
+      throw badRequest('join data carries either publicKey or signature, not both')
+    }
+    return { address: parsed, step: { kind: 'proof', signature: boundedString(data.signature, 'signature', MAX_SIGNATURE_LENGTH) } }
+  }
+  if (data.publicKey != null) {
+    return { address: parsed, step: { kind: 'hello', publicKey: boundedString(data.publicKey, 'publicKey', MAX_PUBLIC_KEY_LENGTH) } }
+  }
+  return { address: parsed, step: { kind: 'hello' } }
+}
+
+export function parseLeaveRequest (address: unknown): WebSocketStarAddress {
+  return parsePeerAddress(address)
+}
+
+export interface DialRequest {
+  from: WebSocketStarAddress
+  to: WebSocketStarAddress
+}
+
+export function parseDialRequest (from: unknown, to: unknown): DialRequest {
+  return { from: parsePeerAddress(from), to: parsePeerAddress(to) }
+}
+
+export interface DataFrame { dialId: string, bytes: Uint8Array }
+
+export function parseDataFrame (dialId: unknown, bytes: unknown): DataFrame {
+  const id = parseDialId(dialId)
+  if (!(bytes instanceof Uint8Array)) {
+    throw badRequest('data frame payload must be binary')
+  }
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_FRAME_BYTES) {
+    throw badRequest(`data frame payload must be 1..${MAX_FRAME_BYTES} bytes`)
+  }
+  return { dialId: id, bytes }
+}
+
+export interface CreditFrame { dialId: string, bytes: number }
+
+export function parseCreditFrame (dialId: unknown, bytes: unknown): CreditFrame {
+  const id = parseDialId(dialId)
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes > MAX_WINDOW_BYTES) {
+    throw badRequest(`credit must be an integer in 1..${MAX_WINDOW_BYTES}`)
+  }
+  return { dialId: id, bytes }
+}
+
+export interface EndFrame { dialId: string, kind: EndKind, error?: WireError }
+
+export function parseEndFrame (dialId: unknown, kind: unknown, error?: unknown): EndFrame {
+  const id = parseDialId(dialId)
+  if (kind !== EndKind.CLOSE_WRITE && kind !== EndKind.RESET) {
+    throw badRequest(`end kind must be '${EndKind.CLOSE_WRITE}' or '${EndKind.RESET}'`)
+  }
+  if (error == null) {
+    return { dialId: id, kind }
+  }
+  return { dialId: id, kind, error: WsStarError.fromWire(error).toWire() }
+}
+
+/** Ack of a successful join (step 2, or step 1 when the challenge is off). */
+export interface JoinResult {
+  /** random sample of online peers' addresses */
+  peers: string[]
+  /** per-direction credit window the server enforces, in bytes */
+  window: number
+  /** largest `d` payload the server accepts */
+  maxFrame: number
+}
+
+/** Ack of join step 1 when the challenge is on. */
+export interface JoinChallenge { nonce: string }
+
+export interface DialResult { dialId: string }
+
+/** `ws-peers` payload. */
+export interface PeersDelta {
+  joined: string[]
+  left: string[]
+}
+
+function addressList (value: unknown, name: string): string[] {
+  if (value == null) {
+    return []
+  }
+  if (!Array.isArray(value) || value.length > MAX_PEERS_PER_MESSAGE) {
+    throw badRequest(`${name} must be an array of at most ${MAX_PEERS_PER_MESSAGE} addresses`)
+  }
+  return value.filter((a): a is string => typeof a === 'string' && a.length > 0 && a.length <= MAX_ADDRESS_LENGTH)
+}
+
+/** Client side: a `ws-peers` payload from the server, bounded and type-checked. */
+export function parsePeersDelta (value: unknown): PeersDelta {
+  if (!isPlainObject(value)) {
+    throw badRequest('ws-peers payload must be an object')
+  }
+  return { joined: addressList(value.joined, 'joined'), left: addressList(value.left, 'left') }
+}
+
+/** Client side: the join step-1 ack. */
+export function parseJoinAck (value: unknown): JoinChallenge | JoinResult {
+  if (!isPlainObject(value)) {
+    throw badRequest('join ack must be an object')
+  }
+  if (typeof value.nonce === 'string') {
+    return { nonce: value.nonce }
+  }
+  const window = value.window
+  const maxFrame = value.maxFrame
+  if (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0 || window > MAX_WINDOW_BYTES) {
+    throw badRequest('join ack window is invalid')
+  }
+  if (typeof maxFrame !== 'number' || !Number.isSafeInteger(maxFrame) || maxFrame <= 0 || maxFrame > MAX_FRAME_BYTES) {
+    throw badRequest('join ack maxFrame is invalid')
+  }
+  return { peers: addressList(value.peers, 'peers'), window, maxFrame }
+}
+
+/** Client side: the dial ack. */
+export function parseDialAck (value: unknown): DialResult {
+  if (!isPlainObject(value)) {
+    throw badRequest('dial ack must be an object')
+  }
+  return { dialId: parseDialId(value.dialId) }
+}
+
+/** socket.io acks are functions; a client that omits one gets no answer. */
+export function isAck (value: unknown): value is (...args: unknown[]) => void {
+  return typeof value === 'function'
+}
