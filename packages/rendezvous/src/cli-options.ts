@@ -1,0 +1,329 @@
+import { parseArgs } from 'node:util'
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, LIMIT_NAMES, LIMIT_RANGES, checkLimit, parseAnnounce } from './options.js'
+import type { RendezvousLimits, RendezvousServerOptions } from './options.js'
+
+/** A bad command line or env var: the CLI prints the message and exits with 2. */
+export class CliUsageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'CliUsageError'
+  }
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+export interface CliConfig {
+  help: boolean
+  logLevel: LogLevel
+  options: Omit<RendezvousServerOptions, 'logger' | 'registry'> & { limits: Partial<RendezvousLimits> }
+}
+
+type Unit = 'bytes' | 'ms' | 'count' | 'rate'
+
+const UNITS: Record<keyof RendezvousLimits, Unit> = {
+  maxPeers: 'count',
+  maxSockets: 'count',
+  maxAddressesPerSocket: 'count',
+  maxDialsPerSocket: 'count',
+  maxPendingChallengesPerSocket: 'count',
+  joinRate: 'rate',
+  joinBurst: 'count',
+  dialRate: 'rate',
+  dialBurst: 'count',
+  maxMessageBytes: 'bytes',
+  maxSocketBufferedBytes: 'bytes',
+  handshakeTimeoutMs: 'ms',
+  dialTimeoutMs: 'ms',
+  challengeTtlMs: 'ms',
+  windowBytes: 'bytes',
+  sampleSize: 'count',
+  peersIntervalMs: 'ms',
+  peersBatchMax: 'count',
+  resampleIntervalMs: 'ms',
+  shutdownGraceMs: 'ms',
+  legacyMaxBufferedBytes: 'bytes',
+  legacyAnnouncements: 'count'
+}
+
+const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
+  maxPeers: 'registered peers on this server',
+  maxSockets: 'connected sockets',
+  maxAddressesPerSocket: 'peer addresses one socket may register',
+  maxDialsPerSocket: 'concurrent dials one socket may take part in',
+  maxPendingChallengesPerSocket: 'outstanding join nonces per socket',
+  joinRate: 'join requests per second per socket (token bucket)',
+  joinBurst: 'join token bucket size',
+  dialRate: 'dial requests per second per socket (token bucket)',
+  dialBurst: 'dial token bucket size',
+  maxMessageBytes: 'largest socket.io message accepted',
+  maxSocketBufferedBytes: 'outgoing buffer past which a socket is cut off as a slow consumer',
+  handshakeTimeoutMs: 'sockets that have not joined by then are disconnected',
+  dialTimeoutMs: 'time the callee has to accept a dial',
+  challengeTtlMs: 'lifetime of a join nonce',
+  windowBytes: 'per-direction credit window of a dial',
+  sampleSize: 'peers in a join sample and in each re-sample',
+  peersIntervalMs: 'discovery deltas are sent at most this often',
+  peersBatchMax: 'most addresses per list of one discovery delta',
+  resampleIntervalMs: 'mean period of the fresh random sample per socket',
+  shutdownGraceMs: 'how long open dials may drain on stop',
+  legacyMaxBufferedBytes: 'bytes queued for a legacy receiver past which its legacy dial is reset',
+  legacyAnnouncements: 'ws-peer announcements per legacy peer per 10 s (and its join sample)'
+}
+
+/** `--max-peers` -> `WSSTAR_MAX_PEERS` */
+export function envName (flag: string): string {
+  return `WSSTAR_${flag.toUpperCase().replace(/-/g, '_')}`
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 }
+const TIME_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 }
+
+/** Parses `64KiB`, `1m`, `10s`, `250ms`, `2.5` according to the unit; NaN when malformed. */
+export function parseQuantity (raw: string, unit: Unit): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw)
+  if (match == null) {
+    return Number.NaN
+  }
+  const suffix = match[2].toLowerCase()
+  const factor = unit === 'bytes' ? BYTE_UNITS[suffix] : unit === 'ms' ? TIME_UNITS[suffix] : (suffix === '' ? 1 : undefined)
+  if (factor == null) {
+    return Number.NaN
+  }
+  return Number(match[1]) * factor
+}
+
+function parseBoolean (raw: string, name: string): boolean {
+  const value = raw.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(value)) {
+    return true
+  }
+  if (['0', 'false', 'no', 'off'].includes(value)) {
+    return false
+  }
+  throw new CliUsageError(`invalid value for ${name}: "${raw}" (expected true or false)`)
+}
+
+const LIMIT_KEYS = Object.keys(LIMIT_NAMES) as Array<keyof RendezvousLimits>
+
+/** Reads the command line, falling back to WSSTAR_* env vars, then to defaults. */
+export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfig {
+  const limitOptions = Object.fromEntries(LIMIT_KEYS.map(key => [LIMIT_NAMES[key], { type: 'string' as const }]))
+  let values: Record<string, string | boolean | string[] | undefined>
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        challenge: { type: 'boolean' },
+        'no-challenge': { type: 'boolean' },
+        announce: { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        'redis-url': { type: 'string' },
+        'node-id': { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        'expose-internals': { type: 'boolean' },
+        legacy: { type: 'boolean' },
+        'no-legacy': { type: 'boolean' },
+        ...limitOptions
+      }
+    }))
+  } catch (err) {
+    throw new CliUsageError((err as Error).message)
+  }
+  const pick = (flag: string): { raw: string, name: string } | undefined => {
+    const value = values[flag]
+    if (typeof value === 'string') {
+      return { raw: value, name: `--${flag}` }
+    }
+    const fromEnv = env[envName(flag)]
+    if (fromEnv != null && fromEnv !== '') {
+      return { raw: fromEnv, name: envName(flag) }
+    }
+    return undefined
+  }
+
+  const config: CliConfig = {
+    help: values.help === true,
+    logLevel: 'info',
+    options: { port: DEFAULT_PORT, host: DEFAULT_HOST, challenge: true, limits: {} }
+  }
+
+  const port = pick('port')
+  if (port != null) {
+    const n = Number(port.raw)
+    if (!/^\s*\d+\s*$/.test(port.raw) || !Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new CliUsageError(`invalid value for ${port.name}: "${port.raw}" (expected a port number 0..65535)`)
+    }
+    config.options.port = n
+  }
+  const host = pick('host')
+  if (host != null) {
+    if (host.raw.trim() === '') {
+      throw new CliUsageError(`invalid value for ${host.name}: empty host`)
+    }
+    config.options.host = host.raw.trim()
+  }
+
+  if (values.challenge === true && values['no-challenge'] === true) {
+    throw new CliUsageError('--challenge and --no-challenge contradict each other')
+  }
+  if (values['no-challenge'] === true) {
+    config.options.challenge = false
+  } else if (values.challenge === true) {
+    config.options.challenge = true
+  } else if (env.WSSTAR_CHALLENGE != null && env.WSSTAR_CHALLENGE !== '') {
+    config.options.challenge = parseBoolean(env.WSSTAR_CHALLENGE, 'WSSTAR_CHALLENGE')
+  }
+
+  const announceFlags = values.announce as string[] | undefined
+  const announceRaw = announceFlags != null && announceFlags.length > 0
+    ? { list: announceFlags.flatMap(a => a.split(',')), name: '--announce' }
+    : env.WSSTAR_ANNOUNCE != null && env.WSSTAR_ANNOUNCE !== '' ? { list: env.WSSTAR_ANNOUNCE.split(','), name: 'WSSTAR_ANNOUNCE' } : undefined
+  if (announceRaw != null) {
+    const list = announceRaw.list.map(a => a.trim()).filter(a => a !== '')
+    for (const address of list) {
+      try {
+        parseAnnounce(address)
+      } catch (err) {
+        throw new CliUsageError(`invalid value for ${announceRaw.name}: ${(err as Error).message}`)
+      }
+    }
+    config.options.announce = list
+  }
+
+  if (values['expose-internals'] === true) {
+    config.options.exposeInternals = true
+  } else if (env.WSSTAR_EXPOSE_INTERNALS != null && env.WSSTAR_EXPOSE_INTERNALS !== '') {
+    config.options.exposeInternals = parseBoolean(env.WSSTAR_EXPOSE_INTERNALS, 'WSSTAR_EXPOSE_INTERNALS')
+  }
+
+  if (values.legacy === true && values['no-legacy'] === true) {
+    throw new CliUsageError('--legacy and --no-legacy contradict each other')
+  }
+  if (values['no-legacy'] === true) {
+    config.options.legacy = false
+  } else if (values.legacy === true) {
+    config.options.legacy = true
+  } else if (env.WSSTAR_LEGACY != null && env.WSSTAR_LEGACY !== '') {
+    config.options.legacy = parseBoolean(env.WSSTAR_LEGACY, 'WSSTAR_LEGACY')
+  }
+
+  const redisUrl = pick('redis-url')
+  const nodeId = pick('node-id')
+  const redisPrefix = pick('redis-prefix')
+  if (redisUrl != null) {
+    if (!/^rediss?:\/\/\S+$/.test(redisUrl.raw.trim())) {
+      throw new CliUsageError(`invalid value for ${redisUrl.name}: "${redisUrl.raw}" (expected redis://host:port or rediss://...)`)
+    }
+    config.options.cluster = { redisUrl: redisUrl.raw.trim() }
+    if (nodeId != null) {
+      if (!/^[\w.:-]{1,128}$/.test(nodeId.raw.trim())) {
+        throw new CliUsageError(`invalid value for ${nodeId.name}: "${nodeId.raw}" (expected 1..128 characters of A-Z a-z 0-9 _ . : -)`)
+      }
+      config.options.cluster.nodeId = nodeId.raw.trim()
+    }
+    if (redisPrefix != null) {
+      if (redisPrefix.raw.trim() === '' || /\s/.test(redisPrefix.raw.trim())) {
+        throw new CliUsageError(`invalid value for ${redisPrefix.name}: "${redisPrefix.raw}" (expected a non-empty prefix without spaces)`)
+      }
+      config.options.cluster.prefix = redisPrefix.raw.trim()
+    }
+  } else if (nodeId != null || redisPrefix != null) {
+    throw new CliUsageError(`${(nodeId ?? redisPrefix)?.name ?? ''} needs --redis-url (cluster mode)`)
+  }
+
+  const level = pick('log-level')
+  if (level != null) {
+    const value = level.raw.trim().toLowerCase()
+    if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+      throw new CliUsageError(`invalid value for ${level.name}: "${level.raw}" (expected one of ${LOG_LEVELS.join(', ')})`)
+    }
+    config.logLevel = value as LogLevel
+  }
+
+  for (const key of LIMIT_KEYS) {
+    const flag = LIMIT_NAMES[key]
+    const given = pick(flag)
+    if (given == null) {
+      continue
+    }
+    const unit = UNITS[key]
+    let value = parseQuantity(given.raw, unit)
+    if (unit === 'bytes' || unit === 'ms') {
+      value = Number.isFinite(value) ? Math.round(value) : value
+    }
+    const problem = Number.isNaN(value) ? 'not a number' : checkLimit(key, value)
+    if (problem != null) {
+      const range = LIMIT_RANGES[key]
+      throw new CliUsageError(`invalid value for ${given.name}: "${given.raw}" (expected ${describeUnit(unit)} in ${range.min}..${range.max})`)
+    }
+    config.options.limits[key] = value
+  }
+  return config
+}
+
+function describeUnit (unit: Unit): string {
+  switch (unit) {
+    case 'bytes': return 'a byte count (suffixes KiB, MiB, GiB)'
+    case 'ms': return 'a duration in ms (suffixes ms, s, m)'
+    case 'rate': return 'a number per second'
+    default: return 'an integer'
+  }
+}
+
+function formatDefault (key: keyof RendezvousLimits): string {
+  const value = DEFAULT_LIMITS[key]
+  const unit = UNITS[key]
+  if (unit === 'bytes') {
+    if (value % (1024 * 1024) === 0) return `${value / (1024 * 1024)}MiB`
+    if (value % 1024 === 0) return `${value / 1024}KiB`
+  }
+  if (unit === 'ms') {
+    if (value % 1000 === 0) return `${value / 1000}s`
+    return `${value}ms`
+  }
+  return String(value)
+}
+
+export function helpText (): string {
+  const rows: Array<[string, string, string]> = [
+    ['-p, --port <n>', `TCP port (default ${DEFAULT_PORT}; 0 picks a free one)`, envName('port')],
+    ['--host <addr>', `interface to bind (default ${DEFAULT_HOST})`, envName('host')],
+    ['--challenge', 'require the join challenge (default)', envName('challenge')],
+    ['--no-challenge', 'skip the join challenge: anyone can register any peer id (trusted test setups only)', ''],
+    ['--announce <ma>', 'public server address, e.g. /dns4/example.com/tcp/443/wss; repeat or comma-separate. Joins naming another server are refused', envName('announce')],
+    ['--legacy', 'also accept libp2p-websocket-star 0.10 clients (socket.io v2 / Engine.IO 3) as a separate population (default)', envName('legacy')],
+    ['--no-legacy', 'refuse legacy websocket-star 0.10 clients', ''],
+    ['--expose-internals', 'serve GET /debug/internals (internal counts, handles, memory) for leak tests; never on a public server', envName('expose-internals')],
+    ['--redis-url <url>', 'cluster mode: share peers and relay dials with the other servers through this Redis (>= 7), e.g. redis://redis:6379', envName('redis-url')],
+    ['--node-id <id>', 'cluster mode: this server\'s id, unique per process (default <hostname>-<pid>-<random>)', envName('node-id')],
+    ['--redis-prefix <p>', 'cluster mode: prefix of every Redis key and channel (default wsstar:)', envName('redis-prefix')],
+    ['--log-level <lvl>', `${LOG_LEVELS.join('|')} (default info)`, envName('log-level')]
+  ]
+  for (const key of LIMIT_KEYS) {
+    const flag = LIMIT_NAMES[key]
+    const unit = UNITS[key]
+    const arg = unit === 'bytes' ? '<bytes>' : unit === 'ms' ? '<ms>' : '<n>'
+    rows.push([`--${flag} ${arg}`, `${DESCRIPTIONS[key]} (default ${formatDefault(key)})`, envName(flag)])
+  }
+  rows.push(['-h, --help', 'show this help', ''])
+  const width = Math.max(...rows.map(r => r[0].length)) + 2
+  const lines = rows.map(([flag, text, env]) => `  ${flag.padEnd(width)}${text}${env !== '' ? `  [${env}]` : ''}`)
+  return [
+    'Usage: wsstar-rendezvous [options]',
+    '',
+    'wsstar rendezvous server (protocol wsstar/2): peers join with a crypto challenge,',
+    'discover each other, and dial each other through this server.',
+    'Every option can also be set by the env var in brackets; flags win over env vars.',
+    'HTTP on the same port: GET /health, GET /metrics, GET / (status page).',
+    '',
+    'Options:',
+    ...lines,
+    ''
+  ].join('\n')
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * `wsstar-rendezvous`: runs a rendezvous server with the in-memory registry,
+ * or in cluster mode (`--redis-url`) with the Redis registry and adapter.
+ * Flags mirror the server options; every flag has a WSSTAR_* env var.
+ * SIGTERM / SIGINT stop it gracefully (exit 0); a second signal exits at once.
+ */
+import { pino } from 'pino'
+import { CliUsageError, helpText, parseCli } from './cli-options.js'
+import { createRendezvousServer } from './server.js'
+import type { CliConfig } from './cli-options.js'
+
+let config: CliConfig
+try {
+  config = parseCli(process.argv.slice(2), process.env)
+} catch (err) {
+  if (err instanceof CliUsageError) {
+    process.stderr.write(`wsstar-rendezvous: ${err.message}\nRun wsstar-rendezvous --help for the options.\n`)
+    process.exit(2)
+  }
+  throw err
+}
+
+if (config.help) {
+  process.stdout.write(helpText())
+  process.exit(0)
+}
+
+const logger = pino({ name: 'wsstar-rendezvous', level: config.logLevel })
+const server = createRendezvousServer({ ...config.options, logger })
+
+process.on('uncaughtException', (err) => {
+  logger.fatal({ err }, 'uncaught exception')
+  logger.flush()
+  process.exit(1)
+})
+process.on('unhandledRejection', (err) => {
+  logger.fatal({ err }, 'unhandled rejection')
+  logger.flush()
+  process.exit(1)
+})
+
+let stopping = false
+function onSignal (signal: NodeJS.Signals): void {
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting without waiting')
+    logger.flush()
+    process.exit(1)
+  }
+  stopping = true
+  logger.info({ signal }, 'signal received: stopping gracefully')
+  server.stop().then(() => {
+    logger.flush()
+    process.exit(0)
+  }, (err: unknown) => {
+    logger.error({ err }, 'stop failed')
+    logger.flush()
+    process.exit(1)
+  })
+}
+process.on('SIGTERM', onSignal)
+process.on('SIGINT', onSignal)
+
+try {
+  await server.start()
+} catch (err) {
+  logger.fatal({ err }, `cannot listen on ${config.options.host ?? ''}:${config.options.port ?? ''}`)
+  logger.flush()
+  process.exit(1)
+}

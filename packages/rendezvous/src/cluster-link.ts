@@ -1,0 +1,740 @@
+import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
+import { Command } from 'ioredis'
+import { Dial } from './dial.js'
+import type { RedisPeerRegistry } from './redis-peer-registry.js'
+import type { RendezvousLimits } from './options.js'
+import type { PeerRecord } from './peer-registry.js'
+import type { Rejections } from './rejections.js'
+import type { Relay } from './relay.js'
+import type { Session } from './session.js'
+import type { DialResult, WireError } from '@wsstar/protocol'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { Server as SocketIoServer } from 'socket.io'
+
+/**
+ * How a dial between peers on two servers of a cluster works.
+ *
+ * The dial lives on the caller's node (its *home*): the same `Dial` and the
+ * same relay rules as on one server, with the callee end a `RemoteEnd`.
+ * - Frames to the callee (`d`, `c`, `e`) leave the home node on the callee
+ *   node's channel (`<prefix>to:<nodeId>`, SPUBLISH), to which only that
+ *   node is subscribed, as binary messages (type, dial id, raw payload: no
+ *   msgpack, no socket.io adapter). That node writes them to the socket of
+ *   its forwarding entry for the dial, and only to it.
+ * - The callee's node keeps a small forwarding entry per dial and sends the
+ *   callee's frames (`d`, `c`, `e`) to the home node's channel the same
+ *   way, where the relay judges them exactly as if the callee were local:
+ *   window, credit, close, reset. The callee's node does not check the
+ *   callee's credit itself: a callee over its credit is reset by the home
+ *   node one Redis hop later (its excess bytes never reach the caller).
+ * - Messages to one node published within one event-loop turn go out as one
+ *   SPUBLISH (a batch, at most BATCH_MAX_BYTES), in order.
+ * - The dial handshake is node to node: the home node publishes the request
+ *   on the callee node's channel (0 receivers: that node is gone,
+ *   ERR_PEER_NOT_FOUND at once), the callee's node asks its socket with the
+ *   dial timeout and publishes the answer back. No cluster-wide ack: a hung
+ *   node only fails the dials that involve it (the home node gives up after
+ *   the dial timeout plus a margin).
+ * - Evictions (a peer re-joined on another node) are published on the old
+ *   node's channel.
+ * Every frame of one dial in one direction goes through one publisher
+ * connection and one channel, so Redis keeps them in order.
+ */
+
+export const PEER_ROOM_PREFIX = 'wsstar:peer:'
+
+export function peerRoom (peerId: string): string {
+  return PEER_ROOM_PREFIX + peerId
+}
+
+const Msg = {
+  /** home -> callee node: JSON { from, to, socketId, home } */
+  DIAL: 1,
+  /** callee node -> home: JSON { error? } */
+  ANSWER: 2,
+  /** callee node -> home: the callee's data bytes */
+  DATA: 3,
+  /** callee node -> home: credit, decimal */
+  CREDIT: 4,
+  /** callee node -> home: JSON [kind, error?] */
+  END: 5,
+  /** callee node -> home: the callee left or disconnected; JSON error */
+  GONE: 6,
+  /** home -> callee node: the dial is over, drop the forwarding entry */
+  FORGET: 7,
+  /** any node -> old node: JSON { peerId, socketId } re-joined elsewhere */
+  EVICT: 8,
+  /** home -> callee node: the caller's data bytes for the callee */
+  TO_DATA: 9,
+  /** home -> callee node: credit for the callee, decimal */
+  TO_CREDIT: 10,
+  /** home -> callee node: JSON [kind, error?] for the callee */
+  TO_END: 11
+} as const
+type Msg = typeof Msg[keyof typeof Msg]
+
+/** extra time the home node gives a remote callee's node beyond the dial timeout */
+const REMOTE_ANSWER_MARGIN_MS = 2000
+
+/**
+ * A channel message whose first byte is BATCH holds several messages:
+ * `[BATCH] ([type][id length][body length u32 BE][id][body])*`. Any other
+ * first byte: one message, `[type][id length][id][body]`.
+ */
+const BATCH = 0
+/** a batch is published once it holds this many bytes (else at the end of the event-loop turn) */
+const BATCH_MAX_BYTES = 1024 * 1024
+
+/** Messages to one node waiting for the end of this event-loop turn. */
+interface Outbox {
+  nodeId: string
+  types: Msg[]
+  /** dial ids, latin1 */
+  ids: string[]
+  bodies: Array<string | Uint8Array>
+  bodyLengths: number[]
+  /** the batch's encoded size */
+  bytes: number
+  /** resolves with the receivers of the SPUBLISH (0: the node is gone) */
+  done: Promise<number>
+  resolve: (receivers: number) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * A command sent as RESP bytes we encoded ourselves: the SPUBLISH of a batch
+ * is written straight into one buffer with its RESP framing (ioredis would
+ * copy the whole message into another buffer of its own).
+ */
+class RawCommand extends Command {
+  readonly #resp: Buffer
+
+  constructor (name: string, resp: Buffer) {
+    super(name, [])
+    this.#resp = resp
+  }
+
+  override toWritable (): Buffer {
+    return this.#resp
+  }
+}
+
+/**
+ * The callee end of a dial homed on this node whose callee is on another
+ * node. It has the shape of the `Session` members the relay uses; emitting
+ * on its "socket" goes to the callee's per-peer room.
+ */
+export class RemoteEnd {
+  readonly id: string
+  readonly nodeId: string
+  readonly peerId: string
+  connected = true
+  readonly dials = new Set<Dial>()
+  unflushedBytes = 0
+  /** stray frames from a remote end are not answered */
+  readonly strayBucket = { take: (): boolean => false }
+  /** `d`, `c` and `e` go to the callee's node on its channel, anything else to the peer's room */
+  readonly socket: { emit: (event: string, ...args: unknown[]) => boolean }
+  /** while pending: the callee's node accepted */
+  accept?: () => void
+  timer?: ReturnType<typeof setTimeout>
+
+  constructor (nodeId: string, peerId: string, io: SocketIoServer, send: (remote: RemoteEnd, event: string, args: unknown[]) => boolean) {
+    this.id = `${nodeId}/${peerId}`
+    this.nodeId = nodeId
+    this.peerId = peerId
+    const room = peerRoom(peerId)
+    this.socket = {
+      emit: (event, ...args) => send(this, event, args) || io.to(room).emit(event, ...args)
+    }
+  }
+
+  bufferedBytes (): number {
+    return 0
+  }
+}
+
+/** Callee-side entry of a dial homed on another node. */
+interface Forward {
+  id: string
+  home: string
+  callee: Session
+  calleePeerId: string
+  state: 'pending' | 'open'
+}
+
+export interface ClusterLinkInit {
+  nodeId: string
+  /** key / channel prefix, as the registry's */
+  prefix: string
+  /** publishing connection (shared with the socket.io adapter, so frames stay in order) */
+  pub: Redis
+  /** subscriber connection (shared with the socket.io adapter) */
+  sub: Redis
+  registry: RedisPeerRegistry
+  sessions: ReadonlyMap<string, Session>
+  relay: Relay
+  rejections: Rejections
+  limits: RendezvousLimits
+  logger: Logger
+  isShuttingDown(): boolean
+  /** `peerId` of local socket `socketId` re-joined on another node: end it here (ERR_REPLACED) */
+  evict(socketId: string, peerId: string): void
+  /** a local callee's outgoing buffer is over the bound: disconnect it (as the relay does) */
+  onSlowConsumer?(session: Session): void
+}
+
+/** Cross-node dials, frames and evictions of one cluster node. See the top of this file. */
+export class ClusterLink {
+  readonly #init: ClusterLinkInit
+  readonly #channel: string
+  readonly #forwards = new Map<string, Forward>()
+  readonly #forwardsBySession = new Map<Session, Set<Forward>>()
+  /** per destination node: messages of this event-loop turn */
+  readonly #outboxes = new Map<string, Outbox>()
+  #io?: SocketIoServer
+  #closed = false
+  /** frames and control messages published to other nodes */
+  published = 0
+  /** SPUBLISH commands those went out in (batches) */
+  publishes = 0
+
+  constructor (init: ClusterLinkInit) {
+    this.#init = init
+    this.#channel = this.#nodeChannel(init.nodeId)
+  }
+
+  get nodeId (): string {
+    return this.#init.nodeId
+  }
+
+  /** cross-node dials this node forwards for (callee side) */
+  get forwardCount (): number {
+    return this.#forwards.size
+  }
+
+  /** Subscribes to this node's channel. Resolves once Redis confirmed. */
+  async start (io: SocketIoServer): Promise<void> {
+    this.#io = io
+    this.#init.sub.on('smessageBuffer', this.#onMessage)
+    await this.#init.sub.ssubscribe(this.#channel)
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) {
+      return
+    }
+    this.#closed = true
+    this.#init.sub.off('smessageBuffer', this.#onMessage)
+    if (this.#init.sub.status === 'ready') {
+      await this.#init.sub.sunsubscribe(this.#channel).catch(() => {})
+    }
+  }
+
+  // --- membership ------------------------------------------------------------
+
+  /** `session` holds `peerId` now: frames for the peer reach this node. */
+  registered (session: Session, peerId: string): void {
+    void session.socket.join(peerRoom(peerId))
+  }
+
+  unregistered (session: Session, peerId: string): void {
+    if (session.connected) {
+      void session.socket.leave(peerRoom(peerId))
+    }
+  }
+
+  /** `previous` (on another node) was replaced by a join here: tell its node. */
+  evictRemote (previous: PeerRecord): void {
+    if (previous.nodeId == null) {
+      return
+    }
+    this.#publish(previous.nodeId, Msg.EVICT, '', JSON.stringify({ peerId: previous.peerId, socketId: previous.socketId })).catch(() => {})
+  }
+
+  // --- home side (caller here, callee on another node) -------------------------
+
+  /** Dials `record` (held by another node) for the caller `session`. */
+  async dial (caller: Session, callerPeerId: string, callerAddress: string, record: PeerRecord): Promise<DialResult> {
+    const io = this.#io
+    const nodeId = record.nodeId
+    if (io == null || nodeId == null || this.#closed) {
+      throw new WsStarError(ErrorCode.PEER_NOT_FOUND, 'the dialled peer is not online in this cluster')
+    }
+    const relay = this.#init.relay
+    const remote = new RemoteEnd(nodeId, record.peerId, io, this.#toCallee)
+    const dial = new Dial({
+      id: createDialId(),
+      caller,
+      callerPeerId,
+      callerAddress,
+      callee: remote as unknown as Session,
+      calleePeerId: record.peerId,
+      calleeAddress: record.address
+    })
+    relay.add(dial)
+    return await new Promise<DialResult>((resolve, reject) => {
+      dial.abort = (error: WireError) => {
+        reject(new WsStarError(error.code, error.message))
+      }
+      remote.accept = () => {
+        relay.open(dial)
+        resolve({ dialId: dial.id })
+      }
+      const timeoutMs = this.#init.limits.dialTimeoutMs
+      remote.timer = setTimeout(() => {
+        relay.reset(dial, { code: ErrorCode.DIAL_TIMEOUT, message: `the callee's server did not answer within ${timeoutMs} ms` })
+      }, timeoutMs + REMOTE_ANSWER_MARGIN_MS)
+      const body = JSON.stringify({ from: callerAddress, to: record.peerId, socketId: record.socketId, home: this.#init.nodeId })
+      this.#publish(nodeId, Msg.DIAL, dial.id, body).then((receivers) => {
+        if (receivers === 0 && dial.state === 'pending') {
+          // nobody listens on that node's channel: the node is gone
+          remote.connected = false
+          relay.reset(dial, { code: ErrorCode.PEER_NOT_FOUND, message: 'the dialled peer is not online in this cluster' })
+        }
+      }, (err: unknown) => {
+        this.#init.logger.warn({ err, node: nodeId }, 'cannot reach the callee\'s server')
+        relay.reset(dial, { code: ErrorCode.PEER_NOT_FOUND, message: 'the callee\'s server cannot be reached' })
+      })
+    })
+  }
+
+  /** The relay forgot `dial`: a remote callee's node drops its forwarding entry. */
+  onForget (dial: Dial): void {
+    const remote = dial.callee as unknown
+    if (!(remote instanceof RemoteEnd)) {
+      return
+    }
+    clearTimeout(remote.timer)
+    remote.accept = undefined
+    // the relay forgets a dial before it tells the ends (a reset), and may
+    // hold its frames until the next turn right after the accept: let them
+    // reach the remote callee first, then drop the forwarding entry
+    setImmediate(() => {
+      if (remote.connected) {
+        remote.connected = false
+        this.#publish(remote.nodeId, Msg.FORGET, dial.id, '').catch(() => {})
+      }
+    })
+  }
+
+  /**
+   * RemoteEnd.socket.emit: the relay's `d`, `c`, `e` for a remote callee go
+   * to its node's channel. False: another event, for the peer's room.
+   */
+  readonly #toCallee = (remote: RemoteEnd, event: string, args: unknown[]): boolean => {
+    const dialId = args[0]
+    if (typeof dialId !== 'string') {
+      return false
+    }
+    let sent: Promise<number>
+    if (event === Event.DATA) {
+      sent = this.#publish(remote.nodeId, Msg.TO_DATA, dialId, args[1] as Uint8Array)
+    } else if (event === Event.CREDIT) {
+      sent = this.#publish(remote.nodeId, Msg.TO_CREDIT, dialId, String(args[1]))
+    } else if (event === Event.END) {
+      sent = this.#publish(remote.nodeId, Msg.TO_END, dialId, JSON.stringify(args.slice(1)))
+    } else {
+      return false
+    }
+    sent.catch(() => {
+      // Redis away: bytes of the dial are lost, end it (the callee's node resets its end when it cannot publish)
+      const dial = this.#init.relay.dials.get(dialId)
+      if (dial != null && dial.callee === (remote as unknown as Session)) {
+        remote.connected = false
+        this.#init.relay.reset(dial, { code: ErrorCode.PEER_GONE, message: 'the other end\'s server cannot be reached' })
+      }
+    })
+    return true
+  }
+
+  /** A frame of the home node for the local callee of a dial we forward for. */
+  #toLocalCallee (type: Msg, dialId: string, body: Buffer): void {
+    const forward = this.#forwards.get(dialId)
+    if (forward == null || forward.state !== 'open') {
+      return
+    }
+    const callee = forward.callee
+    if (!callee.connected) {
+      return
+    }
+    if (type === Msg.TO_DATA) {
+      if (callee.bufferedBytes() > this.#init.limits.maxSocketBufferedBytes && this.#init.onSlowConsumer != null) {
+        this.#init.onSlowConsumer(callee)
+        return
+      }
+      callee.unflushedBytes += body.length
+      callee.socket.emit(Event.DATA, dialId, body)
+    } else if (type === Msg.TO_CREDIT) {
+      callee.socket.emit(Event.CREDIT, dialId, Number(body.toString('latin1')))
+    } else {
+      const [kind, error] = JSON.parse(body.toString()) as [unknown, unknown]
+      if (kind === EndKind.RESET) {
+        this.#dropForward(forward)
+      }
+      if (error != null) {
+        callee.socket.emit(Event.END, dialId, kind, error)
+      } else {
+        callee.socket.emit(Event.END, dialId, kind)
+      }
+    }
+  }
+
+  // --- callee side (callee here, dial homed on another node) --------------------
+
+  /**
+   * A frame from a local socket: forwards it to the home node when it belongs
+   * to a cross-node dial this socket is the callee of. False: not ours, the
+   * relay handles it.
+   */
+  fromCallee (session: Session, event: string, dialId: unknown, a: unknown, b?: unknown): boolean {
+    if (typeof dialId !== 'string') {
+      return false
+    }
+    const forward = this.#forwards.get(dialId)
+    if (forward == null || forward.callee !== session || forward.state !== 'open') {
+      return false
+    }
+    try {
+      if (event === Event.DATA) {
+        const frame = parseDataFrame(dialId, a)
+        this.#publish(forward.home, Msg.DATA, dialId, frame.bytes).catch(() => { this.#lost(forward) })
+      } else if (event === Event.CREDIT) {
+        const frame = parseCreditFrame(dialId, a)
+        this.#publish(forward.home, Msg.CREDIT, dialId, String(frame.bytes)).catch(() => { this.#lost(forward) })
+      } else {
+        const frame = parseEndFrame(dialId, a, b)
+        if (frame.kind === EndKind.RESET) {
+          this.#dropForward(forward)
+        }
+        this.#publish(forward.home, Msg.END, dialId, JSON.stringify(frame.error == null ? [frame.kind] : [frame.kind, frame.error])).catch(() => {})
+      }
+    } catch (err) {
+      this.#init.rejections.reject(err, event, session.id)
+    }
+    return true
+  }
+
+  /** Relay hook: `peerId` of `session` left or was replaced. */
+  dropPeer (session: Session, peerId: string, toOthers: WireError, toSelf: WireError | null): void {
+    const forwards = this.#forwardsBySession.get(session)
+    if (forwards == null) {
+      return
+    }
+    for (const forward of [...forwards]) {
+      if (forward.calleePeerId === peerId) {
+        this.#gone(forward, toOthers, toSelf)
+      }
+    }
+  }
+
+  /** Relay hook: `session` disconnected. */
+  dropSession (session: Session, toOthers: WireError): void {
+    const forwards = this.#forwardsBySession.get(session)
+    if (forwards == null) {
+      return
+    }
+    for (const forward of [...forwards]) {
+      this.#gone(forward, toOthers, null)
+    }
+  }
+
+  /** Dials (pending or open) a local socket takes part in as a remote dial's callee. */
+  forwardsOf (session: Session): number {
+    return this.#forwardsBySession.get(session)?.size ?? 0
+  }
+
+  /** A frame of the callee could not be published (Redis away): the dial is broken, reset the callee's end. */
+  #lost (forward: Forward): void {
+    if (this.#forwards.get(forward.id) !== forward) {
+      return
+    }
+    this.#dropForward(forward)
+    if (forward.callee.connected) {
+      forward.callee.socket.emit(Event.END, forward.id, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the other end\'s server cannot be reached' })
+    }
+  }
+
+  #gone (forward: Forward, toOthers: WireError, toSelf: WireError | null): void {
+    this.#dropForward(forward)
+    this.#publish(forward.home, Msg.GONE, forward.id, JSON.stringify(toOthers)).catch(() => {})
+    if (toSelf != null && forward.state === 'open' && forward.callee.connected) {
+      forward.callee.socket.emit(Event.END, forward.id, EndKind.RESET, toSelf)
+    }
+  }
+
+  #dropForward (forward: Forward): void {
+    if (this.#forwards.get(forward.id) === forward) {
+      this.#forwards.delete(forward.id)
+    }
+    const set = this.#forwardsBySession.get(forward.callee)
+    if (set != null) {
+      set.delete(forward)
+      if (set.size === 0) {
+        this.#forwardsBySession.delete(forward.callee)
+      }
+    }
+  }
+
+  #onDialRequest (dialId: string, body: string): void {
+    let request: { from: string, to: string, socketId: string, home: string }
+    try {
+      request = JSON.parse(body)
+    } catch {
+      return
+    }
+    const answer = (error?: WireError): void => {
+      this.#publish(request.home, Msg.ANSWER, dialId, JSON.stringify(error == null ? {} : { error })).catch(() => {})
+    }
+    if (this.#init.isShuttingDown() || this.#closed) {
+      answer({ code: ErrorCode.SHUTTING_DOWN, message: 'the callee\'s server is shutting down' })
+      return
+    }
+    const callee = this.#init.sessions.get(request.socketId)
+    if (callee == null || !callee.connected || callee.addresses.get(request.to) == null) {
+      answer({ code: ErrorCode.PEER_NOT_FOUND, message: 'the dialled peer is not online in this cluster' })
+      return
+    }
+    const { limits } = this.#init
+    if (callee.dials.size + this.forwardsOf(callee) >= limits.maxDialsPerSocket) {
+      answer({ code: ErrorCode.LIMIT_EXCEEDED, message: 'the dialled peer has too many concurrent dials' })
+      return
+    }
+    const forward: Forward = { id: dialId, home: request.home, callee, calleePeerId: request.to, state: 'pending' }
+    this.#forwards.set(dialId, forward)
+    let set = this.#forwardsBySession.get(callee)
+    if (set == null) {
+      set = new Set()
+      this.#forwardsBySession.set(callee, set)
+    }
+    set.add(forward)
+    callee.socket.timeout(limits.dialTimeoutMs).emit(Event.INCOMING, dialId, request.from, (timedOut: Error | null, reply?: unknown) => {
+      if (this.#forwards.get(dialId) !== forward) {
+        // the caller or the callee went away meanwhile: a callee that accepted must forget the dial
+        if (timedOut == null && reply == null && callee.connected) {
+          callee.socket.emit(Event.END, dialId, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the dial ended before it was accepted' })
+        }
+        return
+      }
+      if (timedOut != null) {
+        this.#dropForward(forward)
+        const timeout = { code: ErrorCode.DIAL_TIMEOUT, message: `the callee did not answer within ${limits.dialTimeoutMs} ms` }
+        if (callee.connected) {
+          callee.socket.emit(Event.END, dialId, EndKind.RESET, timeout)
+        }
+        answer(timeout)
+        return
+      }
+      if (reply != null) {
+        this.#dropForward(forward)
+        answer({ code: ErrorCode.DIAL_REFUSED, message: refusalMessage(reply) })
+        return
+      }
+      forward.state = 'open'
+      answer()
+    })
+  }
+
+  // --- messages from other nodes -------------------------------------------------
+
+  readonly #onMessage = (channel: Buffer, message: Buffer): void => {
+    if (channel.length !== this.#channel.length || channel.toString() !== this.#channel) {
+      return
+    }
+    if (message.length < 2) {
+      return
+    }
+    if (message[0] !== BATCH) {
+      const idLength = message[1]
+      this.#handleSafely(message[0] as Msg, message.toString('latin1', 2, 2 + idLength), message.subarray(2 + idLength))
+      return
+    }
+    let at = 1
+    while (at + 6 <= message.length) {
+      const type = message[at] as Msg
+      const idLength = message[at + 1]
+      const bodyLength = message.readUInt32BE(at + 2)
+      const idAt = at + 6
+      const bodyAt = idAt + idLength
+      at = bodyAt + bodyLength
+      if (at > message.length) {
+        this.#init.logger.warn({ type }, 'truncated cluster message')
+        return
+      }
+      this.#handleSafely(type, message.toString('latin1', idAt, bodyAt), message.subarray(bodyAt, at))
+    }
+  }
+
+  #handleSafely (type: Msg, dialId: string, body: Buffer): void {
+    try {
+      this.#handle(type, dialId, body)
+    } catch (err) {
+      this.#init.logger.warn({ err, type }, 'bad cluster message')
+    }
+  }
+
+  #handle (type: Msg, dialId: string, body: Buffer): void {
+    switch (type) {
+      case Msg.TO_DATA:
+      case Msg.TO_CREDIT:
+      case Msg.TO_END:
+        this.#toLocalCallee(type, dialId, body)
+        return
+      case Msg.DIAL:
+        this.#onDialRequest(dialId, body.toString())
+        return
+      case Msg.FORGET: {
+        const forward = this.#forwards.get(dialId)
+        if (forward != null) {
+          this.#dropForward(forward)
+        }
+        return
+      }
+      case Msg.EVICT: {
+        const { peerId, socketId } = JSON.parse(body.toString()) as { peerId: string, socketId: string }
+        this.#init.registry.forgetLocal(peerId, socketId)
+        this.#init.evict(socketId, peerId)
+        return
+      }
+      default:
+        break
+    }
+    // home side: messages about a dial of ours whose callee is remote
+    const relay = this.#init.relay
+    const dial = relay.dials.get(dialId)
+    const remote = dial?.callee as unknown
+    if (dial == null || !(remote instanceof RemoteEnd)) {
+      return
+    }
+    const end = remote as unknown as Session
+    switch (type) {
+      case Msg.ANSWER: {
+        if (dial.state !== 'pending') {
+          return
+        }
+        const { error } = JSON.parse(body.toString()) as { error?: WireError }
+        if (error != null) {
+          remote.connected = false
+          relay.reset(dial, WsStarError.fromWire(error).toWire())
+        } else {
+          remote.accept?.()
+          remote.accept = undefined
+          clearTimeout(remote.timer)
+        }
+        return
+      }
+      case Msg.DATA:
+        relay.onData(end, dialId, body)
+        return
+      case Msg.CREDIT:
+        relay.onCredit(end, dialId, Number(body.toString()))
+        return
+      case Msg.END: {
+        const [kind, error] = JSON.parse(body.toString()) as [unknown, unknown]
+        if (kind === EndKind.RESET) {
+          remote.connected = false
+        }
+        relay.onEnd(end, dialId, kind, error)
+        return
+      }
+      case Msg.GONE:
+        remote.connected = false
+        relay.reset(dial, WsStarError.fromWire(JSON.parse(body.toString())).toWire(), { session: end, error: null })
+        return
+      default:
+        break
+    }
+  }
+
+  #nodeChannel (nodeId: string): string {
+    return `${this.#init.prefix}to:${nodeId}`
+  }
+
+  /**
+   * Queues a message to `nodeId`; every message to one node of this
+   * event-loop turn goes out in one SPUBLISH, in order. Resolves with the
+   * receivers (0: nobody listens, the node is gone).
+   */
+  #publish (nodeId: string, type: Msg, dialId: string, body: string | Uint8Array): Promise<number> {
+    let box = this.#outboxes.get(nodeId)
+    if (box == null) {
+      let resolve!: (receivers: number) => void
+      let reject!: (err: unknown) => void
+      const done = new Promise<number>((res, rej) => { resolve = res; reject = rej })
+      const created: Outbox = { nodeId, types: [], ids: [], bodies: [], bodyLengths: [], bytes: 0, done, resolve, reject }
+      box = created
+      this.#outboxes.set(nodeId, created)
+      setImmediate(() => { this.#flush(created) })
+    }
+    const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
+    box.types.push(type)
+    box.ids.push(dialId)
+    box.bodies.push(body)
+    box.bodyLengths.push(bodyLength)
+    box.bytes += 6 + dialId.length + bodyLength
+    this.published++
+    const done = box.done
+    if (box.bytes >= BATCH_MAX_BYTES) {
+      this.#flush(box)
+    }
+    return done
+  }
+
+  #flush (box: Outbox): void {
+    if (this.#outboxes.get(box.nodeId) !== box) {
+      return
+    }
+    this.#outboxes.delete(box.nodeId)
+    const { types, ids, bodies, bodyLengths } = box
+    const single = types.length === 1
+    const messageLength = single ? 2 + ids[0].length + bodyLengths[0] : 1 + box.bytes
+    const channel = this.#nodeChannel(box.nodeId)
+    // RESP: SPUBLISH <channel> <message>, the message written in place
+    const head = `*3\r\n$8\r\nSPUBLISH\r\n$${Buffer.byteLength(channel)}\r\n${channel}\r\n$${messageLength}\r\n`
+    const headLength = Buffer.byteLength(head)
+    const resp = Buffer.allocUnsafe(headLength + messageLength + 2)
+    resp.write(head, 0)
+    let at = headLength
+    const put = (i: number): void => {
+      resp.write(ids[i], at, 'latin1')
+      at += ids[i].length
+      const body = bodies[i]
+      if (typeof body === 'string') {
+        resp.write(body, at)
+      } else {
+        resp.set(body, at)
+      }
+      at += bodyLengths[i]
+    }
+    if (single) {
+      resp[at] = types[0]
+      resp[at + 1] = ids[0].length
+      at += 2
+      put(0)
+    } else {
+      resp[at++] = BATCH
+      for (let i = 0; i < types.length; i++) {
+        resp[at] = types[i]
+        resp[at + 1] = ids[i].length
+        resp.writeUInt32BE(bodyLengths[i], at + 2)
+        at += 6
+        put(i)
+      }
+    }
+    resp[at] = 13
+    resp[at + 1] = 10
+    this.publishes++
+    const command = new RawCommand('spublish', resp)
+    const sent = this.#init.pub.sendCommand(command) as Promise<unknown>
+    sent.then((receivers) => { box.resolve(Number(receivers)) }, box.reject)
+  }
+}
+
+/** The callee's reason, passed on to the caller as the message of ERR_DIAL_REFUSED. */
+function refusalMessage (answer: unknown): string {
+  const wire = WsStarError.fromWire(answer)
+  return wire.code === ErrorCode.BAD_REQUEST && wire.message === 'malformed error from peer'
+    ? 'the callee declined the dial'
+    : `the callee declined the dial: ${wire.message}`
+}

@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { createShardedAdapter } from '@socket.io/redis-adapter'
+import { Redis } from 'ioredis'
+import { ClusterLink } from './cluster-link.js'
+import { DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
+import type { ClusterLinkInit } from './cluster-link.js'
+import type { ClusterOptions } from './options.js'
+import type { RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import type { Server as SocketIoServer } from 'socket.io'
+
+/** how long start() waits for Redis before giving up */
+const CONNECT_TIMEOUT_MS = 10_000
+
+export function defaultNodeId (): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+}
+
+/**
+ * The Redis side of one cluster node: three connections (commands for the
+ * registry; publish and subscribe, shared by the socket.io sharded adapter
+ * and the node-to-node link so frames of a dial stay in order), the
+ * registry, the adapter and the link.
+ */
+export class ClusterMode {
+  readonly nodeId: string
+  readonly prefix: string
+  readonly registry: RedisPeerRegistry
+  readonly #commands: Redis
+  readonly #pub: Redis
+  readonly #sub: Redis
+  readonly #logger: Logger
+  #link?: ClusterLink
+  #closed = false
+
+  constructor (options: ClusterOptions, logger: Logger) {
+    if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
+      throw new TypeError('cluster.redisUrl must be a redis:// or rediss:// URL')
+    }
+    this.nodeId = options.nodeId ?? defaultNodeId()
+    if (!/^[\w.:-]{1,128}$/.test(this.nodeId)) {
+      throw new TypeError('cluster.nodeId must be 1..128 characters of [A-Za-z0-9_.:-]')
+    }
+    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX
+    this.#logger = logger.child({ node: this.nodeId })
+    const base: RedisOptions = {
+      lazyConnect: true,
+      // reconnect quickly and forever: the cluster recovers as soon as Redis is back
+      retryStrategy: (times: number) => Math.min(50 * times, 500),
+      connectTimeout: 5000
+    }
+    // fail fast while Redis is away (joins and dials get an error, clients retry);
+    // the subscriber keeps its commands and re-subscribes after a reconnect
+    this.#commands = new Redis(options.redisUrl, { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `wsstar-cmd-${this.nodeId}` })
+    this.#pub = new Redis(options.redisUrl, { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `wsstar-pub-${this.nodeId}` })
+    this.#sub = new Redis(options.redisUrl, { ...base, maxRetriesPerRequest: null, connectionName: `wsstar-sub-${this.nodeId}` })
+    for (const [name, client] of [['commands', this.#commands], ['pub', this.#pub], ['sub', this.#sub]] as const) {
+      let wasReady = false
+      client.on('error', (err: Error) => { this.#logger.debug({ err, connection: name }, 'redis connection error') })
+      client.on('ready', () => {
+        if (wasReady) {
+          this.#logger.info({ connection: name }, 'redis connection is back')
+        }
+        wasReady = true
+      })
+      client.on('end', () => { if (!this.#closed) this.#logger.warn({ connection: name }, 'redis connection ended') })
+    }
+    this.registry = new RedisPeerRegistry({
+      redis: this.#commands,
+      nodeId: this.nodeId,
+      prefix: this.prefix,
+      peerTtlMs: options.peerTtlMs,
+      nodeTtlMs: options.nodeTtlMs,
+      logger: this.#logger
+    })
+  }
+
+  /** Creates the node-to-node link (once the relay and membership exist). */
+  link (init: Omit<ClusterLinkInit, 'nodeId' | 'prefix' | 'pub' | 'sub' | 'registry' | 'logger'>): ClusterLink {
+    this.#link = new ClusterLink({ ...init, nodeId: this.nodeId, prefix: this.prefix, pub: this.#pub, sub: this.#sub, registry: this.registry, logger: this.#logger })
+    return this.#link
+  }
+
+  /** The socket.io adapter: sharded pub/sub, one channel per room (per peer, and the discovery room). */
+  adapter (): ReturnType<typeof createShardedAdapter> {
+    return createShardedAdapter(this.#pub, this.#sub, { channelPrefix: `${this.prefix}io`, subscriptionMode: 'dynamic' })
+  }
+
+  /** Connects to Redis, writes the liveness key, subscribes the link. */
+  async start (io: SocketIoServer): Promise<void> {
+    await Promise.all([this.#commands, this.#pub, this.#sub].map(async client => { await connect(client) }))
+    await this.registry.start()
+    await this.#link?.start(io)
+    this.#logger.info({ prefix: this.prefix }, 'cluster mode: connected to redis')
+  }
+
+  /** Unsubscribes, removes this node's records and closes the connections. */
+  async close (): Promise<void> {
+    if (this.#closed) {
+      return
+    }
+    this.#closed = true
+    await this.#link?.close()
+    await this.registry.close()
+    await Promise.all([this.#commands, this.#pub, this.#sub].map(async client => {
+      try {
+        if (client.status === 'ready') {
+          await client.quit()
+        } else {
+          client.disconnect()
+        }
+      } catch {
+        client.disconnect()
+      }
+    }))
+  }
+}
+
+async function connect (client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    return
+  }
+  if (client.status === 'wait') {
+    client.connect().catch(() => {})
+  }
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`redis is not reachable within ${CONNECT_TIMEOUT_MS} ms`))
+    }, CONNECT_TIMEOUT_MS)
+    const onReady = (): void => { cleanup(); resolve() }
+    const cleanup = (): void => {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+    }
+    client.on('ready', onReady)
+  })
+}

@@ -1,0 +1,150 @@
+import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseDialRequest } from '@wsstar/protocol'
+import { Dial } from './dial.js'
+import { LIMIT_NAMES } from './options.js'
+import type { RendezvousMetrics } from './metrics.js'
+import type { RendezvousLimits } from './options.js'
+import type { PeerRecord, PeerRegistry } from './peer-registry.js'
+import type { Relay } from './relay.js'
+import type { Session } from './session.js'
+import type { DialResult, WireError } from '@wsstar/protocol'
+
+export interface DialRouterInit {
+  registry: PeerRegistry
+  sessions: ReadonlyMap<string, Session>
+  relay: Relay
+  limits: RendezvousLimits
+  metrics: RendezvousMetrics
+  isShuttingDown(): boolean
+  /** cluster mode: dials to peers held by other nodes */
+  cluster?: DialRouterCluster
+  /** legacy mode: is this peer id a legacy (websocket-star 0.10) peer, which v2 peers cannot dial */
+  isLegacyPeer?: (peerId: string) => boolean
+}
+
+/** Cross-node dials (cluster mode only). */
+export interface DialRouterCluster {
+  dial(caller: Session, callerPeerId: string, callerAddress: string, record: PeerRecord): Promise<DialResult>
+  /** remote dials a local socket is the callee of */
+  forwardsOf(session: Session): number
+}
+
+/**
+ * `ss-dial`: checks the caller owns `from` and `to` is online here, assigns
+ * a dial id, asks the callee with `ss-incomming` and answers the caller once
+ * the callee accepted, declined, or did not answer within the dial timeout.
+ */
+export class DialRouter {
+  readonly #init: DialRouterInit
+
+  constructor (init: DialRouterInit) {
+    this.#init = init
+  }
+
+  async dial (session: Session, from: unknown, to: unknown): Promise<DialResult> {
+    try {
+      const result = await this.#dial(session, from, to)
+      this.#init.metrics.dial('ok')
+      return result
+    } catch (err) {
+      this.#init.metrics.dial(err instanceof WsStarError ? err.code : ErrorCode.BAD_REQUEST)
+      throw err
+    }
+  }
+
+  async #dial (session: Session, from: unknown, to: unknown): Promise<DialResult> {
+    const { limits, metrics, relay } = this.#init
+    if (this.#init.isShuttingDown()) {
+      throw new WsStarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down')
+    }
+    if (!session.dialBucket.take()) {
+      metrics.limitHit(LIMIT_NAMES.dialRate)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many dial requests; slow down')
+    }
+    const request = parseDialRequest(from, to)
+    const callerPeerId = request.from.peerId.toString()
+    const callerAddress = session.addresses.get(callerPeerId)
+    if (callerAddress == null) {
+      throw new WsStarError(ErrorCode.NOT_REGISTERED, 'this socket has not joined with the from address')
+    }
+    const calleePeerId = request.to.peerId.toString()
+    if (calleePeerId === callerPeerId) {
+      throw new WsStarError(ErrorCode.BAD_REQUEST, 'a peer cannot dial itself')
+    }
+    const record = await this.#init.registry.get(calleePeerId)
+    const cluster = this.#init.cluster
+    if (record?.nodeId != null && cluster != null) {
+      if (!session.connected || session.addresses.get(callerPeerId) == null) {
+        throw new WsStarError(ErrorCode.NOT_REGISTERED, 'the from address left during the dial')
+      }
+      if (session.dials.size + cluster.forwardsOf(session) >= limits.maxDialsPerSocket) {
+        metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
+        throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, `at most ${limits.maxDialsPerSocket} concurrent dials per socket`)
+      }
+      return await cluster.dial(session, callerPeerId, callerAddress, record)
+    }
+    const callee = record == null ? undefined : this.#init.sessions.get(record.socketId)
+    const calleeAddress = callee?.addresses.get(calleePeerId)
+    if (callee == null || calleeAddress == null || !callee.connected) {
+      if (this.#init.isLegacyPeer?.(calleePeerId) === true) {
+        throw new WsStarError(ErrorCode.PEER_NOT_FOUND, 'the dialled peer is a legacy websocket-star client: it speaks a different protocol version')
+      }
+      throw new WsStarError(ErrorCode.PEER_NOT_FOUND, 'the dialled peer is not online at this server')
+    }
+    if (callee === session) {
+      // frames of a dial name no direction, so both ends must be distinct sockets
+      throw new WsStarError(ErrorCode.BAD_REQUEST, 'a socket cannot dial another of its own addresses')
+    }
+    if (!session.connected || session.addresses.get(callerPeerId) == null) {
+      throw new WsStarError(ErrorCode.NOT_REGISTERED, 'the from address left during the dial')
+    }
+    if (session.dials.size >= limits.maxDialsPerSocket) {
+      metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
+      throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, `at most ${limits.maxDialsPerSocket} concurrent dials per socket`)
+    }
+    if (callee.dials.size >= limits.maxDialsPerSocket) {
+      metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
+      throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, 'the dialled peer has too many concurrent dials')
+    }
+    const dial = new Dial({ id: createDialId(), caller: session, callerPeerId, callerAddress, callee, calleePeerId, calleeAddress })
+    relay.add(dial)
+    return await new Promise<DialResult>((resolve, reject) => {
+      dial.abort = (error: WireError) => {
+        reject(new WsStarError(error.code, error.message))
+      }
+      // socket.timeout() also drops the pending ack from the callee's socket
+      // when it never answers, so a silent callee accumulates nothing
+      callee.socket.timeout(limits.dialTimeoutMs).emit(Event.INCOMING, dial.id, callerAddress, (timedOut: Error | null, answer?: unknown) => {
+        if (dial.state !== 'pending') {
+          // an end went away meanwhile: a callee that accepted must forget the dial
+          if (timedOut == null && answer == null && callee.connected) {
+            callee.socket.emit(Event.END, dial.id, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the dial ended before it was accepted' })
+          }
+          return
+        }
+        if (timedOut != null) {
+          const timeout = { code: ErrorCode.DIAL_TIMEOUT, message: `the callee did not answer within ${limits.dialTimeoutMs} ms` }
+          relay.reset(dial, timeout)
+          // a late accept would find nothing: tell the callee the dial is gone
+          if (callee.connected) {
+            callee.socket.emit(Event.END, dial.id, EndKind.RESET, timeout)
+          }
+          return
+        }
+        if (answer != null) {
+          relay.reset(dial, { code: ErrorCode.DIAL_REFUSED, message: refusalMessage(answer) })
+          return
+        }
+        relay.open(dial)
+        resolve({ dialId: dial.id })
+      })
+    })
+  }
+}
+
+/** The callee's reason, passed on to the caller as the message of ERR_DIAL_REFUSED. */
+function refusalMessage (answer: unknown): string {
+  const wire = WsStarError.fromWire(answer)
+  return wire.code === ErrorCode.BAD_REQUEST && wire.message === 'malformed error from peer'
+    ? 'the callee declined the dial'
+    : `the callee declined the dial: ${wire.message}`
+}

@@ -1,0 +1,113 @@
+import type { Session } from './session.js'
+import type { WireError } from '@wsstar/protocol'
+
+/** pending: the callee has not accepted yet; open: relaying; closed: forgotten. */
+export type DialState = 'pending' | 'open' | 'closed'
+
+/** One direction of a dial: bytes from `from` to `to` under the receiver's credit. */
+export class DialDirection {
+  readonly from: Session
+  readonly to: Session
+  /** bytes forwarded to `to` and not yet credited back by it */
+  inFlight = 0
+  /** `from` sent close-write: no more data this way */
+  closed = false
+
+  constructor (from: Session, to: Session) {
+    this.from = from
+    this.to = to
+  }
+}
+
+export interface DialInit {
+  id: string
+  caller: Session
+  callerPeerId: string
+  callerAddress: string
+  callee: Session
+  calleePeerId: string
+  calleeAddress: string
+}
+
+/**
+ * A relayed connection between two registered peers, identified by a
+ * server-assigned id. Ends are (socket, peer id) pairs: a socket with
+ * several registrations only loses the dials of the one it leaves.
+ */
+export class Dial {
+  readonly id: string
+  readonly caller: Session
+  readonly callerPeerId: string
+  readonly callerAddress: string
+  readonly callee: Session
+  readonly calleePeerId: string
+  readonly calleeAddress: string
+  /** caller -> callee */
+  readonly forward: DialDirection
+  /** callee -> caller */
+  readonly backward: DialDirection
+  readonly createdAt = Date.now()
+  state: DialState = 'pending'
+  /** the most bytes ever in flight in one direction of this dial */
+  maxInFlight = 0
+  /** while pending: fails the caller's dial request (set by the dial router) */
+  abort?: (error: WireError) => void
+  /** frames to send once the caller's ack is out: set by `Relay.open` for the tick of the accept */
+  held?: Array<() => void>
+
+  constructor (init: DialInit) {
+    this.id = init.id
+    this.caller = init.caller
+    this.callerPeerId = init.callerPeerId
+    this.callerAddress = init.callerAddress
+    this.callee = init.callee
+    this.calleePeerId = init.calleePeerId
+    this.calleeAddress = init.calleeAddress
+    this.forward = new DialDirection(init.caller, init.callee)
+    this.backward = new DialDirection(init.callee, init.caller)
+  }
+
+  /** The direction `session` sends in; undefined if it is not an end of this dial. */
+  sendingOf (session: Session): DialDirection | undefined {
+    return session === this.caller ? this.forward : session === this.callee ? this.backward : undefined
+  }
+
+  /** The direction `session` receives in; undefined if it is not an end of this dial. */
+  receivingOf (session: Session): DialDirection | undefined {
+    return session === this.caller ? this.backward : session === this.callee ? this.forward : undefined
+  }
+
+  other (session: Session): Session {
+    return session === this.caller ? this.callee : this.caller
+  }
+
+  /** True when `session` takes part in this dial as `peerId`. */
+  hasEnd (session: Session, peerId: string): boolean {
+    return (session === this.caller && peerId === this.callerPeerId) || (session === this.callee && peerId === this.calleePeerId)
+  }
+
+  inspect (): DialInfo {
+    return {
+      id: this.id,
+      state: this.state,
+      caller: this.callerAddress,
+      callee: this.calleeAddress,
+      forward: { inFlight: this.forward.inFlight, closed: this.forward.closed },
+      backward: { inFlight: this.backward.inFlight, closed: this.backward.closed },
+      maxInFlight: this.maxInFlight,
+      ageMs: Date.now() - this.createdAt
+    }
+  }
+}
+
+/** A snapshot of a dial, for tests and debugging. */
+export interface DialInfo {
+  id: string
+  state: DialState
+  caller: string
+  callee: string
+  forward: { inFlight: number, closed: boolean }
+  backward: { inFlight: number, closed: boolean }
+  maxInFlight: number
+  ageMs: number
+}

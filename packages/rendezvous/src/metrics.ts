@@ -1,0 +1,104 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { ErrorCode } from '@wsstar/protocol'
+
+/** Live numbers the metrics read at scrape time (hot paths only bump plain fields). */
+export interface MetricsSource {
+  sockets(): number
+  peers(): number
+  dialsOpen(): number
+  dialsPending(): number
+  pendingChallenges(): number
+  /** bytes in flight over all dials (forwarded, not yet credited) */
+  inFlightBytes(): number
+  /** the most bytes ever in flight in one direction of one dial */
+  maxDialInFlight(): number
+  relayedBytes(): number
+  frames(): { d: number, c: number, e: number }
+}
+
+export type JoinResultLabel = 'ok' | 'challenged' | ErrorCode
+export type DialResultLabel = 'ok' | ErrorCode
+
+/**
+ * Prometheus metrics of one server, on a Registry of its own (several
+ * servers can run in one process). Per-frame counters are plain numbers in
+ * the relay, copied into prom-client at scrape time, so relaying a frame
+ * costs no metric bookkeeping.
+ */
+export class RendezvousMetrics {
+  readonly registry: Registry
+  readonly #joins: Counter<'result'>
+  readonly #dials: Counter<'result'>
+  readonly #rejected: Counter<'code'>
+  readonly #limitHits: Counter<'limit'>
+
+  constructor (source: MetricsSource, limits: Record<string, number>) {
+    const registry = new Registry()
+    this.registry = registry
+    const registers = [registry]
+
+    collectDefaultMetrics({ register: registry })
+
+    new Gauge({ name: 'wsstar_sockets', help: 'Connected sockets', registers, collect () { this.set(source.sockets()) } })
+    new Gauge({ name: 'wsstar_peers', help: 'Registered peers on this server', registers, collect () { this.set(source.peers()) } })
+    new Gauge({
+      name: 'wsstar_dials_active',
+      help: 'Dials by state (pending: waiting for the callee; open: relaying)',
+      labelNames: ['state'],
+      registers,
+      collect () {
+        this.set({ state: 'pending' }, source.dialsPending())
+        this.set({ state: 'open' }, source.dialsOpen())
+      }
+    })
+    new Gauge({ name: 'wsstar_join_challenges_pending', help: 'Join nonces issued and not yet used', registers, collect () { this.set(source.pendingChallenges()) } })
+    new Gauge({ name: 'wsstar_dial_inflight_bytes', help: 'Bytes forwarded over all dials and not yet credited back by the receivers', registers, collect () { this.set(source.inFlightBytes()) } })
+    new Gauge({ name: 'wsstar_dial_inflight_max_bytes', help: 'Most bytes ever in flight in one direction of one dial (bounded by the window)', registers, collect () { this.set(source.maxDialInFlight()) } })
+    new Counter({
+      name: 'wsstar_relayed_bytes_total',
+      help: 'Payload bytes relayed in data frames',
+      registers,
+      collect () {
+        this.reset()
+        this.inc(source.relayedBytes())
+      }
+    })
+    new Counter({
+      name: 'wsstar_frames_total',
+      help: 'Data-plane frames relayed, by type (d data, c credit, e end)',
+      labelNames: ['type'],
+      registers,
+      collect () {
+        const frames = source.frames()
+        this.reset()
+        this.inc({ type: 'd' }, frames.d)
+        this.inc({ type: 'c' }, frames.c)
+        this.inc({ type: 'e' }, frames.e)
+      }
+    })
+    const limitGauge = new Gauge({ name: 'wsstar_limit', help: 'Configured limits, by name', labelNames: ['limit'], registers })
+    for (const [name, value] of Object.entries(limits)) {
+      limitGauge.set({ limit: name }, value)
+    }
+    this.#joins = new Counter({ name: 'wsstar_joins_total', help: 'Join requests by result (challenged: step 1 answered with a nonce)', labelNames: ['result'], registers })
+    this.#dials = new Counter({ name: 'wsstar_dials_total', help: 'Dial requests by result', labelNames: ['result'], registers })
+    this.#rejected = new Counter({ name: 'wsstar_rejected_total', help: 'Rejected inputs by error code', labelNames: ['code'], registers })
+    this.#limitHits = new Counter({ name: 'wsstar_limit_hits_total', help: 'Times a limit was hit, by limit', labelNames: ['limit'], registers })
+  }
+
+  join (result: JoinResultLabel): void {
+    this.#joins.inc({ result })
+  }
+
+  dial (result: DialResultLabel): void {
+    this.#dials.inc({ result })
+  }
+
+  rejected (code: ErrorCode): void {
+    this.#rejected.inc({ code })
+  }
+
+  limitHit (limit: string): void {
+    this.#limitHits.inc({ limit })
+  }
+}

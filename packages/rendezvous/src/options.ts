@@ -1,0 +1,285 @@
+import { DEFAULT_WINDOW_BYTES, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, CHALLENGE_TTL_MS, WebSocketStarServer } from '@wsstar/protocol'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PeerRegistry } from './peer-registry.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
+
+/**
+ * Every tunable number of the server. Each one has a default (below), a CLI
+ * flag and an env var (`cli-options.ts`), and shows up in `/metrics` as
+ * `wsstar_limit{limit="<flag>"}`; hitting a count or rate limit increments
+ * `wsstar_limit_hits_total{limit="<flag>"}`.
+ */
+export interface RendezvousLimits {
+  /** registered peers on this server (ERR_LIMIT_EXCEEDED on join) */
+  maxPeers: number
+  /** connected sockets (refused at connect with ERR_LIMIT_EXCEEDED) */
+  maxSockets: number
+  /** peer addresses one socket may register */
+  maxAddressesPerSocket: number
+  /** concurrent dials (pending or open, as caller or callee) one socket may take part in */
+  maxDialsPerSocket: number
+  /** outstanding join nonces per socket; the oldest is dropped beyond this */
+  maxPendingChallengesPerSocket: number
+  /** join requests (step 1) per second per socket, token bucket refill rate */
+  joinRate: number
+  /** join token bucket size */
+  joinBurst: number
+  /** dial requests per second per socket, token bucket refill rate */
+  dialRate: number
+  /** dial token bucket size */
+  dialBurst: number
+  /** largest socket.io message accepted (engine.io maxHttpBufferSize); larger ones close the socket */
+  maxMessageBytes: number
+  /** a socket whose outgoing buffer on the server exceeds this is disconnected as a slow consumer */
+  maxSocketBufferedBytes: number
+  /** sockets that have not joined within this are disconnected */
+  handshakeTimeoutMs: number
+  /** how long the callee has to accept an `ss-incomming` */
+  dialTimeoutMs: number
+  /** lifetime of a join nonce */
+  challengeTtlMs: number
+  /** per-direction credit window of a dial, in bytes */
+  windowBytes: number
+  /** peers in a join sample and in each periodic re-sample */
+  sampleSize: number
+  /** `ws-peers` deltas are sent at most this often */
+  peersIntervalMs: number
+  /** most addresses per `joined` / `left` list of one delta (random subset beyond) */
+  peersBatchMax: number
+  /** mean period of the per-socket fresh random sample (jittered ±25%) */
+  resampleIntervalMs: number
+  /** how long stop() lets open dials drain before disconnecting everyone */
+  shutdownGraceMs: number
+  /**
+   * legacy clients (websocket-star 0.10) send without backpressure: a legacy
+   * dial whose receiving socket has more than this queued on the server is reset
+   */
+  legacyMaxBufferedBytes: number
+  /** `ws-peer` announcements one legacy peer gets per 10 s at most (and the size of its join sample) */
+  legacyAnnouncements: number
+}
+
+export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
+  maxPeers: 100_000,
+  maxSockets: 100_000,
+  maxAddressesPerSocket: 8,
+  maxDialsPerSocket: 128,
+  maxPendingChallengesPerSocket: 16,
+  joinRate: 10,
+  joinBurst: 20,
+  dialRate: 50,
+  dialBurst: 100,
+  maxMessageBytes: 128 * 1024,
+  maxSocketBufferedBytes: 32 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  dialTimeoutMs: 10_000,
+  challengeTtlMs: CHALLENGE_TTL_MS,
+  windowBytes: DEFAULT_WINDOW_BYTES,
+  sampleSize: 64,
+  // one delta a second with at most 8 joined + 8 left addresses: what a peer
+  // receives stays bounded (~2 KB/s) however many peers join or leave; peers
+  // discover others mainly through their join sample and the re-sample
+  // (bench/README.md, discovery: 250 ms / 128 grew ~100x from 100 to 10,000 peers)
+  peersIntervalMs: 1000,
+  peersBatchMax: 8,
+  resampleIntervalMs: 60_000,
+  shutdownGraceMs: 5_000,
+  legacyMaxBufferedBytes: 8 * 1024 * 1024,
+  legacyAnnouncements: 32
+})
+
+/** Valid range of each limit (inclusive) and whether it must be an integer. */
+export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number, max: number, integer: boolean }>> = Object.freeze({
+  maxPeers: { min: 1, max: 1e9, integer: true },
+  maxSockets: { min: 1, max: 1e9, integer: true },
+  maxAddressesPerSocket: { min: 1, max: 1024, integer: true },
+  maxDialsPerSocket: { min: 1, max: 1e6, integer: true },
+  maxPendingChallengesPerSocket: { min: 1, max: 1024, integer: true },
+  joinRate: { min: 0.001, max: 1e6, integer: false },
+  joinBurst: { min: 1, max: 1e6, integer: true },
+  dialRate: { min: 0.001, max: 1e6, integer: false },
+  dialBurst: { min: 1, max: 1e6, integer: true },
+  // a full data frame plus its socket.io framing must fit
+  maxMessageBytes: { min: MAX_FRAME_BYTES + 1024, max: 64 * 1024 * 1024, integer: true },
+  maxSocketBufferedBytes: { min: MAX_FRAME_BYTES, max: 2 ** 40, integer: true },
+  handshakeTimeoutMs: { min: 1, max: 2 ** 31 - 1, integer: true },
+  dialTimeoutMs: { min: 1, max: 2 ** 31 - 1, integer: true },
+  challengeTtlMs: { min: 1, max: 2 ** 31 - 1, integer: true },
+  windowBytes: { min: MIN_WINDOW_BYTES, max: MAX_WINDOW_BYTES, integer: true },
+  sampleSize: { min: 0, max: MAX_PEERS_PER_MESSAGE, integer: true },
+  peersIntervalMs: { min: 1, max: 2 ** 31 - 1, integer: true },
+  peersBatchMax: { min: 1, max: MAX_PEERS_PER_MESSAGE, integer: true },
+  resampleIntervalMs: { min: 100, max: 2 ** 31 - 1, integer: true },
+  shutdownGraceMs: { min: 0, max: 2 ** 31 - 1, integer: true },
+  legacyMaxBufferedBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
+  legacyAnnouncements: { min: 1, max: 1e6, integer: true }
+})
+
+/**
+ * The name of each limit on the command line (`--<name>`), in env vars
+ * (`WSSTAR_<NAME>`) and in metric labels (`wsstar_limit{limit="<name>"}`).
+ */
+export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Object.freeze({
+  maxPeers: 'max-peers',
+  maxSockets: 'max-sockets',
+  maxAddressesPerSocket: 'max-addresses-per-socket',
+  maxDialsPerSocket: 'max-dials-per-socket',
+  maxPendingChallengesPerSocket: 'max-pending-challenges',
+  joinRate: 'join-rate',
+  joinBurst: 'join-burst',
+  dialRate: 'dial-rate',
+  dialBurst: 'dial-burst',
+  maxMessageBytes: 'max-message-bytes',
+  maxSocketBufferedBytes: 'max-socket-buffered-bytes',
+  handshakeTimeoutMs: 'handshake-timeout',
+  dialTimeoutMs: 'dial-timeout',
+  challengeTtlMs: 'challenge-ttl',
+  windowBytes: 'window',
+  sampleSize: 'sample-size',
+  peersIntervalMs: 'peers-interval',
+  peersBatchMax: 'peers-batch-max',
+  resampleIntervalMs: 'resample-interval',
+  shutdownGraceMs: 'shutdown-grace',
+  legacyMaxBufferedBytes: 'legacy-max-buffered-bytes',
+  legacyAnnouncements: 'legacy-announcements'
+})
+
+/** Limits keyed by their public names, e.g. for the `wsstar_limit` gauge. */
+export function limitsByName (limits: RendezvousLimits): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const key of Object.keys(LIMIT_NAMES) as Array<keyof RendezvousLimits>) {
+    out[LIMIT_NAMES[key]] = limits[key]
+  }
+  return out
+}
+
+export const DEFAULT_PORT = 13579
+export const DEFAULT_HOST = '0.0.0.0'
+
+export interface RendezvousServerOptions {
+  /** TCP port; 0 picks a free one (read it back from `server.port`). Default 13579. */
+  port?: number
+  /** interface to bind. Default 0.0.0.0. */
+  host?: string
+  /** pino logger; default: pino at level info */
+  logger?: Logger
+  /**
+   * Require the join challenge (signature over a server nonce). Default true.
+   * Turning it off lets anyone register any peer id: trusted test setups only.
+   */
+  challenge?: boolean
+  /**
+   * The public server addresses of this server (`/dns4/example.com/tcp/443/wss`).
+   * When set, joins for addresses that name another server are refused with
+   * ERR_INVALID_ADDRESS, and these are `server.addresses`.
+   */
+  announce?: string[]
+  /** where registrations live; default a fresh InMemoryPeerRegistry */
+  registry?: PeerRegistry
+  /** any subset of the limits; the rest keep their defaults */
+  limits?: Partial<RendezvousLimits>
+  /**
+   * Cluster mode: several servers behind a load balancer share their
+   * registry and relay dials between each other through Redis. Without it
+   * (the default) the server is standalone with the in-memory registry.
+   */
+  cluster?: ClusterOptions
+  /**
+   * Serve `GET /debug/internals` (JSON: internal counts, active handles,
+   * memory; runs a GC first when the process has `--expose-gc`). For leak
+   * tests and debugging only: off by default, never on a public server.
+   */
+  exposeInternals?: boolean
+  /**
+   * Legacy mode: also accept `libp2p-websocket-star@0.10` clients (socket.io v2,
+   * Engine.IO 3) as a separate population. Default true.
+   */
+  legacy?: boolean
+}
+
+export interface ClusterOptions {
+  /** `redis://[:password@]host:port[/db]` (or `rediss://`); Redis >= 7 (sharded pub/sub) */
+  redisUrl: string
+  /** this server's id in the cluster, unique per process; default `<hostname>-<pid>-<random>` */
+  nodeId?: string
+  /** prefix of every Redis key and channel; default `wsstar:` */
+  prefix?: string
+  /** a peer record expires this long after its node last refreshed it, ms (default 30 000) */
+  peerTtlMs?: number
+  /** a node that has not refreshed its liveness key for this long counts as dead, ms (default 6 000) */
+  nodeTtlMs?: number
+}
+
+export interface ResolvedOptions {
+  port: number
+  host: string
+  challenge: boolean
+  announce: Multiaddr[]
+  limits: RendezvousLimits
+  exposeInternals: boolean
+  legacy: boolean
+}
+
+/** Checks one limit value; returns an error message or undefined. */
+export function checkLimit (key: keyof RendezvousLimits, value: unknown): string | undefined {
+  const range = LIMIT_RANGES[key]
+  if (typeof value !== 'number' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value))) {
+    return `${key} must be ${range.integer ? 'an integer' : 'a number'} in ${range.min}..${range.max}`
+  }
+  if (value < range.min || value > range.max) {
+    return `${key} must be in ${range.min}..${range.max}, got ${value}`
+  }
+  return undefined
+}
+
+/** Fills in defaults and validates; throws a TypeError naming the bad option. */
+export function resolveOptions (options: RendezvousServerOptions = {}): ResolvedOptions {
+  const port = options.port ?? DEFAULT_PORT
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`port must be an integer in 0..65535, got ${String(port)}`)
+  }
+  const host = options.host ?? DEFAULT_HOST
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new TypeError('host must be a non-empty string')
+  }
+  if (options.challenge != null && typeof options.challenge !== 'boolean') {
+    throw new TypeError('challenge must be a boolean')
+  }
+  const limits: RendezvousLimits = { ...DEFAULT_LIMITS }
+  for (const [key, value] of Object.entries(options.limits ?? {})) {
+    if (!(key in DEFAULT_LIMITS)) {
+      throw new TypeError(`unknown limit "${key}"; known limits: ${Object.keys(DEFAULT_LIMITS).join(', ')}`)
+    }
+    if (value === undefined) {
+      continue
+    }
+    const problem = checkLimit(key as keyof RendezvousLimits, value)
+    if (problem != null) {
+      throw new TypeError(problem)
+    }
+    limits[key as keyof RendezvousLimits] = value
+  }
+  const announce = (options.announce ?? []).map(parseAnnounce)
+  if (options.exposeInternals != null && typeof options.exposeInternals !== 'boolean') {
+    throw new TypeError('exposeInternals must be a boolean')
+  }
+  if (options.legacy != null && typeof options.legacy !== 'boolean') {
+    throw new TypeError('legacy must be a boolean')
+  }
+  return { port, host, challenge: options.challenge ?? true, announce, limits, exposeInternals: options.exposeInternals ?? false, legacy: options.legacy ?? true }
+}
+
+/** An announced server address: `/ip4/1.2.3.4/tcp/13579/ws`, `/dns4/example.com/tcp/443/wss`, ... */
+export function parseAnnounce (value: string): Multiaddr {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(value)
+  } catch {
+    throw new TypeError(`announce address "${value}" is not a multiaddr`)
+  }
+  if (!WebSocketStarServer.exactMatch(ma)) {
+    throw new TypeError(`announce address "${value}" is not a websocket server address like /ip4/1.2.3.4/tcp/13579/ws or /dns4/example.com/tcp/443/wss`)
+  }
+  return ma
+}

@@ -1,0 +1,174 @@
+/**
+ * Who is online: `peer id -> { address, socket }`. Keyed by peer id, never
+ * by address string, so two spellings of one peer are one peer.
+ *
+ * The interface is asynchronous so a shared store (Redis, for a cluster of
+ * servers) can implement it; the server never assumes a call completes
+ * synchronously.
+ */
+export interface PeerRecord {
+  /** peer id string (base58btc / CID form, as PeerId.toString()) */
+  peerId: string
+  /** canonical peer address the peer registered with */
+  address: string
+  /** socket.io id of the socket that holds the registration */
+  socketId: string
+  /** the server node holding the socket; undefined means this node */
+  nodeId?: string
+}
+
+export interface PeerRegistry {
+  /**
+   * Registers (or replaces) the record for `record.peerId`. Resolves with the
+   * record it replaced, if any, so the caller can evict the old socket.
+   */
+  add(record: PeerRecord): Promise<PeerRecord | undefined>
+  /**
+   * Removes the record of `peerId` only if it is still held by `socketId`
+   * (a replaced registration must not remove its replacement).
+   * Resolves true when something was removed.
+   */
+  remove(peerId: string, socketId: string): Promise<boolean>
+  get(peerId: string): Promise<PeerRecord | undefined>
+  /**
+   * Up to `count` addresses of distinct random peers, none of whose ids is in
+   * `exclude`. Cost must be O(count), not O(peers).
+   */
+  sample(count: number, exclude?: ReadonlySet<string>): Promise<string[]>
+  size(): Promise<number>
+  /** Releases resources (connections, timers). */
+  close?(): Promise<void>
+}
+
+interface Slot {
+  record: PeerRecord
+  index: number
+}
+
+/**
+ * The default registry: one process, no dependencies. A map for lookups
+ * plus a dense array for O(1) uniform random picks; removal swaps the last
+ * element into the hole, so both stay O(1).
+ */
+export class InMemoryPeerRegistry implements PeerRegistry {
+  readonly #slots = new Map<string, Slot>()
+  readonly #dense: PeerRecord[] = []
+  readonly #random: () => number
+
+  constructor (random: () => number = Math.random) {
+    this.#random = random
+  }
+
+  async add (record: PeerRecord): Promise<PeerRecord | undefined> {
+    return this.addSync(record)
+  }
+
+  async remove (peerId: string, socketId: string): Promise<boolean> {
+    return this.removeSync(peerId, socketId)
+  }
+
+  async get (peerId: string): Promise<PeerRecord | undefined> {
+    return this.#slots.get(peerId)?.record
+  }
+
+  async sample (count: number, exclude?: ReadonlySet<string>): Promise<string[]> {
+    return this.sampleSync(count, exclude)
+  }
+
+  async size (): Promise<number> {
+    return this.#dense.length
+  }
+
+  async close (): Promise<void> {
+    this.#slots.clear()
+    this.#dense.length = 0
+  }
+
+  get count (): number {
+    return this.#dense.length
+  }
+
+  addSync (record: PeerRecord): PeerRecord | undefined {
+    const copy = { ...record }
+    const slot = this.#slots.get(record.peerId)
+    if (slot != null) {
+      const previous = slot.record
+      slot.record = copy
+      this.#dense[slot.index] = copy
+      return previous
+    }
+    this.#slots.set(record.peerId, { record: copy, index: this.#dense.length })
+    this.#dense.push(copy)
+    return undefined
+  }
+
+  removeSync (peerId: string, socketId: string): boolean {
+    const slot = this.#slots.get(peerId)
+    if (slot == null || slot.record.socketId !== socketId) {
+      return false
+    }
+    this.#slots.delete(peerId)
+    const last = this.#dense.pop()
+    if (last != null && slot.index < this.#dense.length) {
+      this.#dense[slot.index] = last
+      const lastSlot = this.#slots.get(last.peerId)
+      if (lastSlot != null) {
+        lastSlot.index = slot.index
+      }
+    }
+    return true
+  }
+
+  sampleSync (count: number, exclude?: ReadonlySet<string>): string[] {
+    const total = this.#dense.length
+    if (count <= 0 || total === 0) {
+      return []
+    }
+    let excluded = 0
+    if (exclude != null) {
+      for (const id of exclude) {
+        if (this.#slots.has(id)) {
+          excluded++
+        }
+      }
+    }
+    const available = total - excluded
+    if (available <= 0) {
+      return []
+    }
+    if (count * 2 >= available) {
+      // few peers (total <= 2 * count + excluded): a partial shuffle of all is cheap
+      const all: string[] = []
+      for (const record of this.#dense) {
+        if (exclude?.has(record.peerId) !== true) {
+          all.push(record.address)
+        }
+      }
+      const n = Math.min(count, all.length)
+      for (let i = 0; i < n; i++) {
+        const j = i + Math.floor(this.#random() * (all.length - i))
+        const tmp = all[i]
+        all[i] = all[j]
+        all[j] = tmp
+      }
+      all.length = n
+      return all
+    }
+    // many peers: rejection sampling, expected < 2 picks per result
+    const picked = new Set<number>()
+    const out: string[] = []
+    while (out.length < count) {
+      const i = Math.floor(this.#random() * total)
+      if (picked.has(i)) {
+        continue
+      }
+      picked.add(i)
+      const record = this.#dense[i]
+      if (exclude?.has(record.peerId) === true) {
+        continue
+      }
+      out.push(record.address)
+    }
+    return out
+  }
+}

@@ -1,0 +1,605 @@
+import { createServer } from 'node:http'
+import { ErrorCode, Event } from '@wsstar/protocol'
+import { pino } from 'pino'
+import { Server as SocketIoServer } from 'socket.io'
+import { ClusterMode } from './cluster-mode.js'
+import { withDebugInternals } from './debug-internals.js'
+import { DialRouter } from './dial-router.js'
+import { Discovery } from './discovery.js'
+import { createHttpHandler } from './http-endpoints.js'
+import { JoinChallengeStore } from './join-challenge-store.js'
+import { JoinHandler } from './join-handler.js'
+import { LegacyGateway } from './legacy/legacy-gateway.js'
+import { Membership, REGISTERED_ROOM } from './membership.js'
+import { RendezvousMetrics } from './metrics.js'
+import { LIMIT_NAMES, limitsByName, resolveOptions } from './options.js'
+import { InMemoryPeerRegistry } from './peer-registry.js'
+import { Rejections } from './rejections.js'
+import { Relay } from './relay.js'
+import { serverAddresses } from './server-addresses.js'
+import { Session, handshakeProtocol } from './session.js'
+import type { ClusterLink } from './cluster-link.js'
+import type { DialInfo } from './dial.js'
+import type { Health } from './http-endpoints.js'
+import type { LegacyStats } from './legacy/legacy-gateway.js'
+import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
+import type { PeerRegistry } from './peer-registry.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Server as HttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Socket } from 'socket.io'
+
+/** Plain numbers describing the server right now (tests, debugging). */
+export interface RendezvousStats {
+  /** connected sockets */
+  sockets: number
+  /** registrations held by this server's sockets */
+  peers: number
+  /** dials, pending and open */
+  dials: number
+  pendingDials: number
+  openDials: number
+  /** join nonces issued and not yet used */
+  pendingChallenges: number
+  /** bytes in flight over all dials */
+  dialInFlightBytes: number
+  /** the most bytes ever in flight in one direction of one dial; never above the window */
+  maxDialInFlight: number
+  /** payload bytes relayed in data frames */
+  relayedBytes: number
+  uptimeMs: number
+}
+
+export interface RendezvousServer {
+  /** Binds and starts serving. Resolves once listening. */
+  start(): Promise<void>
+  /**
+   * Graceful stop: refuses new sockets, joins and dials (ERR_SHUTTING_DOWN),
+   * sends `ss-shutdown` to everyone, lets open dials drain for up to the
+   * shutdown grace, then disconnects everyone and closes. Idempotent.
+   */
+  stop(): Promise<void>
+  /** the bound port (the configured one before start) */
+  readonly port: number
+  /** this server's websocket addresses, e.g. /ip4/127.0.0.1/tcp/13579/ws (empty before start) */
+  readonly addresses: Multiaddr[]
+  /** this server's own prom-client registry */
+  readonly metrics: Registry
+  readonly limits: Readonly<RendezvousLimits>
+  stats(): RendezvousStats
+  /** A snapshot of one dial (tests, debugging). */
+  inspectDial(dialId: string): DialInfo | undefined
+  /** legacy mode (websocket-star 0.10 clients): its numbers; undefined when legacy mode is off */
+  legacyStats(): LegacyStats | undefined
+}
+
+export function createRendezvousServer (options: RendezvousServerOptions = {}): RendezvousServer {
+  return new WsStarRendezvousServer(options)
+}
+
+type Ack = (...args: unknown[]) => void
+
+const PEER_GONE = { code: ErrorCode.PEER_GONE, message: 'the other end disconnected' }
+/** after the grace, connections that do not close by themselves are cut after this long */
+const FORCE_CLOSE_MS = 1000
+
+class WsStarRendezvousServer implements RendezvousServer {
+  readonly #options: ResolvedOptions
+  readonly #logger: Logger
+  readonly #registry: PeerRegistry
+  readonly #ownRegistry: boolean
+  readonly #sessions = new Map<string, Session>()
+  readonly #metrics: RendezvousMetrics
+  readonly #rejections: Rejections
+  readonly #challenges: JoinChallengeStore
+  readonly #relay: Relay
+  readonly #discovery: Discovery
+  readonly #membership: Membership
+  readonly #joins: JoinHandler
+  readonly #dials: DialRouter
+  readonly #cleanups = new Set<Promise<void>>()
+  #http?: HttpServer
+  #io?: SocketIoServer
+  #port: number
+  #addresses: Multiaddr[] = []
+  #startedAt = 0
+  #starting?: Promise<void>
+  #stopping?: Promise<void>
+  #shuttingDown = false
+  /** cluster mode (options.cluster): Redis registry, sharded adapter, node-to-node link */
+  readonly #cluster?: ClusterMode
+  readonly #link?: ClusterLink
+  /** legacy mode: websocket-star 0.10 clients, a separate population */
+  readonly #legacy?: LegacyGateway
+
+  constructor (options: RendezvousServerOptions) {
+    this.#options = resolveOptions(options)
+    const { limits } = this.#options
+    this.#port = this.#options.port
+    this.#logger = options.logger ?? pino({ name: 'wsstar-rendezvous' })
+    this.#cluster = options.cluster == null ? undefined : new ClusterMode(options.cluster, this.#logger)
+    this.#registry = options.registry ?? this.#cluster?.registry ?? new InMemoryPeerRegistry()
+    this.#ownRegistry = options.registry == null
+    this.#metrics = new RendezvousMetrics({
+      sockets: () => this.#sessions.size,
+      peers: () => this.#membership.localPeers,
+      dialsOpen: () => this.#relay.openCount,
+      dialsPending: () => this.#relay.pendingCount,
+      pendingChallenges: () => this.#challenges.size,
+      inFlightBytes: () => this.#relay.inFlightBytes,
+      maxDialInFlight: () => this.#relay.maxDialInFlight,
+      relayedBytes: () => this.#relay.relayedBytes,
+      frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames })
+    }, limitsByName(limits))
+    this.#rejections = new Rejections(this.#metrics, this.#logger)
+    this.#challenges = new JoinChallengeStore({
+      ttlMs: limits.challengeTtlMs,
+      maxPerSocket: limits.maxPendingChallengesPerSocket,
+      onLimit: () => { this.#metrics.limitHit(LIMIT_NAMES.maxPendingChallengesPerSocket) }
+    })
+    this.#relay = new Relay({
+      windowBytes: limits.windowBytes,
+      maxSocketBufferedBytes: limits.maxSocketBufferedBytes,
+      rejections: this.#rejections,
+      logger: this.#logger,
+      onSlowConsumer: (session) => { this.#slowConsumer(session) },
+      onLimit: (limit) => { this.#metrics.limitHit(limit) },
+      ...(this.#cluster == null
+        ? {}
+        : {
+            onForget: (dial) => { this.#link?.onForget(dial) },
+            onDropPeer: (session, peerId, toOthers, toSelf) => { this.#link?.dropPeer(session, peerId, toOthers, toSelf) },
+            onDropSession: (session, toOthers) => { this.#link?.dropSession(session, toOthers) }
+          })
+    })
+    this.#discovery = new Discovery({
+      registry: this.#registry,
+      sampleSize: limits.sampleSize,
+      intervalMs: limits.peersIntervalMs,
+      batchMax: limits.peersBatchMax,
+      resampleIntervalMs: limits.resampleIntervalMs,
+      // one packet, encoded once, to every registered socket
+      broadcast: (delta) => { this.#io?.to(REGISTERED_ROOM).emit(Event.PEERS, delta) },
+      send: (session, delta) => { session.socket.emit(Event.PEERS, delta) },
+      logger: this.#logger,
+      onCapped: () => { this.#metrics.limitHit(LIMIT_NAMES.peersBatchMax) }
+    })
+    const isShuttingDown = (): boolean => this.#shuttingDown
+    this.#link = this.#cluster?.link({
+      sessions: this.#sessions,
+      relay: this.#relay,
+      rejections: this.#rejections,
+      limits,
+      isShuttingDown,
+      evict: (socketId, peerId) => { this.#membership.evict(socketId, peerId) },
+      onSlowConsumer: (session) => { this.#slowConsumer(session) }
+    })
+    this.#membership = new Membership({
+      cluster: this.#link,
+      registry: this.#registry,
+      sessions: this.#sessions,
+      discovery: this.#discovery,
+      relay: this.#relay,
+      limits,
+      metrics: this.#metrics,
+      logger: this.#logger,
+      armHandshakeTimer: (session) => { this.#armHandshakeTimer(session) }
+    })
+    this.#joins = new JoinHandler({
+      challenge: this.#options.challenge,
+      challenges: this.#challenges,
+      membership: this.#membership,
+      announce: this.#options.announce,
+      metrics: this.#metrics,
+      isShuttingDown
+    })
+    if (this.#options.legacy) {
+      this.#legacy = new LegacyGateway({
+        limits,
+        logger: this.#logger,
+        metrics: this.#metrics,
+        isShuttingDown,
+        isV2Peer: async (peerId) => (await this.#registry.get(peerId)) != null,
+        v2Peers: () => this.#membership.localPeers
+      })
+    }
+    const legacy = this.#legacy
+    this.#dials = new DialRouter({
+      isLegacyPeer: legacy == null ? undefined : (peerId) => legacy.hasPeer(peerId),
+      registry: this.#registry,
+      sessions: this.#sessions,
+      relay: this.#relay,
+      limits,
+      metrics: this.#metrics,
+      isShuttingDown,
+      cluster: this.#link
+    })
+  }
+
+  get port (): number {
+    return this.#port
+  }
+
+  get addresses (): Multiaddr[] {
+    return [...this.#addresses]
+  }
+
+  get metrics (): Registry {
+    return this.#metrics.registry
+  }
+
+  get limits (): Readonly<RendezvousLimits> {
+    return this.#options.limits
+  }
+
+  stats (): RendezvousStats {
+    return {
+      sockets: this.#sessions.size,
+      peers: this.#membership.localPeers,
+      dials: this.#relay.dials.size,
+      pendingDials: this.#relay.pendingCount,
+      openDials: this.#relay.openCount,
+      pendingChallenges: this.#challenges.size,
+      dialInFlightBytes: this.#relay.inFlightBytes,
+      maxDialInFlight: this.#relay.maxDialInFlight,
+      relayedBytes: this.#relay.relayedBytes,
+      uptimeMs: this.#startedAt === 0 ? 0 : Date.now() - this.#startedAt
+    }
+  }
+
+  inspectDial (dialId: string): DialInfo | undefined {
+    return this.#relay.dials.get(dialId)?.inspect()
+  }
+
+  legacyStats (): LegacyStats | undefined {
+    return this.#legacy?.stats()
+  }
+
+  async start (): Promise<void> {
+    if (this.#stopping != null) {
+      throw new Error('this server was stopped; create a new one')
+    }
+    this.#starting ??= this.#start()
+    await this.#starting
+  }
+
+  async stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    await this.#stopping
+  }
+
+  // --- lifecycle ----------------------------------------------------------
+
+  async #start (): Promise<void> {
+    const { limits, host } = this.#options
+    let handler = createHttpHandler({
+      health: () => this.#health(),
+      metrics: this.#metrics.registry,
+      onError: (err) => { this.#logger.warn({ err }, 'metrics collection failed') }
+    })
+    if (this.#options.exposeInternals) {
+      handler = withDebugInternals(handler, () => this.#internals())
+      this.#logger.warn('GET /debug/internals is exposed: for tests and debugging only')
+    }
+    // a connection that never becomes a socket.io socket is cut like one that never joins:
+    // request headers (a bare TCP connect, a slow upgrade) within the handshake timeout
+    const handshakeMs = limits.handshakeTimeoutMs
+    const http = createServer({
+      headersTimeout: Math.min(handshakeMs, 60_000),
+      requestTimeout: Math.max(Math.min(handshakeMs, 60_000), 30_000),
+      connectionsCheckingInterval: Math.max(100, Math.min(Math.floor(handshakeMs / 2), 30_000))
+    }, handler)
+    // and a bare TCP connection that sends nothing at all (headersTimeout only runs once bytes arrive);
+    // ws clears this timeout on the sockets it takes over
+    http.setTimeout(handshakeMs)
+    // attach socket.io after our handler: it serves /socket.io/ and passes the rest on
+    const io = new SocketIoServer(http, {
+      transports: ['websocket'],
+      maxHttpBufferSize: limits.maxMessageBytes,
+      perMessageDeflate: false,
+      httpCompression: false,
+      serveClient: false,
+      // legacy mode: socket.io v2 clients (websocket-star 0.10) speak Engine.IO 3
+      allowEIO3: this.#options.legacy,
+      // an engine.io connection that never sends the socket.io CONNECT (default: 45 s)
+      connectTimeout: limits.handshakeTimeoutMs,
+      ...(this.#cluster == null ? {} : { adapter: this.#cluster.adapter() })
+    })
+    io.use((socket, next) => {
+      const refusal = this.#admit()
+      if (refusal == null) {
+        next()
+        return
+      }
+      this.#rejections.count(refusal.data.code, 'connect', socket.id)
+      next(refusal)
+      // socket.io writes the CONNECT_ERROR on the next tick; engine.io
+      // flushes it before closing the connection
+      setImmediate(() => { socket.conn.close() })
+    })
+    io.on('connection', (socket) => { this.#onConnection(socket) })
+    io.engine.on('connection_error', (err: { code?: number, message?: string }) => {
+      this.#logger.debug({ code: err.code, message: err.message }, 'engine.io connection error')
+    })
+    this.#http = http
+    this.#io = io
+    await this.#cluster?.start(io)
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => { reject(err) }
+      http.once('error', onError)
+      http.listen(this.#options.port, host, () => {
+        http.off('error', onError)
+        resolve()
+      })
+    })
+    http.on('error', (err) => { this.#logger.error({ err }, 'http server error') })
+    this.#port = (http.address() as AddressInfo).port
+    this.#addresses = serverAddresses(host, this.#port, this.#options.announce)
+    this.#startedAt = Date.now()
+    if (!this.#options.challenge) {
+      this.#logger.warn('the join challenge is OFF: anyone can register any peer id. Use this only in trusted test setups')
+    }
+    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()) },
+      `wsstar rendezvous listening on ${this.#addresses.map(a => a.toString()).join(', ')}`)
+  }
+
+  async #stop (): Promise<void> {
+    this.#shuttingDown = true
+    if (this.#starting != null) {
+      await this.#starting.catch(() => {})
+    }
+    const http = this.#http
+    const io = this.#io
+    if (http == null || io == null) {
+      this.#discovery.stop()
+      await this.#cluster?.close()
+      return
+    }
+    const graceMs = this.#options.limits.shutdownGraceMs
+    this.#logger.info({ graceMs, dials: this.#relay.dials.size }, 'stopping')
+    // stop accepting connections now; resolves once every connection is gone
+    const httpClosed = new Promise<void>(resolve => { http.close(() => { resolve() }) })
+    http.closeIdleConnections()
+    // local: in a cluster the adapter would reach the sockets of every node
+    io.local.emit(Event.SHUTDOWN, { code: ErrorCode.SHUTTING_DOWN, message: 'the server is shutting down', graceMs })
+    if (this.#relay.dials.size > 0 && graceMs > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        this.#relay.whenIdle(),
+        new Promise<void>(resolve => { timer = setTimeout(resolve, graceMs) })
+      ])
+      clearTimeout(timer)
+    }
+    this.#discovery.stop()
+    this.#legacy?.stop()
+    io.local.disconnectSockets(true)
+    void io.close().catch(() => {})
+    const force = setTimeout(() => {
+      const clients = (io.engine as unknown as { clients: Record<string, { transport?: { socket?: { terminate?: () => void } } }> }).clients
+      for (const conn of Object.values(clients)) {
+        conn.transport?.socket?.terminate?.()
+      }
+      http.closeAllConnections()
+    }, FORCE_CLOSE_MS)
+    await httpClosed
+    clearTimeout(force)
+    await Promise.allSettled([...this.#cleanups])
+    this.#challenges.clear()
+    if (this.#ownRegistry) {
+      await this.#registry.close?.()
+    }
+    await this.#cluster?.close()
+    this.#logger.info('stopped')
+  }
+
+  #health (): Health {
+    return {
+      status: this.#shuttingDown ? 'stopping' : 'ok',
+      peers: this.#membership.localPeers,
+      sockets: this.#sessions.size,
+      dials: this.#relay.dials.size,
+      uptime: this.#startedAt === 0 ? 0 : (Date.now() - this.#startedAt) / 1000
+    }
+  }
+
+  /** Internal counts for `GET /debug/internals` (leak tests): each returns to its idle value when clients leave. */
+  #internals (): Record<string, number> {
+    const io = this.#io
+    const http = this.#http
+    let handshakeTimers = 0
+    let resampleTimers = 0
+    let sessionDials = 0
+    let sessionAddresses = 0
+    for (const session of this.#sessions.values()) {
+      if (session.handshakeTimer != null) handshakeTimers++
+      if (session.resampleTimer != null) resampleTimers++
+      sessionDials += session.dials.size
+      sessionAddresses += session.addresses.size
+    }
+    const listeners = (emitter: { eventNames(): Array<string | symbol>, listenerCount(name: string | symbol): number } | undefined): number =>
+      emitter == null ? 0 : emitter.eventNames().reduce((sum, name) => sum + emitter.listenerCount(name), 0)
+    return {
+      sessions: this.#sessions.size,
+      sessionAddresses,
+      sessionDials,
+      handshakeTimers,
+      resampleTimers,
+      localPeers: this.#membership.localPeers,
+      registryPeers: this.#registry instanceof InMemoryPeerRegistry ? this.#registry.count : -1,
+      dials: this.#relay.dials.size,
+      pendingDials: this.#relay.pendingCount,
+      dialInFlightBytes: this.#relay.inFlightBytes,
+      challenges: this.#challenges.size,
+      discoveryPending: this.#discovery.pending,
+      cleanups: this.#cleanups.size,
+      engineClients: io?.engine.clientsCount ?? 0,
+      ioSockets: io?.of('/').sockets.size ?? 0,
+      rooms: io?.of('/').adapter.rooms.size ?? 0,
+      registeredRoom: io?.of('/').adapter.rooms.get(REGISTERED_ROOM)?.size ?? 0,
+      httpListeners: listeners(http),
+      engineListeners: listeners(io?.engine),
+      ioListeners: listeners(io?.of('/')),
+      processListeners: listeners(process)
+    }
+  }
+
+  /** undefined: let the socket in; otherwise why not, as a socket.io connect error with data. */
+  #admit (): (Error & { data: { code: ErrorCode, message: string } }) | undefined {
+    if (this.#shuttingDown) {
+      return connectError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down')
+    }
+    if (this.#sessions.size + (this.#legacy?.sockets ?? 0) >= this.#options.limits.maxSockets) {
+      this.#metrics.limitHit(LIMIT_NAMES.maxSockets)
+      return connectError(ErrorCode.LIMIT_EXCEEDED, 'this server has reached its socket limit')
+    }
+    return undefined
+  }
+
+  // --- per socket -----------------------------------------------------------
+
+  #onConnection (socket: Socket): void {
+    if (this.#legacy != null && handshakeProtocol(socket) === 'legacy') {
+      this.#legacy.attach(socket)
+      return
+    }
+    const session = new Session(socket, this.#options.limits)
+    this.#sessions.set(session.id, session)
+    if (session.protocol !== 'wsstar/2') {
+      this.#logger.debug({ socket: session.id, auth: socket.handshake.auth }, 'socket did not state protocol wsstar/2 in its handshake')
+    }
+    this.#armHandshakeTimer(session)
+    const relay = this.#relay
+    const rejections = this.#rejections
+    // cluster mode: frames of dials homed on another node go there
+    const link = this.#link
+    socket.on(Event.JOIN, (...args: unknown[]) => {
+      this.#request(session, Event.JOIN, args, true, async () => this.#joins.join(session, args[0], args[1]))
+    })
+    socket.on(Event.LEAVE, (...args: unknown[]) => {
+      this.#request(session, Event.LEAVE, args, false, async () => { await this.#joins.leave(session, args[0]) })
+    })
+    socket.on(Event.DIAL, (...args: unknown[]) => {
+      this.#request(session, Event.DIAL, args, true, async () => this.#dials.dial(session, args[0], args[1]))
+    })
+    // data plane: no acks, no promises, no per-frame allocation of our own
+    socket.on(Event.DATA, (dialId: unknown, bytes: unknown) => {
+      try {
+        if (link === undefined || !link.fromCallee(session, Event.DATA, dialId, bytes)) {
+          relay.onData(session, dialId, bytes)
+        }
+      } catch (err) {
+        rejections.reject(err, Event.DATA, session.id)
+      }
+    })
+    socket.on(Event.CREDIT, (dialId: unknown, bytes: unknown) => {
+      try {
+        if (link === undefined || !link.fromCallee(session, Event.CREDIT, dialId, bytes)) {
+          relay.onCredit(session, dialId, bytes)
+        }
+      } catch (err) {
+        rejections.reject(err, Event.CREDIT, session.id)
+      }
+    })
+    socket.on(Event.END, (dialId: unknown, kind: unknown, error: unknown) => {
+      try {
+        if (link === undefined || !link.fromCallee(session, Event.END, dialId, kind, error)) {
+          relay.onEnd(session, dialId, kind, error)
+        }
+      } catch (err) {
+        rejections.reject(err, Event.END, session.id)
+      }
+    })
+    socket.on('disconnect', (reason: string, description: unknown) => { this.#onDisconnect(session, reason, description) })
+  }
+
+  /**
+   * Runs a request handler so nothing can throw out of it: the result or a
+   * `{ code, message }` error goes to the ack when there is one; requests
+   * that need an answer but came without an ack are dropped.
+   */
+  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<unknown>): void {
+    const last = args[args.length - 1]
+    let ack: Ack | undefined
+    if (typeof last === 'function') {
+      ack = last as Ack
+      args.length--
+    }
+    if (ack == null && needsAck) {
+      this.#rejections.count(ErrorCode.BAD_REQUEST, event, session.id, `${event} without an ack`)
+      return
+    }
+    let result: Promise<unknown>
+    try {
+      result = handler()
+    } catch (err) {
+      result = Promise.reject(err)
+    }
+    result.then((value) => {
+      if (value === undefined) {
+        ack?.(null)
+      } else {
+        ack?.(null, value)
+      }
+    }, (err: unknown) => {
+      const wire = this.#rejections.reject(err, event, session.id)
+      ack?.(wire)
+    }).catch((err: unknown) => {
+      this.#logger.warn({ err, event }, 'ack failed')
+    })
+  }
+
+  #armHandshakeTimer (session: Session): void {
+    if (session.handshakeTimer != null) {
+      clearTimeout(session.handshakeTimer)
+    }
+    session.handshakeTimer = setTimeout(() => {
+      session.handshakeTimer = undefined
+      if (session.connected && !session.registered) {
+        this.#metrics.limitHit(LIMIT_NAMES.handshakeTimeoutMs)
+        this.#logger.debug({ socket: session.id }, 'no join within the handshake timeout; disconnecting')
+        session.socket.disconnect(true)
+      }
+    }, this.#options.limits.handshakeTimeoutMs)
+    session.handshakeTimer.unref?.()
+  }
+
+  #onDisconnect (session: Session, reason: string, description?: unknown): void {
+    if (!session.connected) {
+      return
+    }
+    if (reason === 'transport error' && /max payload size exceeded/i.test((description as Error | undefined)?.message ?? '')) {
+      // ws closed the socket for a message over maxHttpBufferSize
+      this.#metrics.limitHit(LIMIT_NAMES.maxMessageBytes)
+      this.#rejections.count(ErrorCode.LIMIT_EXCEEDED, 'message', session.id, 'message over the size limit')
+    }
+    session.connected = false
+    this.#sessions.delete(session.id)
+    session.clearTimers()
+    this.#challenges.clearSocket(session.id)
+    this.#relay.dropSession(session, PEER_GONE)
+    const cleanup = this.#membership.unregisterAll(session).catch((err: unknown) => {
+      this.#logger.warn({ err, socket: session.id }, 'cleanup after disconnect failed')
+    })
+    this.#cleanups.add(cleanup)
+    void cleanup.finally(() => { this.#cleanups.delete(cleanup) })
+    this.#logger.trace({ socket: session.id, reason }, 'socket disconnected')
+  }
+
+  /** The receiver cannot keep up with what it granted credit for: cut it off now. */
+  #slowConsumer (session: Session): void {
+    const buffered = session.bufferedBytes()
+    this.#metrics.limitHit(LIMIT_NAMES.maxSocketBufferedBytes)
+    this.#rejections.count(ErrorCode.LIMIT_EXCEEDED, Event.DATA, session.id, 'slow consumer')
+    this.#logger.info({ socket: session.id, buffered }, 'disconnecting a slow consumer')
+    const ws = (session.socket.conn.transport as unknown as { socket?: { terminate?: () => void } }).socket
+    session.socket.disconnect(true)
+    // do not wait for the buffered bytes to drain
+    ws?.terminate?.()
+  }
+}
+
+function connectError (code: ErrorCode, message: string): Error & { data: { code: ErrorCode, message: string } } {
+  return Object.assign(new Error(message), { data: { code, message } })
+}

@@ -1,0 +1,103 @@
+import { PROTOCOL_VERSION } from '@wsstar/protocol'
+import { TokenBucket } from './token-bucket.js'
+import type { Dial } from './dial.js'
+import type { RendezvousLimits } from './options.js'
+import type { Socket } from 'socket.io'
+
+/** What the socket stated in its socket.io handshake (`auth.protocol`). */
+export type HandshakeProtocol = 'wsstar/2' | 'legacy' | 'unknown'
+
+/**
+ * The one place that reads the handshake's protocol version. Engine.IO 3
+ * connections (socket.io v2: the only way `libp2p-websocket-star@0.10`
+ * clients connect, and only accepted in legacy mode) are `legacy`; sockets
+ * that do not state `wsstar/2` are accepted and marked `unknown`.
+ */
+export function handshakeProtocol (socket: Socket): HandshakeProtocol {
+  if ((socket.conn as unknown as { protocol?: number }).protocol === 3) {
+    return 'legacy'
+  }
+  const auth: unknown = socket.handshake.auth
+  if (auth != null && typeof auth === 'object' && (auth as Record<string, unknown>).protocol === PROTOCOL_VERSION) {
+    return PROTOCOL_VERSION
+  }
+  return 'unknown'
+}
+
+interface BufferedSocket { bufferedAmount?: number }
+
+/**
+ * Server-side state of one connected socket: its registrations, the dials
+ * it takes part in, its rate limit buckets and timers.
+ */
+export class Session {
+  readonly id: string
+  readonly socket: Socket
+  readonly protocol: HandshakeProtocol
+  /** peer id -> canonical address registered by this socket */
+  readonly addresses = new Map<string, string>()
+  /** peer ids of `addresses`, for sample exclusion */
+  readonly peerIds = new Set<string>()
+  /** dials this socket takes part in, pending or open */
+  readonly dials = new Set<Dial>()
+  readonly joinBucket: TokenBucket
+  readonly dialBucket: TokenBucket
+  /** limits `ERR_DIAL_NOT_FOUND` answers to stray data frames */
+  readonly strayBucket: TokenBucket
+  connected = true
+  /** verified joins of new addresses between their limit check and their registration */
+  joinsInProgress = 0
+  /** bytes of data frames handed to engine.io and not yet flushed to the websocket */
+  unflushedBytes = 0
+  handshakeTimer?: ReturnType<typeof setTimeout>
+  resampleTimer?: ReturnType<typeof setTimeout>
+
+  constructor (socket: Socket, limits: RendezvousLimits) {
+    this.id = socket.id
+    this.socket = socket
+    this.protocol = handshakeProtocol(socket)
+    this.joinBucket = new TokenBucket(limits.joinRate, limits.joinBurst)
+    this.dialBucket = new TokenBucket(limits.dialRate, limits.dialBurst)
+    this.strayBucket = new TokenBucket(10, 20)
+    // engine.io empties its write buffer into the websocket on every flush
+    socket.conn.on('flush', () => { this.unflushedBytes = 0 })
+  }
+
+  get registered (): boolean {
+    return this.addresses.size > 0
+  }
+
+  /**
+   * Bytes queued on the server for this socket: data frames waiting in
+   * engine.io's write buffer plus what the websocket (ws) has not yet handed
+   * to the kernel.
+   */
+  bufferedBytes (): number {
+    const ws = (this.socket.conn.transport as unknown as { socket?: BufferedSocket }).socket
+    const amount = ws?.bufferedAmount
+    return this.unflushedBytes + (typeof amount === 'number' ? amount : 0)
+  }
+
+  addAddress (peerId: string, address: string): void {
+    this.addresses.set(peerId, address)
+    this.peerIds.add(peerId)
+  }
+
+  removeAddress (peerId: string): string | undefined {
+    const address = this.addresses.get(peerId)
+    this.addresses.delete(peerId)
+    this.peerIds.delete(peerId)
+    return address
+  }
+
+  clearTimers (): void {
+    if (this.handshakeTimer != null) {
+      clearTimeout(this.handshakeTimer)
+      this.handshakeTimer = undefined
+    }
+    if (this.resampleTimer != null) {
+      clearTimeout(this.resampleTimer)
+      this.resampleTimer = undefined
+    }
+  }
+}

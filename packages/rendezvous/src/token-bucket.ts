@@ -1,0 +1,41 @@
+/**
+ * A token bucket: `burst` tokens at most, refilled at `rate` tokens per
+ * second. Used per socket for joins and dials. Time is read lazily on
+ * `take`, so an idle bucket costs nothing.
+ */
+export class TokenBucket {
+  readonly rate: number
+  readonly burst: number
+  readonly #now: () => number
+  #tokens: number
+  #last: number
+
+  constructor (rate: number, burst: number, now: () => number = performance.now.bind(performance)) {
+    this.rate = rate
+    this.burst = burst
+    this.#now = now
+    this.#tokens = burst
+    this.#last = now()
+  }
+
+  /** Takes `n` tokens if there are enough; false (and nothing taken) otherwise. */
+  take (n = 1): boolean {
+    const now = this.#now()
+    const elapsed = now - this.#last
+    if (elapsed > 0) {
+      this.#tokens = Math.min(this.burst, this.#tokens + elapsed * this.rate / 1000)
+      this.#last = now
+    }
+    if (this.#tokens < n) {
+      return false
+    }
+    this.#tokens -= n
+    return true
+  }
+
+  /** Tokens available now (fractional). */
+  get tokens (): number {
+    const elapsed = this.#now() - this.#last
+    return Math.min(this.burst, this.#tokens + Math.max(0, elapsed) * this.rate / 1000)
+  }
+}

@@ -1,0 +1,104 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { CliUsageError, parseCli } from '../src/cli-options.js'
+import type { ChildProcess } from 'node:child_process'
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url))
+
+interface Run { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
+
+function run (args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess, done: Promise<Run>, output: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  const done = new Promise<Run>(resolve => {
+    child.on('exit', (code, signal) => { resolve({ code, signal, stdout, stderr }) })
+  })
+  return { child, done, output: () => stdout + stderr }
+}
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => { resolve(port) })
+    })
+    srv.on('error', reject)
+  })
+}
+
+async function waitForHealth (port: number, timeoutMs = 10_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`)
+      return await res.json()
+    } catch {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+  throw new Error(`no /health on ${port}`)
+}
+
+describe('wsstar-rendezvous CLI', () => {
+  it('--help lists the flags and their env vars', async () => {
+    const { done } = run(['--help'])
+    const result = await done
+    assert.equal(result.code, 0)
+    for (const flag of ['--port', '--host', '--no-challenge', '--announce', '--max-peers', '--max-sockets', '--max-addresses-per-socket',
+      '--max-dials-per-socket', '--dial-rate', '--join-rate', '--max-message-bytes', '--handshake-timeout', '--dial-timeout', '--window',
+      '--sample-size', '--log-level', 'WSSTAR_PORT', 'WSSTAR_MAX_PEERS']) {
+      assert.ok(result.stdout.includes(flag), flag)
+    }
+  })
+
+  it('a bad flag value exits with 2 and a clear message', async () => {
+    const result = await run(['--port', 'eighty']).done
+    assert.equal(result.code, 2)
+    assert.match(result.stderr, /invalid value for --port: "eighty"/)
+    const unknown = await run(['--frobnicate']).done
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /frobnicate/)
+    const env = await run([], { WSSTAR_WINDOW: 'lots' }).done
+    assert.equal(env.code, 2)
+    assert.match(env.stderr, /invalid value for WSSTAR_WINDOW: "lots"/)
+  })
+
+  it('the env var sets the port; SIGTERM stops gracefully with exit 0', async () => {
+    const port = await freePort()
+    const proc = run(['--host', '127.0.0.1', '--no-challenge'], { WSSTAR_PORT: String(port), WSSTAR_LOG_LEVEL: 'info' })
+    try {
+      const health = await waitForHealth(port)
+      assert.equal(health.status, 'ok')
+      assert.match(proc.output(), new RegExp(`listening on /ip4/127.0.0.1/tcp/${port}/ws`))
+      assert.match(proc.output(), /challenge is OFF/, 'turning the challenge off is logged as a warning')
+    } finally {
+      proc.child.kill('SIGTERM')
+    }
+    const result = await proc.done
+    assert.equal(result.code, 0, result.stdout + result.stderr)
+    assert.match(result.stdout, /stopped/)
+  })
+
+  it('parses flags over env vars, units and booleans', () => {
+    const config = parseCli(['--window', '4MiB', '--handshake-timeout', '2s', '--dial-rate', '2.5', '--announce', '/dns4/a.example/tcp/443/wss,/ip4/1.2.3.4/tcp/13579/ws'],
+      { WSSTAR_WINDOW: '2MiB', WSSTAR_MAX_PEERS: '10', WSSTAR_CHALLENGE: 'false' })
+    assert.equal(config.options.limits.windowBytes, 4 * 1024 * 1024)
+    assert.equal(config.options.limits.handshakeTimeoutMs, 2000)
+    assert.equal(config.options.limits.dialRate, 2.5)
+    assert.equal(config.options.limits.maxPeers, 10)
+    assert.equal(config.options.challenge, false)
+    assert.deepEqual(config.options.announce, ['/dns4/a.example/tcp/443/wss', '/ip4/1.2.3.4/tcp/13579/ws'])
+    assert.throws(() => parseCli(['--max-peers', '1.5']), CliUsageError)
+    assert.throws(() => parseCli(['--window', '1KiB']), /--window/)
+    assert.throws(() => parseCli(['--announce', '/ip4/1.2.3.4']), /--announce/)
+    assert.throws(() => parseCli(['--log-level', 'loud']), /--log-level/)
+    assert.throws(() => parseCli([], { WSSTAR_CHALLENGE: 'maybe' }), /WSSTAR_CHALLENGE/)
+  })
+})

@@ -1,0 +1,72 @@
+import { describe, it, after, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { DialEnd, closeClients, joinedClient, metricValue, openDial, sleep, startServer, waitUntil } from './helpers.js'
+import type { RendezvousServer } from '../src/index.js'
+
+const MiB = 1024 * 1024
+
+describe('credit flow control', () => {
+  const servers: RendezvousServer[] = []
+  afterEach(() => { closeClients() })
+  after(async () => { await Promise.all(servers.map(async s => { await s.stop() })) })
+
+  it('a stalled receiver makes the sender wait at the window; 64 MiB then arrive byte-exact', { timeout: 60_000 }, async () => {
+    const server = await startServer()
+    servers.push(server)
+    const a = await joinedClient(server)
+    const b = await joinedClient(server)
+    const window = a.result.window
+    const dialId = await openDial(a, b)
+    const sender = new DialEnd(a.socket, dialId, window, { keepChunks: false })
+    const receiver = new DialEnd(b.socket, dialId, window, { keepChunks: false, autoCredit: false })
+    const hash = createHash('sha256')
+    b.socket.on('d', (id: string, bytes: Uint8Array) => { if (id === dialId) hash.update(bytes) })
+
+    const total = 64 * MiB
+    const data = randomBytes(total)
+    const expected = createHash('sha256').update(data).digest('hex')
+    const sending = sender.send(data)
+
+    // the receiver never grants: the sender stops once its window is spent
+    await waitUntil(() => sender.credit === 0 && receiver.receivedBytes === window, 10_000, 'the window to fill')
+    await sleep(300)
+    assert.equal(receiver.receivedBytes, window, 'not a byte beyond the window')
+    assert.equal(server.inspectDial(dialId)?.forward.inFlight, window)
+    assert.ok(server.stats().maxDialInFlight <= window)
+    assert.ok(await metricValue(server, 'wsstar_dial_inflight_max_bytes') <= window)
+    assert.equal(await metricValue(server, 'wsstar_dial_inflight_bytes'), window)
+
+    // the receiver starts consuming
+    receiver.autoCredit = true
+    receiver.grant()
+    await sending
+    await receiver.until(() => receiver.receivedBytes === total, 50_000)
+    assert.equal(hash.digest('hex'), expected, 'all 64 MiB arrived in order, byte-exact')
+    assert.ok(server.stats().maxDialInFlight <= window, `max in flight ${server.stats().maxDialInFlight} <= window ${window}`)
+    assert.ok(await metricValue(server, 'wsstar_dial_inflight_max_bytes') <= window)
+    assert.equal(await metricValue(server, 'wsstar_relayed_bytes_total'), total)
+    assert.ok(await metricValue(server, 'wsstar_frames_total{type="d"}') >= total / (64 * 1024))
+    sender.detach()
+    receiver.detach()
+  })
+
+  it('a receiver that grants credit it cannot absorb is disconnected as a slow consumer', { timeout: 30_000 }, async () => {
+    const server = await startServer({ limits: { windowBytes: 32 * MiB, maxSocketBufferedBytes: 256 * 1024 } })
+    servers.push(server)
+    const a = await joinedClient(server)
+    const b = await joinedClient(server)
+    const dialId = await openDial(a, b)
+    const sender = new DialEnd(a.socket, dialId, a.result.window, { keepChunks: false })
+    // b stops reading its TCP socket: the server's buffer for b can only grow
+    const engine = (b.socket.io as any).engine
+    engine.transport.ws._socket.pause()
+    const sending = sender.send(randomBytes(32 * MiB)).catch(() => {})
+    await sender.until(() => sender.resetError !== undefined, 20_000)
+    assert.equal(sender.resetError?.code, 'ERR_PEER_GONE')
+    await waitUntil(() => server.stats().sockets === 1, 5000, 'the slow socket to be cut off')
+    assert.equal(await metricValue(server, 'wsstar_limit_hits_total{limit="max-socket-buffered-bytes"}'), 1)
+    await sending
+    sender.detach()
+  })
+})
