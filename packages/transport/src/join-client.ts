@@ -1,0 +1,57 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { Event, WsStarError, encodePublicKey, parseJoinAck, signJoin } from '@wsstar/protocol'
+import { ChallengeRequiredError, RendezvousProtocolError } from './errors.js'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { JoinResult } from '@wsstar/protocol'
+
+/** Sends one request with an ack and resolves with the ack's result (rejects with the ack's error). */
+export type Request = (event: string, args: unknown[]) => Promise<unknown>
+
+export interface JoinInit {
+  request: Request
+  /** our canonical peer address on this server */
+  address: string
+  peerId: PeerId
+  privateKey: PrivateKey
+  /** require the server to challenge (see `WebSocketStarInit.challenge`) */
+  challenge: boolean
+  /** called between the two steps, when the server has sent its nonce */
+  onChallenged?(): void
+}
+
+/** Ed25519 and secp256k1 ids embed their key; RSA ids are a hash and need the key sent. */
+export function helloData (peerId: PeerId, privateKey: PrivateKey): { publicKey?: string } {
+  const embedded = peerIdFromString(peerId.toString()).publicKey
+  return embedded == null ? { publicKey: encodePublicKey(privateKey.publicKey) } : {}
+}
+
+function parseAck (value: unknown): ReturnType<typeof parseJoinAck> {
+  try {
+    return parseJoinAck(value)
+  } catch (err) {
+    const e = err instanceof WsStarError ? err : new WsStarError('ERR_BAD_REQUEST', String(err))
+    throw new RendezvousProtocolError(e.code, `malformed join answer: ${e.message}`)
+  }
+}
+
+/**
+ * The client half of `ss-join` (PROTOCOL.md): hello with the address (and
+ * the public key for RSA ids), then, when the server answers with a nonce,
+ * the signature over `"wsstar/2 join\n" + address + "\n" + nonce`.
+ */
+export async function joinServer (init: JoinInit): Promise<JoinResult> {
+  const first = parseAck(await init.request(Event.JOIN, [init.address, helloData(init.peerId, init.privateKey)]))
+  if (!('nonce' in first)) {
+    if (init.challenge) {
+      throw new ChallengeRequiredError()
+    }
+    return first
+  }
+  init.onChallenged?.()
+  const signature = await signJoin(init.privateKey, init.address, first.nonce)
+  const second = parseAck(await init.request(Event.JOIN, [init.address, { signature }]))
+  if ('nonce' in second) {
+    throw new RendezvousProtocolError('ERR_BAD_REQUEST', 'server answered the join proof with another nonce')
+  }
+  return second
+}

@@ -1,0 +1,125 @@
+/**
+ * Options of `webSocketStar(init)`, with their defaults next to them.
+ */
+
+export interface ReconnectOptions {
+  /** first delay after a lost or failed connection, ms (default 250) */
+  initialDelay?: number
+  /** upper bound of the delay, ms (default 10 000) */
+  maxDelay?: number
+  /** growth per failed attempt (default 2) */
+  factor?: number
+  /**
+   * fraction of each delay that is randomised, 0..1 (default 0.5): a delay
+   * `d` becomes uniform in `[d * (1 - jitter), d]`, so peers that lost the
+   * same server do not all come back in the same millisecond
+   */
+  jitter?: number
+}
+
+export interface WebSocketStarInit {
+  /**
+   * Require the server to challenge the join (default true). A server that
+   * registers the peer without asking for a signature lets anyone register
+   * as anyone, so by default the client refuses it (`ChallengeRequiredError`)
+   * and retries with backoff. Set `false` only for trusted test setups whose
+   * server runs with its challenge off.
+   */
+  challenge?: boolean
+  /** backoff of the listener's reconnect loop; it retries forever */
+  reconnect?: ReconnectOptions
+  /** how long to wait for the server's answer to `ss-dial`, ms (default 15 000; the server times a silent callee out after 10 s) */
+  dialTimeout?: number
+  /** how long to wait for each answer during the join, ms (default 10 000) */
+  joinTimeout?: number
+  /** socket.io connect timeout per attempt, ms (default 10 000) */
+  connectTimeout?: number
+  /**
+   * how long `listen()` waits for the first registration before it returns
+   * anyway, ms (default 10 000). A server that is down never fails node
+   * start: `listen()` returns after the first failed attempt and the
+   * listener keeps retrying in the background.
+   */
+  listenTimeout?: number
+  /**
+   * A node that dials through a server it does not listen on joins it
+   * transiently (the protocol only relays between registered peers). The
+   * transient registration is dropped this long after its last relayed
+   * connection closed, ms (default 10 000). Inbound dials on a transient
+   * registration are refused.
+   */
+  transientLinger?: number
+  /**
+   * after sending its `close-write`, a connection waits this long for the
+   * other end's before resetting the dial, ms (default 5 000)
+   */
+  closeTimeout?: number
+  /** how many discovered addresses are remembered for a discovery service that starts late (default 1024) */
+  maxCachedPeers?: number
+}
+
+export interface ResolvedOptions {
+  challenge: boolean
+  reconnect: Required<ReconnectOptions>
+  dialTimeout: number
+  joinTimeout: number
+  connectTimeout: number
+  listenTimeout: number
+  transientLinger: number
+  closeTimeout: number
+  maxCachedPeers: number
+}
+
+export const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
+  initialDelay: 250,
+  maxDelay: 10_000,
+  factor: 2,
+  jitter: 0.5
+}
+
+export const DEFAULT_DIAL_TIMEOUT = 15_000
+export const DEFAULT_JOIN_TIMEOUT = 10_000
+export const DEFAULT_CONNECT_TIMEOUT = 10_000
+export const DEFAULT_LISTEN_TIMEOUT = 10_000
+export const DEFAULT_TRANSIENT_LINGER = 10_000
+export const DEFAULT_CLOSE_TIMEOUT = 5_000
+export const DEFAULT_MAX_CACHED_PEERS = 1024
+
+function positive (value: number | undefined, fallback: number, name: string): number {
+  if (value == null) {
+    return fallback
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`webSocketStar: ${name} must be a finite number >= 0`)
+  }
+  return value
+}
+
+export function resolveOptions (init: WebSocketStarInit = {}): ResolvedOptions {
+  const reconnect = init.reconnect ?? {}
+  const jitter = positive(reconnect.jitter, DEFAULT_RECONNECT.jitter, 'reconnect.jitter')
+  if (jitter > 1) {
+    throw new TypeError('webSocketStar: reconnect.jitter must be within 0..1')
+  }
+  const factor = positive(reconnect.factor, DEFAULT_RECONNECT.factor, 'reconnect.factor')
+  if (factor < 1) {
+    throw new TypeError('webSocketStar: reconnect.factor must be >= 1')
+  }
+  const initialDelay = positive(reconnect.initialDelay, DEFAULT_RECONNECT.initialDelay, 'reconnect.initialDelay')
+  return {
+    challenge: init.challenge ?? true,
+    reconnect: {
+      initialDelay,
+      maxDelay: Math.max(initialDelay, positive(reconnect.maxDelay, DEFAULT_RECONNECT.maxDelay, 'reconnect.maxDelay')),
+      factor,
+      jitter
+    },
+    dialTimeout: positive(init.dialTimeout, DEFAULT_DIAL_TIMEOUT, 'dialTimeout'),
+    joinTimeout: positive(init.joinTimeout, DEFAULT_JOIN_TIMEOUT, 'joinTimeout'),
+    connectTimeout: positive(init.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 'connectTimeout'),
+    listenTimeout: positive(init.listenTimeout, DEFAULT_LISTEN_TIMEOUT, 'listenTimeout'),
+    transientLinger: positive(init.transientLinger, DEFAULT_TRANSIENT_LINGER, 'transientLinger'),
+    closeTimeout: positive(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 'closeTimeout'),
+    maxCachedPeers: positive(init.maxCachedPeers, DEFAULT_MAX_CACHED_PEERS, 'maxCachedPeers')
+  }
+}

@@ -1,0 +1,142 @@
+import { TypedEventEmitter } from '@libp2p/interface'
+import { parsePeerAddress, serverUrl } from '@wsstar/protocol'
+import { ServerConnection } from './server-connection.js'
+import type { ResolvedOptions } from './options.js'
+import type { ServerStatusDetail } from './server-connection.js'
+import type { ComponentLogger, Logger, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface PeersChange {
+  /** peers announced as online (never this node) */
+  joined: PeerInfo[]
+  /** peers announced as gone */
+  left: PeerInfo[]
+}
+
+export interface ServerPoolEvents {
+  peers: CustomEvent<PeersChange>
+  /** status changes of every server connection */
+  status: CustomEvent<ServerStatusDetail>
+}
+
+export interface ServerPoolComponents {
+  peerId: PeerId
+  privateKey: PrivateKey
+  logger: ComponentLogger
+}
+
+/**
+ * The state a transport and its discovery service share within one libp2p
+ * node: one `ServerConnection` per rendezvous server (keyed by socket.io
+ * URL), and a bounded cache of the peers they announced, so a discovery
+ * service that starts after the first join still learns the join sample.
+ */
+export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
+  readonly #components: ServerPoolComponents
+  readonly #options: ResolvedOptions
+  readonly #log: Logger
+  readonly #connections = new Map<string, ServerConnection>()
+  /** address -> peer info, insertion ordered (oldest first) */
+  readonly #known = new Map<string, PeerInfo>()
+
+  constructor (components: ServerPoolComponents, options: ResolvedOptions) {
+    super()
+    this.#components = components
+    this.#options = options
+    this.#log = components.logger.forComponent('libp2p:websocket-star:pool')
+  }
+
+  get options (): ResolvedOptions {
+    return this.#options
+  }
+
+  /** The connection for a server multiaddr, created (idle) if there is none. */
+  connection (server: Multiaddr): ServerConnection {
+    const url = serverUrl(server)
+    let connection = this.#connections.get(url)
+    if (connection == null || connection.status === 'closed') {
+      connection = new ServerConnection({
+        server,
+        url,
+        peerId: this.#components.peerId,
+        privateKey: this.#components.privateKey,
+        logger: this.#components.logger,
+        options: this.#options,
+        onPeers: (conn, joined, left) => { this.#onPeers(conn, joined, left) },
+        onClosed: (conn) => {
+          if (this.#connections.get(conn.url) === conn) {
+            this.#connections.delete(conn.url)
+          }
+        }
+      })
+      connection.addEventListener('status', (evt) => {
+        this.safeDispatchEvent('status', { detail: evt.detail })
+      })
+      this.#connections.set(url, connection)
+    }
+    return connection
+  }
+
+  connections (): ServerConnection[] {
+    return [...this.#connections.values()]
+  }
+
+  /** Peers announced so far and not announced gone since (bounded). */
+  knownPeers (): PeerInfo[] {
+    return [...this.#known.values()]
+  }
+
+  async close (): Promise<void> {
+    const connections = [...this.#connections.values()]
+    this.#connections.clear()
+    this.#known.clear()
+    await Promise.all(connections.map(async c => { await c.close() }))
+  }
+
+  #onPeers (connection: ServerConnection, joined: string[], left: string[]): void {
+    const change: PeersChange = { joined: [], left: [] }
+    for (const address of left) {
+      const info = this.#peerInfo(address)
+      if (info == null) {
+        continue
+      }
+      this.#known.delete(info.multiaddrs[0].toString())
+      change.left.push(info)
+    }
+    for (const address of joined) {
+      const info = this.#peerInfo(address)
+      if (info == null) {
+        continue
+      }
+      const key = info.multiaddrs[0].toString()
+      this.#known.delete(key)
+      this.#known.set(key, info)
+      while (this.#known.size > this.#options.maxCachedPeers) {
+        const oldest = this.#known.keys().next().value
+        if (oldest == null) {
+          break
+        }
+        this.#known.delete(oldest)
+      }
+      change.joined.push(info)
+    }
+    this.#log.trace('%s: %d joined, %d left', connection.url, change.joined.length, change.left.length)
+    if (change.joined.length > 0 || change.left.length > 0) {
+      this.safeDispatchEvent('peers', { detail: change })
+    }
+  }
+
+  /** A peer announcement as a PeerInfo; null for malformed ones and for ourselves. */
+  #peerInfo (address: string): PeerInfo | null {
+    try {
+      const parsed = parsePeerAddress(address)
+      if (parsed.peerId.equals(this.#components.peerId)) {
+        return null
+      }
+      return { id: parsed.peerId, multiaddrs: [parsed.multiaddr] }
+    } catch {
+      this.#log('ignoring malformed peer address %s', address)
+      return null
+    }
+  }
+}
