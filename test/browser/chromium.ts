@@ -1,0 +1,61 @@
+/**
+ * Headless Debian Chromium driven by playwright-core: never a downloaded
+ * browser. A machine without it fails the browser tests (CI installs the
+ * `chromium` package); they do not skip.
+ */
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+
+export const CHROMIUM_PATH = process.env.WSSTAR_CHROMIUM ?? '/usr/bin/chromium'
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+  // the tests keep several tabs open at once: do not slow the ones in the background down
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows']
+
+export interface Chromium {
+  context: BrowserContext
+  /** A new tab whose uncaught errors and console errors are echoed to stderr (tagged with `name`). */
+  newPage(name: string): Promise<Page>
+  close(): Promise<void>
+}
+
+/** Launches Chromium with a fresh profile directory, removed again by `close()`. */
+export async function launchChromium (): Promise<Chromium> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`no Chromium at ${CHROMIUM_PATH}: install the Debian package (apt-get install chromium), as .ci/run does`)
+  }
+  const profile = await mkdtemp(join(tmpdir(), 'wsstar-chromium-'))
+  let context: BrowserContext
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1000, height: 640 },
+      timeout: 30_000
+    })
+  } catch (err) {
+    await rm(profile, { recursive: true, force: true })
+    throw err
+  }
+  return {
+    context,
+    async newPage (name) {
+      const page = await context.newPage()
+      page.on('pageerror', (err) => { process.stderr.write(`[${name}] uncaught: ${err.stack ?? err.message}\n`) })
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') process.stderr.write(`[${name}] console.error: ${msg.text()}\n`)
+      })
+      return page
+    },
+    async close () {
+      await context.close().catch(() => {})
+      await rm(profile, { recursive: true, force: true })
+    }
+  }
+}

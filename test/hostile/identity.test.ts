@@ -1,0 +1,202 @@
+/**
+ * Hostile: identity. Nobody without a peer's private key can register its
+ * peer id, displace its registration, or act as it, against a real server
+ * process (`--announce` set, 1 s nonce lifetime). Each attempt is rejected
+ * with its code, every code is counted in /metrics, and the legitimate
+ * owner keeps receiving dials throughout.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { encodePublicKey, joinPayload, signJoin } from '@wsstar/protocol'
+import { toString } from 'uint8arrays'
+import { spawnServer } from './helpers/server-process.js'
+import { ask, closeAll, codeOf, connect, dial, identity, join, peer, peerAddr, pump, sleep } from './helpers/wire.js'
+import type { ServerProcess } from './helpers/server-process.js'
+import type { Identity } from './helpers/wire.js'
+import type { RawPeer } from '../helpers/raw-peer.js'
+
+const b64 = (bytes: Uint8Array): string => toString(bytes, 'base64')
+
+describe('hostile: identity', { timeout: 60_000 }, () => {
+  let a: ServerProcess
+  let b: ServerProcess
+  let victim: RawPeer
+  let victimEvicted = 0
+  const expected: Record<string, number> = {}
+  const expect = (code: string | undefined, want: string): void => {
+    assert.equal(code, want)
+    expected[want] = (expected[want] ?? 0) + 1
+  }
+
+  before(async () => {
+    // A knows its public address; B is "another server" (e.g. a malicious one collecting signatures)
+    const { freePort } = await import('./helpers/server-process.js')
+    const portA = await freePort()
+    ;[a, b] = await Promise.all([
+      spawnServer(['--announce', `/ip4/127.0.0.1/tcp/${portA}/ws`, '--challenge-ttl', '1s', '--join-rate', '1000', '--join-burst', '1000'], { port: portA }),
+      spawnServer([])
+    ])
+    victim = await peer(a.port)
+    victim.socket.on('ss-evicted', () => { victimEvicted++ })
+  })
+
+  after(async () => {
+    closeAll()
+    const exits = await Promise.all([a?.stop(), b?.stop()])
+    assert.deepEqual(exits.map(e => e?.code), [0, 0], 'both servers exit 0 on SIGTERM')
+  })
+
+  it('spoofed address: a hello for a peer id whose key the spoofer lacks gets a nonce, but no signature it can make verifies', async () => {
+    const mallory = await identity()
+    const socket = await connect(a.port)
+    const [err, hello] = await ask(socket, 'ss-join', victim.address, {})
+    assert.equal(err, null)
+    assert.equal(typeof hello.nonce, 'string')
+    // signs the right payload with its own key
+    const [err2] = await ask(socket, 'ss-join', victim.address, { signature: await signJoin(mallory.key, victim.address, hello.nonce) })
+    expect(err2?.code, 'ERR_INVALID_SIGNATURE')
+    // the same with the legacy /ipfs/ spelling: still the victim's peer id
+    const legacy = victim.address.replace('/p2p/', '/ipfs/')
+    const [, hello2] = await ask(socket, 'ss-join', legacy, {})
+    expect(await codeOf(socket, 'ss-join', legacy, { signature: await signJoin(mallory.key, legacy, hello2.nonce) }), 'ERR_INVALID_SIGNATURE')
+  })
+
+  it('foreign key: a hello with another peer\'s public key -> ERR_PEER_ID_MISMATCH; a key that is no key -> ERR_INVALID_KEY', async () => {
+    const mallory = await identity()
+    const rsa = await generateKeyPair('RSA', 1024)
+    const socket = await connect(a.port)
+    expect(await codeOf(socket, 'ss-join', victim.address, { publicKey: encodePublicKey(mallory.key.publicKey) }), 'ERR_PEER_ID_MISMATCH')
+    expect(await codeOf(socket, 'ss-join', victim.address, { publicKey: encodePublicKey(rsa.publicKey) }), 'ERR_PEER_ID_MISMATCH')
+    expect(await codeOf(socket, 'ss-join', victim.address, { publicKey: b64(new Uint8Array(40).fill(7)) }), 'ERR_INVALID_KEY')
+    // a private key where the public key belongs
+    expect(await codeOf(socket, 'ss-join', victim.address, { publicKey: b64(privateKeyToProtobuf(mallory.key)) }), 'ERR_INVALID_KEY')
+  })
+
+  it('bad signatures -> ERR_INVALID_SIGNATURE, and a failed proof spends the nonce (no guessing on one nonce)', async () => {
+    const me = await identity()
+    const address = peerAddr(a.port, me.peerId)
+    const socket = await connect(a.port)
+    const wrongPayloads = [
+      async (nonce: string) => b64(crypto.getRandomValues(new Uint8Array(64))),
+      async (nonce: string) => '!!!not base64!!!',
+      async (nonce: string) => (await signJoin(me.key, address, nonce)).slice(0, 40), // truncated
+      async (nonce: string) => b64(await me.key.sign(new TextEncoder().encode(nonce))), // the bare nonce, legacy style
+      async (nonce: string) => b64(await me.key.sign(new TextEncoder().encode(`wsstar/1 join\n${address}\n${nonce}`))), // another prefix
+      async (nonce: string) => b64(await me.key.sign(joinPayload(address, nonce.slice(1) + 'A'))) // another nonce
+    ]
+    for (const wrong of wrongPayloads) {
+      const [, hello] = await ask(socket, 'ss-join', address, {})
+      expect(await codeOf(socket, 'ss-join', address, { signature: await wrong(hello.nonce) }), 'ERR_INVALID_SIGNATURE')
+      // the right signature for the spent nonce comes too late
+      expect(await codeOf(socket, 'ss-join', address, { signature: await signJoin(me.key, address, hello.nonce) }), 'ERR_CHALLENGE_EXPIRED')
+    }
+  })
+
+  it('replayed signature: the owner\'s proof replayed on its socket and on another -> ERR_CHALLENGE_EXPIRED', async () => {
+    const owner = await identity()
+    const address = peerAddr(a.port, owner.peerId)
+    const socket = await connect(a.port)
+    const [, hello] = await ask(socket, 'ss-join', address, {})
+    const signature = await signJoin(owner.key, address, hello.nonce)
+    const [err] = await ask(socket, 'ss-join', address, { signature })
+    assert.equal(err, null)
+    expect(await codeOf(socket, 'ss-join', address, { signature }), 'ERR_CHALLENGE_EXPIRED')
+    const eve = await connect(a.port)
+    expect(await codeOf(eve, 'ss-join', address, { signature }), 'ERR_CHALLENGE_EXPIRED')
+    // eve asks for her own nonce: the captured signature is over the owner's nonce
+    await ask(eve, 'ss-join', address, {})
+    expect(await codeOf(eve, 'ss-join', address, { signature }), 'ERR_INVALID_SIGNATURE')
+  })
+
+  it('expired nonce (1 s lifetime) -> ERR_CHALLENGE_EXPIRED', async () => {
+    const me = await identity()
+    const address = peerAddr(a.port, me.peerId)
+    const socket = await connect(a.port)
+    const [, hello] = await ask(socket, 'ss-join', address, {})
+    await sleep(1200)
+    expect(await codeOf(socket, 'ss-join', address, { signature: await signJoin(me.key, address, hello.nonce) }), 'ERR_CHALLENGE_EXPIRED')
+  })
+
+  it('a signature made for another server is useless here: its address -> ERR_INVALID_ADDRESS, over our nonce -> ERR_INVALID_SIGNATURE', async () => {
+    // the victim joins server B for real; B (or anyone on the path) keeps its proof
+    const traveller = await identity()
+    const atB = peerAddr(b.port, traveller.peerId)
+    const bSocket = await connect(b.port)
+    const [, helloB] = await ask(bSocket, 'ss-join', atB, {})
+    const proofForB = await signJoin(traveller.key, atB, helloB.nonce)
+    assert.equal((await ask(bSocket, 'ss-join', atB, { signature: proofForB }))[0], null)
+
+    const eve = await connect(a.port)
+    // A announces only itself: an address naming B is refused at either step
+    expect(await codeOf(eve, 'ss-join', atB, {}), 'ERR_INVALID_ADDRESS')
+    expect(await codeOf(eve, 'ss-join', atB, { signature: proofForB }), 'ERR_INVALID_ADDRESS')
+    // eve gets a nonce from A and has the traveller (through B) sign it for B's address
+    const atA = peerAddr(a.port, traveller.peerId)
+    const [, helloA] = await ask(eve, 'ss-join', atA, {})
+    const relayedSignature = await signJoin(traveller.key, atB, helloA.nonce)
+    expect(await codeOf(eve, 'ss-join', atA, { signature: relayedSignature }), 'ERR_INVALID_SIGNATURE')
+    // an address on A's port but another host is another server too
+    expect(await codeOf(eve, 'ss-join', peerAddr(a.port, traveller.peerId, '10.0.0.1'), {}), 'ERR_INVALID_ADDRESS')
+  })
+
+  it('a signature made for another address of the same peer does not verify', async () => {
+    const me = await identity()
+    const address = peerAddr(a.port, me.peerId)
+    const legacy = address.replace('/p2p/', '/ipfs/')
+    const socket = await connect(a.port)
+    // nonce for the /ipfs/ spelling, signature over the /p2p/ spelling: the signed string is the one sent
+    const [, hello] = await ask(socket, 'ss-join', legacy, {})
+    expect(await codeOf(socket, 'ss-join', legacy, { signature: await signJoin(me.key, address, hello.nonce) }), 'ERR_INVALID_SIGNATURE')
+    // a proof sent for another address than the hello's: no nonce for that address
+    const [, hello2] = await ask(socket, 'ss-join', legacy, {})
+    expect(await codeOf(socket, 'ss-join', address, { signature: await signJoin(me.key, address, hello2.nonce) }), 'ERR_CHALLENGE_EXPIRED')
+  })
+
+  it('nobody without the key displaces or acts as the registered owner; the owner keeps receiving dials', async () => {
+    const mallory = await peer(a.port)
+    const victimAsIpfs = victim.address.replace('/p2p/', '/ipfs/')
+    for (let round = 0; round < 20; round++) {
+      const target = round % 2 === 0 ? victim.address : victimAsIpfs
+      const [, hello] = await ask(mallory.socket, 'ss-join', target, {})
+      expect(await codeOf(mallory.socket, 'ss-join', target, { signature: await signJoin(mallory.key, target, hello.nonce) }), 'ERR_INVALID_SIGNATURE')
+      expect(await codeOf(mallory.socket, 'ss-leave', target), 'ERR_NOT_REGISTERED')
+      expect(await codeOf(mallory.socket, 'ss-dial', target, mallory.address), 'ERR_NOT_REGISTERED')
+    }
+    // unauthenticated sockets cannot leave or dial as the victim either
+    const stranger = await connect(a.port)
+    expect(await codeOf(stranger, 'ss-leave', victim.address), 'ERR_NOT_REGISTERED')
+    expect(await codeOf(stranger, 'ss-dial', victim.address, mallory.address), 'ERR_NOT_REGISTERED')
+
+    assert.equal(victimEvicted, 0, 'the victim was never evicted')
+    // a third peer dials the victim by its peer id: the victim (and only it) gets the dial
+    const caller = await peer(a.port)
+    const dialId = await dial(caller, victim.address)
+    assert.ok(victim.incoming.includes(dialId), 'the victim received the dial')
+    assert.deepEqual(mallory.incoming, [])
+    const moved = await pump(caller.socket, victim.socket, dialId, 256 * 1024, 1024 * 1024)
+    assert.ok(moved.intact)
+  })
+
+  it('with the key, the owner can move its registration to a new socket (the old one gets ERR_REPLACED)', async () => {
+    const owner = await peer(a.port)
+    const evicted = new Promise<any>(resolve => { owner.socket.once('ss-evicted', resolve) })
+    const again = await connect(a.port)
+    const [err] = await join(again, owner.key, owner.address)
+    assert.equal(err, null)
+    assert.equal((await evicted).code, 'ERR_REPLACED')
+  })
+
+  it('every rejection is counted by code in /metrics, and the server never restarted', async () => {
+    const rejected = await a.metricsOf('wsstar_rejected_total')
+    for (const [code, n] of Object.entries(expected)) {
+      assert.ok((rejected[`code="${code}"`] ?? 0) >= n, `${code}: ${rejected[`code="${code}"`]} counted, ${n} caused`)
+    }
+    const joins = await a.metricsOf('wsstar_joins_total')
+    assert.ok((joins['result="ERR_INVALID_SIGNATURE"'] ?? 0) >= expected.ERR_INVALID_SIGNATURE)
+    assert.ok(a.alive() && b.alive())
+    const health = await a.health()
+    assert.equal(health.body.status, 'ok')
+    console.log(`# identity rejections caused: ${JSON.stringify(expected)}`)
+  })
+})

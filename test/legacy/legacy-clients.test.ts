@@ -1,0 +1,304 @@
+/**
+ * Legacy mode: the real `libp2p-websocket-star@0.10.2` client (bench/legacy,
+ * on the machine's Node 20) against our server.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync, fork } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Event, PROTOCOL_VERSION, parseJoinAck, signJoin } from '@wsstar/protocol'
+import { io } from 'socket.io-client'
+import { pino } from 'pino'
+import { createRendezvousServer } from '@wsstar/rendezvous'
+import type { RendezvousServer, RendezvousServerOptions } from '@wsstar/rendezvous'
+import type { ChildProcess } from 'node:child_process'
+import type { Socket } from 'socket.io-client'
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const BENCH = `${ROOT}bench/legacy`
+/** child scripts are .cjs files in the source dir (tsc does not copy them) */
+const PEER_SCRIPT = `${ROOT}test/legacy/legacy-peer.cjs`
+const RAW_SCRIPT = `${ROOT}test/legacy/legacy-raw.cjs`
+/** the legacy client runs on the machine's Node 20, not the repo's Node 24 */
+const LEGACY_NODE = '/usr/bin/node'
+const MiB = 1024 * 1024
+
+type Msg = Record<string, any> & { type: string }
+
+class LegacyPeer {
+  readonly child: ChildProcess
+  readonly messages: Msg[] = []
+  readonly #waiters = new Set<() => void>()
+  address = ''
+  id = ''
+  stderr = ''
+
+  constructor (script = PEER_SCRIPT) {
+    // execArgv: [] — the test process's own flags (node --test ...) are not for Node 20
+    this.child = fork(script, [], { execPath: LEGACY_NODE, execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    this.child.stderr?.on('data', (chunk: Buffer) => { this.stderr = (this.stderr + chunk.toString()).slice(-2000) })
+    this.child.on('message', (m: Msg) => {
+      this.messages.push(m)
+      for (const w of [...this.#waiters]) w()
+    })
+  }
+
+  async waitFor (pred: (m: Msg) => boolean, timeoutMs = 20_000, what = 'message'): Promise<Msg> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const found = this.messages.find(pred)
+        if (found != null) {
+          this.#waiters.delete(done)
+          clearTimeout(timer)
+          resolve(found)
+          return true
+        }
+        return false
+      }
+      const done = (): void => { check() }
+      const timer = setTimeout(() => {
+        this.#waiters.delete(done)
+        reject(new Error(`legacy peer: no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.messages.map(m => m.type))}; stderr: ${this.stderr}`))
+      }, timeoutMs)
+      this.#waiters.add(done)
+      check()
+    })
+  }
+
+  async listen (port: number): Promise<void> {
+    await this.waitFor(m => m.type === 'ready', 20_000, 'ready')
+    this.child.send({ cmd: 'listen', port })
+    const m = await this.waitFor(m => m.type === 'listening' || m.type === 'error', 30_000, 'listening')
+    if (m.type === 'error') throw new Error(m.message)
+    this.address = m.address
+    this.id = m.id
+  }
+
+  dial (to: string, mib: number, chunk = 64 * 1024): void {
+    this.child.send({ cmd: 'dial', to, mib, chunk })
+  }
+
+  kill (): void {
+    try { this.child.kill('SIGCONT') } catch {}
+    this.child.kill('SIGKILL')
+  }
+}
+
+/** a protocol-v2 peer (socket.io 4 client); returns the join result too */
+async function v2Peer (port: number): Promise<{ socket: Socket, address: string, id: string, joinPeers: string[], seen: string[] }> {
+  const key = await generateKeyPair('Ed25519')
+  const id = peerIdFromPrivateKey(key).toString()
+  const address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${id}`
+  const socket = io(`ws://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true })
+  const seen: string[] = []
+  socket.on(Event.PEERS, (delta: { joined?: string[], left?: string[] }) => { seen.push(...(delta.joined ?? []), ...(delta.left ?? [])) })
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
+  const request = async (...args: unknown[]): Promise<any> => new Promise((resolve, reject) => {
+    socket.emit(Event.JOIN, ...args, (err: any, result: any) => { err != null ? reject(Object.assign(new Error(err.message), err)) : resolve(result) })
+  })
+  const hello = parseJoinAck(await request(address, {}))
+  let result: any = hello
+  if ('nonce' in hello) {
+    result = parseJoinAck(await request(address, { signature: await signJoin(key, address, hello.nonce) }))
+  }
+  return { socket, address, id, joinPeers: (result.peers ?? []) as string[], seen }
+}
+
+async function startServer (options: RendezvousServerOptions = {}): Promise<RendezvousServer> {
+  const server = createRendezvousServer({ port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), ...options })
+  await server.start()
+  return server
+}
+
+/** a full GC, also without --expose-gc (the test runner starts this file) */
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+/** memory the server process holds after a full GC: JS heap + Buffers */
+function retained (): number {
+  gc()
+  const m = process.memoryUsage()
+  return m.heapUsed + m.external
+}
+
+const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+describe('legacy websocket-star 0.10.2 clients', { timeout: 240_000 }, () => {
+  const peers: LegacyPeer[] = []
+  const servers: RendezvousServer[] = []
+  const spawn = (script?: string): LegacyPeer => {
+    const p = new LegacyPeer(script)
+    peers.push(p)
+    return p
+  }
+
+  before(() => {
+    if (!existsSync(`${BENCH}/node_modules/libp2p-websocket-star`)) {
+      execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: BENCH, stdio: 'ignore', timeout: 600_000 })
+    }
+  })
+
+  after(async () => {
+    for (const p of peers) p.kill()
+    await Promise.all(servers.map(async s => s.stop()))
+  })
+
+  it('two legacy clients join, discover each other (ws-peer), dial, and 8 MiB arrive intact', async () => {
+    const server = await startServer()
+    servers.push(server)
+    const a = spawn()
+    const b = spawn()
+    await a.listen(server.port)
+    await b.listen(server.port)
+    // b learns a from its join list, a learns b from a ws-peer announcement
+    await b.waitFor(m => m.type === 'peer' && m.id === a.id, 10_000, 'peer a')
+    await a.waitFor(m => m.type === 'peer' && m.id === b.id, 10_000, 'peer b')
+    assert.match(a.messages.find(m => m.type === 'peer')?.address ?? '', /\/ipfs\/Qm/)
+    const started = Date.now()
+    a.dial(b.address, 8)
+    await a.waitFor(m => m.type === 'dialed' || m.type === 'dial-error', 20_000, 'dial')
+    assert.equal(a.messages.find(m => m.type === 'dial-error'), undefined)
+    const sent = await a.waitFor(m => m.type === 'sent', 60_000, 'sent')
+    const received = await b.waitFor(m => m.type === 'received', 60_000, 'received')
+    const secs = (Date.now() - started) / 1000
+    assert.equal(received.error, null)
+    assert.equal(received.bytes, 8 * MiB)
+    assert.equal(received.sha256, sent.sha256)
+    const stats = server.legacyStats()
+    assert.ok(stats != null)
+    assert.equal(stats.peers, 2)
+    assert.equal(stats.overflowResets, 0)
+    console.log(`# legacy 8 MiB relayed in ${secs.toFixed(2)} s (${(8 / secs).toFixed(1)} MiB/s incl. dial)`)
+  })
+
+  it('legacy and v2 peers are separate populations: not announced to each other, cross dials fail clearly', async () => {
+    const server = await startServer()
+    servers.push(server)
+    const v2a = await v2Peer(server.port)
+    const l1 = spawn()
+    await l1.listen(server.port)
+    const v2b = await v2Peer(server.port)
+    const l2 = spawn()
+    await l2.listen(server.port)
+    // the legacy pair sees each other, the v2 pair sees each other
+    await l1.waitFor(m => m.type === 'peer' && m.id === l2.id, 10_000, 'peer l2')
+    await sleep(600) // v2 deltas go out every peers-interval (250 ms)
+    assert.ok(v2a.seen.includes(v2b.address), 'v2a learned v2b')
+    assert.deepEqual(v2b.joinPeers, [v2a.address])
+    // and nothing across
+    for (const v2 of [v2a, v2b]) {
+      assert.ok(![...v2.seen, ...v2.joinPeers].some(a => a.includes(l1.id) || a.includes(l2.id)), 'a v2 peer was told about a legacy peer')
+    }
+    for (const l of [l1, l2]) {
+      assert.ok(!l.messages.some(m => m.type === 'peer' && (m.id === v2a.id || m.id === v2b.id)), 'a legacy peer was told about a v2 peer')
+    }
+    // legacy -> v2
+    l1.dial(`/ip4/127.0.0.1/tcp/${server.port}/ws/p2p-websocket-star/ipfs/${v2a.id}`, 1)
+    const failed = await l1.waitFor(m => m.type === 'dial-error' || m.type === 'dialed', 10_000, 'dial result')
+    assert.equal(failed.type, 'dial-error')
+    assert.match(failed.message, /peer speaks a different protocol version/)
+    // v2 -> legacy
+    const err = await new Promise<any>((resolve) => {
+      v2b.socket.emit(Event.DIAL, v2b.address, l2.address.replace('/ipfs/', '/p2p/'), (e: any) => { resolve(e) })
+    })
+    assert.equal(err?.code, 'ERR_PEER_NOT_FOUND')
+    assert.match(err.message, /legacy/)
+    v2a.socket.disconnect()
+    v2b.socket.disconnect()
+  })
+
+  it('a legacy flood into a callee that does not read stays within legacy-max-buffered-bytes', async () => {
+    const bound = 2 * MiB
+    /** unbounded queueing (the legacy server) would hold all of it: +147 MiB RSS for a 6 s pause in bench/legacy */
+    const FLOOD_MIB = 160
+    const server = await startServer({ limits: { legacyMaxBufferedBytes: bound } })
+    servers.push(server)
+    const sender = spawn()
+    const receiver = spawn()
+    await sender.listen(server.port)
+    await receiver.listen(server.port)
+    sender.child.send({ cmd: 'dial', to: receiver.address, mib: FLOOD_MIB, chunk: 64 * 1024, hold: true })
+    const dialed = await sender.waitFor(m => m.type === 'dialed' || m.type === 'dial-error', 20_000, 'dial')
+    assert.equal(dialed.type, 'dialed')
+    receiver.child.kill('SIGSTOP')
+    await sleep(200)
+    const retainedBefore = retained()
+    const rssBefore = process.memoryUsage().rss
+    let peakRss = rssBefore
+    const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss) }, 20)
+    const started = Date.now()
+    try {
+      sender.child.send({ cmd: 'write' })
+      while (Date.now() - started < 30_000 && (server.legacyStats()?.overflowResets ?? 0) === 0) await sleep(50)
+      // the sender keeps writing after the reset: those frames are dropped, not queued
+      await Promise.race([sender.waitFor(m => m.type === 'sent', 30_000, 'sent').catch(() => {}), sleep(6_000)])
+      await sleep(500)
+    } finally {
+      clearInterval(sampler)
+    }
+    const retainedMiB = (retained() - retainedBefore) / MiB
+    const stats = server.legacyStats()
+    assert.ok(stats != null)
+    const grewMiB = (peakRss - rssBefore) / MiB
+    console.log(`# legacy flood: resets ${stats.overflowResets}, max buffered for the receiver ${(stats.maxBufferedBytes / MiB).toFixed(2)} MiB (bound ${bound / MiB} MiB), relayed ${(stats.relayedBytes / MiB).toFixed(1)} MiB, read and dropped after the reset ${(stats.droppedBytes / MiB).toFixed(1)} MiB, sender wrote all ${FLOOD_MIB} MiB: ${sender.messages.some(m => m.type === 'sent') ? 'yes' : 'no'} in ${((Date.now() - started) / 1000).toFixed(1)} s, server process peak RSS +${grewMiB.toFixed(1)} MiB, retained after GC +${retainedMiB.toFixed(1)} MiB`)
+    assert.ok(stats.overflowResets >= 1, 'the flooding dial was reset')
+    assert.ok(stats.maxBufferedBytes <= bound, `buffered ${stats.maxBufferedBytes} > bound ${bound}`)
+    assert.equal(stats.dials, 0)
+    // what the server holds: at most the bound (queued for the stopped receiver) plus slack
+    assert.ok(retainedMiB < bound / MiB + 16, `server retained +${retainedMiB.toFixed(1)} MiB`)
+    // peak RSS (reported above) includes the transient garbage of reading the flood; only a sanity bound here
+    assert.ok(grewMiB < FLOOD_MIB, `server RSS peaked at +${grewMiB.toFixed(1)} MiB`)
+    const metrics = await server.metrics.metrics()
+    assert.match(metrics, /wsstar_legacy_dial_resets_total [1-9]/)
+    assert.match(metrics, /wsstar_limit_hits_total\{limit="legacy-max-buffered-bytes"\} [1-9]/)
+  })
+
+  it('legacy hardening: domain-separated single-use nonces, per-socket dial ids, string errors, no crash on garbage', async () => {
+    const server = await startServer()
+    servers.push(server)
+    const raw = spawn(RAW_SCRIPT)
+    await raw.waitFor(m => m.type === 'ready', 20_000, 'ready')
+    raw.child.send({ cmd: 'run', port: server.port })
+    const m = await raw.waitFor(m => m.type === 'results' || m.type === 'error', 60_000, 'results')
+    assert.equal(m.type, 'results', m.message)
+    const r = m.r
+    assert.match(r.nonce, new RegExp(`^wsstar-legacy-join:/ip4/127\\.0\\.0\\.1/tcp/${server.port}/ws:[0-9a-f]{32}$`))
+    assert.equal(r.badSignature, 'Signature Invalid')
+    assert.equal(r.afterConsumed, 'Invalid public key', 'a nonce is gone after one attempt')
+    assert.equal(r.wrongKey, 'Public key does not match the peer id')
+    assert.deepEqual(r.joinA, [null, null, []])
+    assert.equal(r.replay, 'Invalid public key', 'a signed join cannot be replayed')
+    assert.ok(r.joinB.every((a: string) => a.includes('/ipfs/')))
+    assert.deepEqual(r.dial, [])
+    assert.match(r.calleeDialId, /^[0-9a-f-]{36}$/)
+    assert.notEqual(r.calleeDialId, 'x1')
+    assert.match(r.incomingFrom, /\/ipfs\/Qm/)
+    // only A's own write reached B, under B's id; C's injections went nowhere
+    assert.deepEqual(r.bPullEvents, [[`socket.io-pull-stream.queue.${r.calleeDialId as string}.dialer`, 5]])
+    assert.equal(r.sameDialId, 'Dial id already in use')
+    assert.equal(r.notAuthorized, 'Not authorized for this address')
+    assert.equal(r.notFound, 'Peer not found')
+    assert.equal(r.badDialId, 'Invalid request')
+    assert.equal(r.stillAlive, undefined)
+    // the three sockets closed: nothing of them is left on the server
+    for (let i = 0; i < 50 && (server.legacyStats()?.sockets ?? 0) > 0; i++) await sleep(100)
+    const stats = server.legacyStats()
+    assert.deepEqual([stats?.sockets, stats?.peers, stats?.dials, stats?.pendingChallenges], [0, 0, 0, 0])
+  })
+
+  it('with legacy: false a legacy client cannot connect', async () => {
+    const server = await startServer({ legacy: false })
+    servers.push(server)
+    const p = spawn()
+    await p.waitFor(m => m.type === 'ready', 20_000, 'ready')
+    p.child.send({ cmd: 'listen', port: server.port })
+    const m = await p.waitFor(m => m.type === 'listening' || m.type === 'error', 30_000, 'listen result')
+    assert.equal(m.type, 'error')
+    assert.equal(server.legacyStats(), undefined)
+    assert.equal(server.stats().sockets, 0)
+  })
+})
