@@ -1,0 +1,153 @@
+// The wsstar rendezvous server as users run it: the `wsstar-rendezvous` CLI
+// (packages/rendezvous/dist/src/cli.js) in a child process of its own, with
+// limits given as CLI flags. Used by the raw-client scenarios (joins,
+// discovery, dials): its CPU seconds and RSS come from /proc/<pid>, its
+// peer/socket counts from GET /health and its event-loop lag from the
+// prom-client `nodejs_eventloop_lag_*` gauges of GET /metrics (a
+// monitorEventLoopDelay histogram that prom-client resets on every scrape,
+// so each scrape covers the time since the previous one).
+
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { readCpuSeconds, readMemory, withTimeout } from './child.mjs'
+import { LIMIT_NAMES } from '../../packages/rendezvous/dist/src/options.js'
+
+const rootDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
+export const CLI_PATH = join(rootDir, 'packages', 'rendezvous', 'dist', 'src', 'cli.js')
+
+async function freePort () {
+  const srv = createServer()
+  await new Promise(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address()
+  await new Promise(resolve => srv.close(resolve))
+  return port
+}
+
+/** `{ joinRate: 1e6 }` → `['--join-rate', '1000000']` (the CLI's names for the limits) */
+export function limitFlags (limits = {}) {
+  return Object.entries(limits).flatMap(([k, v]) => {
+    if (LIMIT_NAMES[k] == null) throw new Error(`unknown limit ${k}`)
+    return [`--${LIMIT_NAMES[k]}`, String(v)]
+  })
+}
+
+export class CliServer {
+  /**
+   * @param {{ flags?: string[], limits?: object, execArgv?: string[], verbose?: boolean, name?: string }} options
+   */
+  constructor ({ flags = [], limits = {}, execArgv = [], verbose = false, name = 'rendezvous' } = {}) {
+    this.flags = [...limitFlags(limits), ...flags]
+    this.execArgv = execArgv
+    this.verbose = verbose
+    this.name = name
+    this.stderrTail = []
+  }
+
+  /** The command line, for the results (flags only, no paths). */
+  get commandLine () {
+    return `wsstar-rendezvous --host 127.0.0.1 --port ${this.port ?? '<port>'} --log-level warn ${this.flags.join(' ')}`.trim()
+  }
+
+  async start () {
+    this.port = await freePort()
+    this.process = spawn(process.execPath, [...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--log-level', 'warn', ...this.flags], {
+      stdio: ['ignore', this.verbose ? 'inherit' : 'ignore', 'pipe']
+    })
+    this.pid = this.process.pid
+    this.exited = false
+    this.exitPromise = new Promise(resolve => this.process.once('exit', (code, signal) => { this.exited = true; resolve({ code, signal }) }))
+    process.once('exit', () => { try { this.process.kill('SIGKILL') } catch {} })
+    this.process.stderr.setEncoding('utf8')
+    this.process.stderr.on('data', (text) => {
+      if (this.verbose) process.stderr.write(`[${this.name}] ${text}`)
+      this.stderrTail.push(...text.split('\n').filter(Boolean))
+      if (this.stderrTail.length > 40) this.stderrTail.splice(0, this.stderrTail.length - 40)
+    })
+    const deadline = Date.now() + 20_000
+    while (true) {
+      if (this.exited) throw new Error(`${this.name} exited on start: ${this.stderrTail.join('\n')}`)
+      try {
+        await this.health()
+        break
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`${this.name} not answering /health: ${err.message}`)
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+    }
+    this.url = `http://127.0.0.1:${this.port}`
+    return this
+  }
+
+  async health () {
+    const res = await fetch(`http://127.0.0.1:${this.port}/health`)
+    return res.json()
+  }
+
+  /** Prometheus text → { name: value } for unlabelled samples (and `name{labels}` keys for labelled ones). */
+  async metrics () {
+    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`)
+    const out = {}
+    for (const line of (await res.text()).split('\n')) {
+      if (line === '' || line.startsWith('#')) continue
+      const i = line.lastIndexOf(' ')
+      out[line.slice(0, i)] = Number(line.slice(i + 1))
+    }
+    return out
+  }
+
+  /** Event-loop delay since the previous scrape, in ms (prom-client resets its histogram on each scrape). */
+  async eventLoopLag () {
+    const m = await this.metrics()
+    return {
+      p50: m.nodejs_eventloop_lag_p50_seconds * 1000,
+      p99: m.nodejs_eventloop_lag_p99_seconds * 1000,
+      max: m.nodejs_eventloop_lag_max_seconds * 1000,
+      mean: m.nodejs_eventloop_lag_mean_seconds * 1000
+    }
+  }
+
+  cpuSeconds () { return readCpuSeconds(this.pid) }
+  memory () { return readMemory(this.pid) }
+
+  /** SIGTERM (graceful stop, writes --cpu-prof profiles), SIGKILL after `graceMs`. */
+  async stop (graceMs = 15_000) {
+    if (this.process == null || this.exited) return
+    this.process.kill('SIGTERM')
+    try {
+      await withTimeout(this.exitPromise, graceMs, 'no exit')
+    } catch {
+      try { this.process.kill('SIGKILL') } catch {}
+      await this.exitPromise
+    }
+  }
+}
+
+/**
+ * Samples a CliServer while `fn` runs: event-loop lag (via /metrics) and RSS
+ * every `intervalMs`. Returns { result, samples }.
+ */
+export async function sampling (server, intervalMs, fn, extra = async () => ({})) {
+  const samples = []
+  let stopped = false
+  const t0 = performance.now()
+  const loop = (async () => {
+    await server.eventLoopLag().catch(() => {}) // reset the histogram
+    while (!stopped) {
+      await new Promise(resolve => setTimeout(resolve, intervalMs))
+      if (stopped) break
+      try {
+        const [lag, health, more] = await Promise.all([server.eventLoopLag(), server.health(), extra()])
+        samples.push({ t: (performance.now() - t0) / 1000, rss: server.memory().rss, cpu: server.cpuSeconds(), lag, peers: health.peers, sockets: health.sockets, ...more })
+      } catch {}
+    }
+  })()
+  try {
+    const result = await fn()
+    return { result, samples }
+  } finally {
+    stopped = true
+    await loop
+  }
+}

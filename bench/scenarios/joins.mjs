@@ -1,0 +1,131 @@
+// Joins: the wsstar-rendezvous CLI in a child process of its own, ramped to
+// N peers by raw clients (bench/lib/wire-client.mjs) in 2 load processes.
+// Phase 1 connects every socket (socket.io handshake only), phase 2 runs the
+// two-step Ed25519 challenge join on all of them (a fixed number in flight
+// per load process), so connect cost and join cost are reported apart.
+// Server CPU per operation, RSS per connected socket and per joined idle
+// peer, event-loop lag (the server's own nodejs_eventloop_lag_* gauges,
+// scraped every second) during the join ramp.
+
+import { spawnChild } from '../lib/child.mjs'
+import { CliServer, sampling } from '../lib/cli-server.mjs'
+import { fmt, table } from '../lib/format.mjs'
+import { percentile } from '../lib/stats.mjs'
+
+export const name = 'joins'
+export const description = 'joins/s with the Ed25519 challenge ramping to N peers; RSS per peer; event-loop lag'
+export const defaultPaths = ['wsstar']
+
+const LOAD = new URL('../lib/load-child.mjs', import.meta.url).pathname
+
+// per-socket join limits and the handshake timeout are raised: all sockets of
+// a load process share one IP and the sockets wait for their turn to join
+export const SERVER_LIMITS = { joinRate: 1e6, joinBurst: 1e6, handshakeTimeoutMs: '10m' }
+
+export function config (ctx) {
+  return ctx.quick
+    ? { peers: 1000, loadProcesses: 2, connectConcurrency: 100, joinConcurrency: 50, settleMs: 1000 }
+    : { peers: 10_000, loadProcesses: 2, connectConcurrency: 200, joinConcurrency: 50, settleMs: 5000 }
+}
+
+export async function startLoad (n, verbose) {
+  const kids = Array.from({ length: n }, (_, i) => spawnChild(LOAD, { name: `load${i}`, verbose }))
+  await Promise.all(kids.map(k => k.ready()))
+  return kids
+}
+
+export async function run (ctx) {
+  const cfg = config(ctx)
+  const server = await new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose }).start()
+  const kids = await startLoad(cfg.loadProcesses, ctx.verbose)
+  try {
+    const per = Math.ceil(cfg.peers / kids.length)
+    await Promise.all(kids.map(k => k.call('prepare', { port: server.port, count: per }, { timeoutMs: 300_000 })))
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const rss0 = server.memory().rss
+    let cpu0 = server.cpuSeconds()
+    let t0 = performance.now()
+    const connects = await Promise.all(kids.map(k => k.call('connect', { concurrency: cfg.connectConcurrency }, { timeoutMs: 600_000 })))
+    const connectSec = (performance.now() - t0) / 1000
+    const connectCpu = server.cpuSeconds() - cpu0
+    const connected = connects.reduce((a, c) => a + c.connected, 0)
+    await new Promise(resolve => setTimeout(resolve, cfg.settleMs))
+    const rss1 = server.memory().rss
+    ctx.log(`  connected ${connected} sockets: ${fmt(connected / connectSec, 0)}/s, server ${fmt(connectCpu / connected * 1e3, 3)} ms CPU each`)
+
+    cpu0 = server.cpuSeconds()
+    t0 = performance.now()
+    const { result: joins, samples } = await sampling(server, 1000,
+      () => Promise.all(kids.map(k => k.call('join', { concurrency: cfg.joinConcurrency }, { timeoutMs: 1_200_000 }))))
+    const joinSec = (performance.now() - t0) / 1000
+    const joinCpu = server.cpuSeconds() - cpu0
+    const joined = joins.reduce((a, j) => a + j.joined, 0)
+    await new Promise(resolve => setTimeout(resolve, cfg.settleMs))
+    const rss2 = server.memory().rss
+    const health = await server.health()
+    const lags = samples.map(s => s.lag)
+    const result = {
+      config: cfg,
+      server: server.commandLine,
+      connected,
+      connectErrors: connects.reduce((a, c) => a + c.errorCount, 0),
+      connectsPerSec: connected / connectSec,
+      serverCpuMsPerConnect: connectCpu / connected * 1e3,
+      joined,
+      peersAtEnd: health.peers,
+      joinErrors: joins.reduce((a, j) => a + j.errorCount, 0),
+      firstJoinErrors: joins.flatMap(j => j.errors).slice(0, 3),
+      joinsPerSec: joined / joinSec,
+      serverCpuMsPerJoin: joinCpu / joined * 1e3,
+      serverCpuShareDuringJoins: joinCpu / joinSec,
+      joinLatencyMs: { hello: joins[0].hello, proof: joins[0].proof, total: joins[0].total },
+      rssBaseline: rss0,
+      rssPerConnectedSocket: (rss1 - rss0) / connected,
+      rssPerJoinedPeer: (rss2 - rss0) / joined,
+      rssAtEnd: rss2,
+      eventLoopLagMs: {
+        p99OfScrapes: percentile(lags.map(l => l.p99), 50),
+        worstP99: Math.max(...lags.map(l => l.p99)),
+        max: Math.max(...lags.map(l => l.max)),
+        mean: lags.reduce((a, l) => a + l.mean, 0) / Math.max(1, lags.length)
+      },
+      ramp: samples.map(s => ({ t: Number(s.t.toFixed(1)), peers: s.peers, rssMiB: Number((s.rss / 2 ** 20).toFixed(1)), lagP99: Number(s.lag.p99.toFixed(1)), lagMax: Number(s.lag.max.toFixed(1)) }))
+    }
+    ctx.log(`  joined ${joined}: ${fmt(result.joinsPerSec, 0)}/s, server ${fmt(result.serverCpuMsPerJoin, 3)} ms CPU each, ` +
+      `RSS ${fmt(result.rssPerJoinedPeer / 1024, 1)} KiB per joined peer, lag max ${fmt(result.eventLoopLagMs.max, 0)} ms`)
+    return result
+  } finally {
+    await Promise.all(kids.map(k => k.close()))
+    await server.stop()
+  }
+}
+
+export function markdown (r) {
+  const l = r.joinLatencyMs
+  return [
+    `### Joins: ramp to ${r.config.peers.toLocaleString('en')} peers on one server, Ed25519 challenge on`,
+    '',
+    `Server: \`${r.server}\` (the CLI in its own process; join rate limit and handshake timeout raised because all sockets share one IP and wait for their turn). ` +
+    `Clients: ${r.config.loadProcesses} load processes of raw socket.io-protocol websockets (keys generated beforehand, nonce signed with node:crypto), ` +
+    `${r.config.joinConcurrency} joins in flight per process. Phase 1 connects every socket, phase 2 joins them.`,
+    '',
+    table(['measure', 'value'], [
+      ['socket.io connects/s (phase 1)', fmt(r.connectsPerSec, 0)],
+      ['server CPU per connect', `${fmt(r.serverCpuMsPerConnect, 3)} ms`],
+      ['**challenge joins/s** (phase 2: hello → nonce → signed proof → registered)', `**${fmt(r.joinsPerSec, 0)}**`],
+      ['server CPU per join (incl. discovery broadcasts during the ramp)', `${fmt(r.serverCpuMsPerJoin, 3)} ms (server busy ${Math.round(r.serverCpuShareDuringJoins * 100)}% of a core)`],
+      ['join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
+      ['peers registered at the end / join errors', `${r.peersAtEnd} / ${r.joinErrors}`],
+      ['server RSS per connected (not joined) socket', `${fmt(r.rssPerConnectedSocket / 1024, 1)} KiB`],
+      ['**server RSS per joined idle peer**', `**${fmt(r.rssPerJoinedPeer / 1024, 1)} KiB** (${fmt(r.rssAtEnd / 2 ** 20, 0)} MiB at the end, ${fmt(r.rssBaseline / 2 ** 20, 0)} MiB before)`],
+      ['event-loop lag during the join ramp: median of 1 s p99s / worst p99 / max', `${fmt(r.eventLoopLagMs.p99OfScrapes, 1)} / ${fmt(r.eventLoopLagMs.worstP99, 1)} / ${fmt(r.eventLoopLagMs.max, 1)} ms`]
+    ])
+  ].join('\n')
+}
+
+export function targets (r) {
+  return [
+    { id: 'joins-per-sec', text: 'challenge joins/s, one server', value: r.joinsPerSec, limit: 2000, op: '>=', format: v => fmt(v, 0), valid: r.joinErrors === 0 },
+    { id: 'rss-per-peer', text: `server RSS per idle joined peer at ${r.config.peers.toLocaleString('en')}`, value: r.rssPerJoinedPeer / 1024, limit: 20, op: '<=', format: v => `${fmt(v, 1)} KiB`, valid: r.joined > 0 }
+  ]
+}

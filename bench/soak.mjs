@@ -1,0 +1,344 @@
+#!/usr/bin/env node
+// Soak: a real server process (CLI, --expose-gc --expose-internals) under
+// churn of joins, leaves, reconnects, dials and transfers (plus a trickle of
+// bad input) for N minutes. Every interval it prints RSS, the post-GC heap,
+// event-loop lag, live counts and error counts; at the end it fits a line to
+// the post-GC heap of the run after warm-up and fails (exit 1) when memory
+// trends upward, when the server died, when a client saw an unexpected
+// error, or when the server does not return to empty once the clients leave.
+//
+//   npm run soak -- --minutes 30            (samples every 60 s)
+//   npm run soak -- --minutes 3 --interval 15
+//
+// Options: --minutes N (5), --interval S (60), --peers N (40),
+// --transfers N concurrent transfer lanes (8), --max-slope KiB/min (256),
+// --max-growth MiB over the fitted window (4).
+
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { parseArgs } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { signJoin } from '@wsstar/protocol'
+import { io } from 'socket.io-client'
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '5' },
+    interval: { type: 'string', default: '60' },
+    peers: { type: 'string', default: '40' },
+    transfers: { type: 'string', default: '8' },
+    'max-slope': { type: 'string', default: '256' },
+    'max-growth': { type: 'string', default: '4' }
+  }
+})
+const MINUTES = Number(values.minutes)
+const INTERVAL_MS = Number(values.interval) * 1000
+const PEERS = Number(values.peers)
+const TRANSFER_LANES = Number(values.transfers)
+const MAX_SLOPE_KIB_PER_MIN = Number(values['max-slope'])
+const MAX_GROWTH_MIB = Number(values['max-growth'])
+const CLI = new URL('../packages/rendezvous/dist/src/cli.js', import.meta.url).pathname
+const WINDOW = 1024 * 1024
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+const rand = n => Math.floor(Math.random() * n)
+
+// --- server ------------------------------------------------------------------
+const port = await new Promise((resolve, reject) => {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
+  srv.on('error', reject)
+})
+const server = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', '--port', String(port), '--expose-internals', '--log-level', 'warn',
+  '--join-rate', '1000', '--join-burst', '1000', '--dial-rate', '1000', '--dial-burst', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+let serverExit = null
+let serverLog = ''
+server.on('exit', (code, signal) => { serverExit = { code, signal } })
+server.stdout.on('data', d => { serverLog += d })
+server.stderr.on('data', d => { serverLog += d })
+const base = `http://127.0.0.1:${port}`
+async function internals (gc) {
+  const res = await fetch(`${base}/debug/internals${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(10_000) })
+  return await res.json()
+}
+async function metrics () {
+  const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
+  const out = {}
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue
+    const i = line.lastIndexOf(' ')
+    out[line.slice(0, i)] = Number(line.slice(i + 1))
+  }
+  return out
+}
+for (let i = 0; ; i++) {
+  try { await internals(false); break } catch { if (i > 200 || serverExit != null) { console.error(`server did not start: ${serverLog}`); process.exit(1) } await sleep(50) }
+}
+
+// --- clients -----------------------------------------------------------------
+const stats = { joins: 0, leaves: 0, reconnects: 0, dials: 0, transfers: 0, bytes: 0, badInputs: 0, expectedRejections: 0, errors: 0 }
+const errorSamples = []
+function unexpected (what, err) {
+  stats.errors++
+  if (errorSamples.length < 10) errorSamples.push(`${what}: ${err?.code ?? ''} ${err?.message ?? err}`)
+}
+function ask (socket, event, ...args) {
+  return new Promise(resolve => {
+    const timer = setTimeout(() => { socket.off('disconnect', gone); resolve([{ code: 'TIMEOUT', message: `no answer to ${event}` }]) }, 15_000)
+    const gone = () => { clearTimeout(timer); resolve([{ code: 'DISCONNECTED', message: `disconnected during ${event}` }]) }
+    socket.once('disconnect', gone)
+    socket.emit(event, ...args, (err, result) => { clearTimeout(timer); socket.off('disconnect', gone); resolve([err, result]) })
+  })
+}
+
+class Peer {
+  constructor (key) {
+    this.key = key
+    this.peerId = peerIdFromPrivateKey(key).toString()
+    this.address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${this.peerId}`
+    this.joined = false
+    this.busy = false
+    this.receivers = new Map()
+    this.resets = new Map()
+  }
+
+  async connect () {
+    const socket = io(`ws://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: 'wsstar/2' }, reconnection: false, forceNew: true })
+    this.socket = socket
+    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
+    socket.on('ss-incomming', (dialId, _from, ack) => { ack(null) })
+    // receiving side of every dial: consume, grant credit in quarter windows, close our direction when theirs closes
+    socket.on('d', (dialId, bytes) => {
+      const due = (this.receivers.get(dialId) ?? 0) + bytes.byteLength
+      if (due >= WINDOW / 4) { socket.emit('c', dialId, due); this.receivers.set(dialId, 0) } else this.receivers.set(dialId, due)
+    })
+    socket.on('e', (dialId, kind, error) => {
+      if (kind === 'close-write' && this.receivers.has(dialId)) socket.emit('e', dialId, 'close-write')
+      this.receivers.delete(dialId)
+      // recorded here, not by the transfer: a reset can arrive in the same read as the dial's ack,
+      // before the code awaiting that ack runs
+      if (kind === 'reset') {
+        if (this.resets.size > 10_000) this.resets.clear()
+        this.resets.set(dialId, error ?? { code: 'reset' })
+      }
+    })
+    await this.join()
+  }
+
+  async join () {
+    const [err1, hello] = await ask(this.socket, 'ss-join', this.address, {})
+    if (err1 != null) return unexpected('join hello', err1)
+    const [err2] = await ask(this.socket, 'ss-join', this.address, { signature: await signJoin(this.key, this.address, hello.nonce) })
+    if (err2 != null) return unexpected('join proof', err2)
+    this.joined = true
+    stats.joins++
+  }
+
+  async leave () {
+    this.joined = false
+    const [err] = await ask(this.socket, 'ss-leave', this.address)
+    if (err != null) return unexpected('leave', err)
+    stats.leaves++
+  }
+
+  close () { this.joined = false; this.socket?.disconnect() }
+}
+
+/** One transfer: dial, send `size` bytes within the credit, close both ways. */
+async function transfer (from, to) {
+  const [err, result] = await ask(from.socket, 'ss-dial', from.address, to.address)
+  if (err != null) {
+    // the callee may be between a leave and a join, or reconnecting: expected under churn
+    if (err.code === 'ERR_PEER_NOT_FOUND' || err.code === 'ERR_PEER_GONE' || err.code === 'DISCONNECTED') { stats.expectedRejections++; return }
+    return unexpected('dial', err)
+  }
+  stats.dials++
+  const dialId = result.dialId
+  to.receivers.set(dialId, 0)
+  const size = 16 * 1024 + rand(2 * WINDOW)
+  const frame = Buffer.alloc(32 * 1024, 0x5a)
+  let credit = WINDOW
+  let sent = 0
+  let ended = null
+  let wake = null
+  const onCredit = (id, n) => { if (id === dialId) { credit += n; wake?.() } }
+  // the first reset says why (frames still in flight then draw ERR_DIAL_NOT_FOUND resets)
+  const onEnd = (id, kind) => { if (id === dialId && kind === 'reset' && ended == null) { ended = from.resets.get(dialId); wake?.() } }
+  ended = from.resets.get(dialId) ?? null
+  from.socket.on('c', onCredit)
+  from.socket.on('e', onEnd)
+  try {
+    while (sent < size && ended == null && from.socket.connected) {
+      if (credit <= 0) {
+        await new Promise(resolve => { wake = resolve; setTimeout(resolve, 5000) })
+        wake = null
+        continue
+      }
+      const n = Math.min(frame.length, credit, size - sent)
+      from.socket.emit('d', dialId, n === frame.length ? frame : frame.subarray(0, n))
+      credit -= n
+      sent += n
+      if (sent % (256 * 1024) < n) await sleep(0)
+    }
+    if (ended != null || !from.socket.connected) {
+      // the other end left or reconnected mid-transfer: the server reset the dial, as it should
+      if (ended?.code === 'ERR_PEER_GONE' || !from.socket.connected) { stats.expectedRejections++; return }
+      return unexpected('transfer', ended)
+    }
+    from.socket.emit('e', dialId, 'close-write')
+    stats.transfers++
+    stats.bytes += sent
+  } finally {
+    from.socket.off('c', onCredit)
+    from.socket.off('e', onEnd)
+    from.resets.delete(dialId)
+  }
+}
+
+const peers = []
+for (let i = 0; i < PEERS; i++) {
+  const p = new Peer(await generateKeyPair('Ed25519'))
+  await p.connect()
+  peers.push(p)
+}
+const pick = () => peers[rand(peers.length)]
+const pickIdle = () => { for (let i = 0; i < 10; i++) { const p = pick(); if (!p.busy && p.joined) return p } return undefined }
+
+let running = true
+async function transferLane () {
+  while (running) {
+    const a = pickIdle()
+    const b = pick()
+    if (a == null || a === b || !b.joined) { await sleep(10); continue }
+    a.busy = true
+    try { await transfer(a, b) } catch (err) { unexpected('transfer lane', err) } finally { a.busy = false }
+  }
+}
+async function churnLane () {
+  while (running) {
+    await sleep(20 + rand(60))
+    const p = pickIdle()
+    if (p == null) continue
+    p.busy = true
+    try {
+      const r = Math.random()
+      if (r < 0.45) {
+        await p.leave()
+        await sleep(rand(100))
+        await p.join()
+      } else if (r < 0.8) {
+        p.close()
+        await sleep(rand(100))
+        await p.connect()
+        stats.reconnects++
+      } else if (r < 0.9) {
+        // bad input the server must reject and forget: a stray frame, a join with a garbage signature
+        p.socket.emit('d', 'AAAAAAAAAAAAAAAAAAAAAA', Buffer.alloc(10))
+        const [, hello] = await ask(p.socket, 'ss-join', p.address, {})
+        const [err] = await ask(p.socket, 'ss-join', p.address, { signature: 'AAAA' + (hello?.nonce ?? '') })
+        if (err?.code !== 'ERR_INVALID_SIGNATURE') unexpected('bad join answered', err)
+        stats.badInputs += 2
+      } else {
+        // a dial that is refused: to a peer that is not online
+        const [err] = await ask(p.socket, 'ss-dial', p.address, '/ip4/127.0.0.1/tcp/1/ws/p2p-websocket-star/p2p/12D3KooWLhgZTHiGhkbQpqGvsHw5gKUWnVYSrL7Hjmh7XFTJvBpj')
+        if (err?.code !== 'ERR_PEER_NOT_FOUND') unexpected('dial to nobody answered', err)
+        stats.badInputs++
+      }
+    } catch (err) {
+      unexpected('churn lane', err)
+    } finally {
+      p.busy = false
+    }
+  }
+}
+
+// --- sampling ----------------------------------------------------------------
+const samples = []
+const started = Date.now()
+const mib = b => (b / 1048576).toFixed(1)
+let lastStats = { ...stats }
+async function sample () {
+  const i = await internals(true)
+  const m = await metrics()
+  const rejected = Object.entries(m).filter(([k]) => k.startsWith('wsstar_rejected_total')).map(([k, v]) => `${k.match(/code="([^"]+)"/)?.[1]}=${v}`).join(' ')
+  const s = {
+    minute: (Date.now() - started) / 60_000,
+    rss: i.memory.rss,
+    heap: i.memory.heapUsed,
+    lagP99Ms: (m.nodejs_eventloop_lag_p99_seconds ?? 0) * 1000,
+    lagMaxMs: (m.nodejs_eventloop_lag_max_seconds ?? 0) * 1000,
+    sockets: i.server.sessions,
+    peers: i.server.localPeers,
+    openDials: i.server.dials - i.server.pendingDials,
+    pendingDials: i.server.pendingDials,
+    clientTotals: { ...stats }
+  }
+  samples.push(s)
+  const d = k => stats[k] - lastStats[k]
+  console.log(`t=${s.minute.toFixed(1)}m rss=${mib(s.rss)}MiB heap(post-GC)=${mib(s.heap)}MiB lag p99=${s.lagP99Ms.toFixed(1)}ms max=${s.lagMaxMs.toFixed(1)}ms | sockets=${s.sockets} peers=${s.peers} dials open=${s.openDials} pending=${s.pendingDials} | +joins=${d('joins')} +reconnects=${d('reconnects')} +transfers=${d('transfers')} +MiB=${mib(d('bytes'))} +bad=${d('badInputs')} | client errors=${stats.errors} | server rejected: ${rejected}`)
+  lastStats = { ...stats }
+}
+
+console.log(`soak: ${MINUTES} min, sample every ${INTERVAL_MS / 1000} s, ${PEERS} peers, ${TRANSFER_LANES} transfer lanes, server pid ${server.pid} on port ${port}`)
+const lanes = [...Array.from({ length: TRANSFER_LANES }, transferLane), ...Array.from({ length: 4 }, churnLane)]
+await sample()
+const endAt = started + MINUTES * 60_000
+while (Date.now() < endAt && serverExit == null) {
+  await sleep(Math.min(INTERVAL_MS, Math.max(0, endAt - Date.now())))
+  if (serverExit == null) await sample()
+}
+running = false
+await Promise.allSettled(lanes)
+
+// --- after: the server must return to empty ---------------------------------
+for (const p of peers) p.close()
+let settled = null
+for (let t = 0; t < 100 && serverExit == null; t++) {
+  const i = await internals(false)
+  if (i.server.sessions === 0 && i.server.engineClients === 0 && i.server.dials === 0 && i.server.localPeers === 0 && i.server.challenges === 0 && i.server.discoveryPending === 0) { settled = i; break }
+  await sleep(100)
+}
+
+// --- verdict -----------------------------------------------------------------
+// fit heap = a + slope * minute over the samples after warm-up (the first sample, and the first
+// fifth of the run), so JIT, caches and connection pools filling up do not count as a trend
+const warm = samples.filter(s => s.minute >= Math.max(samples[1]?.minute ?? 0, MINUTES / 5))
+const fit = warm.length >= 3 ? linearFit(warm.map(s => s.minute), warm.map(s => s.heap)) : null
+const slopeKiB = fit == null ? 0 : fit.slope / 1024
+const growthMiB = fit == null ? 0 : (fit.slope * (warm.at(-1).minute - warm[0].minute)) / 1048576
+const problems = []
+if (serverExit != null) problems.push(`the server exited: ${JSON.stringify(serverExit)} ${serverLog.slice(-2000)}`)
+if (fit == null) problems.push(`too few samples after warm-up (${warm.length}) to fit a trend: run longer or sample more often`)
+if (slopeKiB > MAX_SLOPE_KIB_PER_MIN && growthMiB > MAX_GROWTH_MIB) problems.push(`post-GC heap trends upward: ${slopeKiB.toFixed(0)} KiB/min (${growthMiB.toFixed(1)} MiB over the fitted window; bounds ${MAX_SLOPE_KIB_PER_MIN} KiB/min and ${MAX_GROWTH_MIB} MiB)`)
+if (stats.errors > 0) problems.push(`${stats.errors} unexpected client errors: ${errorSamples.join('; ')}`)
+if (settled == null && serverExit == null) problems.push('the server did not return to 0 sockets / dials / peers / nonces after the clients left')
+const summary = {
+  minutes: MINUTES,
+  samples: samples.length,
+  heapSlopeKiBPerMin: Number(slopeKiB.toFixed(1)),
+  heapGrowthMiBFitted: Number(growthMiB.toFixed(2)),
+  heapFirstMiB: Number(mib(samples[0]?.heap ?? 0)),
+  heapLastMiB: Number(mib(samples.at(-1)?.heap ?? 0)),
+  rssMaxMiB: Number(mib(Math.max(...samples.map(s => s.rss)))),
+  lagP99MaxMs: Number(Math.max(...samples.map(s => s.lagP99Ms)).toFixed(1)),
+  totals: stats,
+  afterClientsLeft: settled?.server ?? null
+}
+console.log(JSON.stringify(summary))
+if (serverExit == null) server.kill('SIGTERM')
+if (problems.length > 0) {
+  console.log(`SOAK FAILED:\n- ${problems.join('\n- ')}`)
+  process.exit(1)
+}
+console.log(`SOAK PASSED: post-GC heap slope ${slopeKiB.toFixed(1)} KiB/min over ${warm.length} samples, no server exit, no unexpected client errors, server empty after the clients left`)
+process.exit(0)
+
+function linearFit (xs, ys) {
+  const n = xs.length
+  const mx = xs.reduce((a, b) => a + b, 0) / n
+  const my = ys.reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) { num += (xs[i] - mx) * (ys[i] - my); den += (xs[i] - mx) ** 2 }
+  return { slope: den === 0 ? 0 : num / den, intercept: my - (den === 0 ? 0 : num / den) * mx }
+}
