@@ -40,7 +40,11 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
     server = await spawnServer([
       '--handshake-timeout', `${HANDSHAKE_TIMEOUT_MS}ms`,
       '--max-socket-buffered-bytes', '4MiB',
-      '--max-dials-per-socket', '32',
+      // low enough that the flooders hit them within the few seconds of abuse, even when the
+      // (niced) fleet gets little CPU; the honest pair makes one dial
+      '--max-dials-per-socket', '16',
+      '--dial-rate', '20',
+      '--dial-burst', '24',
       '--dial-timeout', '1s'
     ])
   })

@@ -71,6 +71,8 @@ async function openHalfOpen (n: number): Promise<void> {
       const closed = (): void => { halfOpenClosedAt.push(Date.now()); halfOpenOpenByKind[kind]--; resolve() }
       if (kind === 'tcp') {
         const sock = tcpConnect(port, '127.0.0.1', () => { halfOpenOpened++; resolve() })
+        // flowing, so the server's FIN is read and the socket closes (a paused socket never sees it)
+        sock.resume()
         sock.on('close', closed)
         sock.on('error', () => {})
         return
