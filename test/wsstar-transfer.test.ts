@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { createNode, wsstarOf } from './helpers/nodes.js'
 import { listenAddr, startRendezvous } from './helpers/rendezvous.js'
+import { hashingSink } from './helpers/streams.js'
 import type { TestNode } from './helpers/nodes.js'
 import type { TestServer } from './helpers/rendezvous.js'
 import type { Stream } from '@libp2p/interface'
@@ -36,16 +37,7 @@ describe('wsstar: streams through the relay', { timeout: 90_000 }, () => {
     a = await createNode({ listen: [listenAddr(server.port)] })
     b = await createNode({ listen: [listenAddr(server.port)] })
     // sink: hash everything, answer with the sha256 and the byte count
-    await b.handle(SINK, async (stream) => {
-      const hash = createHash('sha256')
-      let bytes = 0
-      for await (const chunk of stream) {
-        hash.update(chunk.subarray())
-        bytes += chunk.byteLength
-      }
-      stream.send(new TextEncoder().encode(`${hash.digest('hex')} ${bytes}`))
-      await stream.close()
-    })
+    await b.handle(SINK, hashingSink)
     await b.handle(ECHO, async (stream) => {
       for await (const chunk of stream) {
         if (!stream.send(chunk)) {

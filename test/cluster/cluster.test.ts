@@ -11,7 +11,7 @@ import { HAPROXY, hasRedisServer, startHaproxy, startRedis, startReplica, stopAl
 import { createNode, waitFor, wsstarOf } from '../helpers/nodes.js'
 import { rawPeer } from '../helpers/raw-peer.js'
 import { listenAddr } from '../helpers/rendezvous.js'
-import { readAll, writeAll } from '../helpers/streams.js'
+import { hashingSink, readAll, writeAll } from '../helpers/streams.js'
 import type { Replica, TestHaproxy, TestRedis } from '../helpers/cluster.js'
 import type { TestNode } from '../helpers/nodes.js'
 import type { RawPeer } from '../helpers/raw-peer.js'
@@ -25,16 +25,7 @@ function via (port: number, peerAddress: string): string {
 }
 
 async function sink (node: TestNode): Promise<void> {
-  await node.handle(SINK, async (stream) => {
-    const hash = createHash('sha256')
-    let bytes = 0
-    for await (const chunk of stream) {
-      hash.update(chunk.subarray())
-      bytes += chunk.byteLength
-    }
-    stream.send(new TextEncoder().encode(`${hash.digest('hex')} ${bytes}`))
-    await stream.close()
-  })
+  await node.handle(SINK, hashingSink)
 }
 
 async function request (socket: RawPeer['socket'], event: string, ...args: unknown[]): Promise<any> {

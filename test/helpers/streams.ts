@@ -1,4 +1,5 @@
 /** Stream helpers for libp2p 3 streams (MessageStreams: send/onDrain, async iteration). */
+import { createHash } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
 
 /** Writes `data` in `chunk`-sized sends, waiting for drain when the stream says so. */
@@ -17,4 +18,19 @@ export async function readAll (stream: Stream): Promise<Buffer> {
     chunks.push(Buffer.from(chunk.subarray()))
   }
   return Buffer.concat(chunks)
+}
+
+/**
+ * Stream handler that hashes everything it reads and answers `<sha256 hex> <byte count>`:
+ * the sender compares instead of holding a second copy of a large transfer.
+ */
+export async function hashingSink (stream: Stream): Promise<void> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  for await (const chunk of stream) {
+    hash.update(chunk.subarray())
+    bytes += chunk.byteLength
+  }
+  stream.send(new TextEncoder().encode(`${hash.digest('hex')} ${bytes}`))
+  await stream.close()
 }
