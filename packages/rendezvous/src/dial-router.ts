@@ -1,5 +1,7 @@
-import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseDialRequest } from '@wsstar/protocol'
+import { EndKind, ErrorCode, Event, WsStarError } from '@wsstar/protocol'
+import { AddressPeerIds } from './address-peer-ids.js'
 import { Dial } from './dial.js'
+import { DialIdPool } from './dial-ids.js'
 import { LIMIT_NAMES } from './options.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { RendezvousLimits } from './options.js'
@@ -35,6 +37,8 @@ export interface DialRouterCluster {
  */
 export class DialRouter {
   readonly #init: DialRouterInit
+  readonly #peerIds = new AddressPeerIds()
+  readonly #dialIds = new DialIdPool()
 
   constructor (init: DialRouterInit) {
     this.#init = init
@@ -60,13 +64,13 @@ export class DialRouter {
       metrics.limitHit(LIMIT_NAMES.dialRate)
       throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many dial requests; slow down')
     }
-    const request = parseDialRequest(from, to)
-    const callerPeerId = request.from.peerId.toString()
+    // both addresses are checked before anything else, `from` first (as parseDialRequest does)
+    const callerPeerId = this.#peerIds.of(from)
+    const calleePeerId = this.#peerIds.of(to)
     const callerAddress = session.addresses.get(callerPeerId)
     if (callerAddress == null) {
       throw new WsStarError(ErrorCode.NOT_REGISTERED, 'this socket has not joined with the from address')
     }
-    const calleePeerId = request.to.peerId.toString()
     if (calleePeerId === callerPeerId) {
       throw new WsStarError(ErrorCode.BAD_REQUEST, 'a peer cannot dial itself')
     }
@@ -105,7 +109,7 @@ export class DialRouter {
       metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
       throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, 'the dialled peer has too many concurrent dials')
     }
-    const dial = new Dial({ id: createDialId(), caller: session, callerPeerId, callerAddress, callee, calleePeerId, calleeAddress })
+    const dial = new Dial({ id: this.#dialIds.next(), caller: session, callerPeerId, callerAddress, callee, calleePeerId, calleeAddress })
     relay.add(dial)
     return await new Promise<DialResult>((resolve, reject) => {
       dial.abort = (error: WireError) => {
