@@ -76,11 +76,15 @@ for (let i = 0; ; i++) {
 }
 
 // --- clients -----------------------------------------------------------------
+const soakStartedAt = Date.now()
 const stats = { joins: 0, leaves: 0, reconnects: 0, dials: 0, transfers: 0, bytes: 0, badInputs: 0, expectedRejections: 0, errors: 0 }
 const errorSamples = []
 function unexpected (what, err) {
   stats.errors++
-  if (errorSamples.length < 10) errorSamples.push(`${what}: ${err?.code ?? ''} ${err?.message ?? err}`)
+  const sample = `${what}: ${err?.code ?? ''} ${err?.message ?? err}`
+  if (errorSamples.length < 10) errorSamples.push(sample)
+  // as it happens, with the time: the per-minute lines only count them
+  if (stats.errors <= 20) console.error(`unexpected client error at ${((Date.now() - soakStartedAt) / 60_000).toFixed(2)} min: ${sample}`)
 }
 function ask (socket, event, ...args) {
   return new Promise(resolve => {
