@@ -58,8 +58,13 @@ function boundedString (value: unknown, name: string, max: number): string {
 
 export function parseJoinRequest (address: unknown, data: unknown): JoinRequest {
   const parsed = parsePeerAddress(address)
+  return { address: parsed, step: parseJoinStep(data) }
+}
+
+/** The `data` argument of `ss-join` alone: which step, with its bounded string. */
+export function parseJoinStep (data: unknown): JoinStep {
   if (data == null) {
-    return { address: parsed, step: { kind: 'hello' } }
+    return { kind: 'hello' }
   }
   if (!isPlainObject(data)) {
     throw badRequest('join data must be an object: { publicKey } or { signature }')
@@ -68,12 +73,12 @@ export function parseJoinRequest (address: unknown, data: unknown): JoinRequest 
     if (data.publicKey != null) {
       throw badRequest('join data carries either publicKey or signature, not both')
     }
-    return { address: parsed, step: { kind: 'proof', signature: boundedString(data.signature, 'signature', MAX_SIGNATURE_LENGTH) } }
+    return { kind: 'proof', signature: boundedString(data.signature, 'signature', MAX_SIGNATURE_LENGTH) }
   }
   if (data.publicKey != null) {
-    return { address: parsed, step: { kind: 'hello', publicKey: boundedString(data.publicKey, 'publicKey', MAX_PUBLIC_KEY_LENGTH) } }
+    return { kind: 'hello', publicKey: boundedString(data.publicKey, 'publicKey', MAX_PUBLIC_KEY_LENGTH) }
   }
-  return { address: parsed, step: { kind: 'hello' } }
+  return { kind: 'hello' }
 }
 
 export function parseLeaveRequest (address: unknown): WebSocketStarAddress {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { NONCE_BYTES } from '@wsstar/protocol'
 import type { PublicKey } from '@libp2p/interface'
+import type { WebSocketStarAddress } from '@wsstar/protocol'
 
 /** A nonce handed out in join step 1, waiting for the signature of step 2. */
 export interface PendingChallenge {
@@ -8,6 +9,8 @@ export interface PendingChallenge {
   /** the key that must have signed (checked against the peer id in step 1) */
   publicKey: PublicKey
   expiresAt: number
+  /** the address string as parsed in step 1, so step 2 need not parse it again */
+  parsed?: WebSocketStarAddress
 }
 
 export interface JoinChallengeStoreInit {
@@ -46,7 +49,7 @@ export class JoinChallengeStore {
     return this.#size
   }
 
-  issue (socketId: string, address: string, publicKey: PublicKey): string {
+  issue (socketId: string, address: string, publicKey: PublicKey, parsed?: WebSocketStarAddress): string {
     let pending = this.#bySocket.get(socketId)
     if (pending == null) {
       pending = new Map()
@@ -70,9 +73,14 @@ export class JoinChallengeStore {
     }
     // same format as createNonce() of @wsstar/protocol, without the JS base64 encoder
     const nonce = randomBytes(NONCE_BYTES).toString('base64url')
-    pending.set(address, { nonce, publicKey, expiresAt: now + this.#ttlMs })
+    pending.set(address, { nonce, publicKey, expiresAt: now + this.#ttlMs, parsed })
     this.#size++
     return nonce
+  }
+
+  /** Whether socket + address has a nonce (live or expired) that kept step 1's parse. Takes nothing. */
+  hasParsed (socketId: string, address: string): boolean {
+    return this.#bySocket.get(socketId)?.get(address)?.parsed != null
   }
 
   /** Removes and returns the live challenge for socket + address; undefined if none or expired. */

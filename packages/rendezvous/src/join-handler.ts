@@ -1,42 +1,12 @@
-import { verify as nodeVerify } from 'node:crypto'
-import { ErrorCode, WsStarError, joinPayload, parseJoinRequest, parseLeaveRequest, publicKeyForPeer, sameServer, verifyJoin } from '@wsstar/protocol'
+import { ErrorCode, WsStarError, parseJoinRequest, parseJoinStep, parseLeaveRequest, publicKeyForPeer, sameServer } from '@wsstar/protocol'
+import { verifyJoinSignature } from './join-signature.js'
 import { LIMIT_NAMES } from './options.js'
-import type { JoinChallengeStore } from './join-challenge-store.js'
+import type { JoinChallengeStore, PendingChallenge } from './join-challenge-store.js'
 import type { Membership } from './membership.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { Session } from './session.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { PublicKey } from '@libp2p/interface'
 import type { JoinChallenge, JoinResult, WebSocketStarAddress } from '@wsstar/protocol'
-
-/** DER SubjectPublicKeyInfo header of an Ed25519 key (RFC 8410); the 32 raw key bytes follow. */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
-
-/**
- * Verifies a join signature. Ed25519 (what libp2p peers use) goes straight
- * to node:crypto with a DER key: @libp2p/crypto would import the key from a
- * JWK first and decode base64 in JS, which costs about as much again as the
- * verification itself. Other key types take the generic path.
- */
-async function verifySignature (publicKey: PublicKey, address: string, nonce: string, signatureBase64: string): Promise<boolean> {
-  if (publicKey.type !== 'Ed25519' || publicKey.raw.byteLength !== 32) {
-    return verifyJoin(publicKey, address, nonce, signatureBase64)
-  }
-  if (!BASE64.test(signatureBase64)) {
-    return false
-  }
-  const signature = Buffer.from(signatureBase64, 'base64')
-  if (signature.byteLength !== 64) {
-    return false
-  }
-  try {
-    const key = Buffer.concat([ED25519_SPKI_PREFIX, publicKey.raw], 44)
-    return nodeVerify(null, joinPayload(address, nonce), { key, format: 'der', type: 'spki' }, signature)
-  } catch {
-    return false
-  }
-}
 
 export interface JoinHandlerInit {
   /** require the signature step */
@@ -82,6 +52,10 @@ export class JoinHandler {
 
   async #join (session: Session, address: unknown, data: unknown): Promise<JoinChallenge | JoinResult> {
     this.#checkRunning()
+    const proof = this.#takeProof(session, address, data)
+    if (proof != null) {
+      return await this.#prove(session, address as string, proof.step.signature, proof.pending)
+    }
     const request = parseJoinRequest(address, data)
     // parseJoinRequest checked it is a string: the exact string is what gets signed
     const sent = address as string
@@ -95,20 +69,51 @@ export class JoinHandler {
       if (!this.#init.challenge) {
         return await this.#init.membership.register(session, request.address)
       }
-      return { nonce: this.#init.challenges.issue(session.id, sent, publicKey) }
+      return { nonce: this.#init.challenges.issue(session.id, sent, publicKey, request.address) }
     }
     const pending = this.#init.challenges.take(session.id, sent)
     if (pending == null) {
       throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
     }
-    if (!await verifySignature(pending.publicKey, sent, pending.nonce, request.step.signature)) {
+    return await this.#prove(session, sent, request.step.signature, { ...pending, parsed: request.address })
+  }
+
+  /**
+   * Step 2 without a second parse of the address: a well-formed proof whose
+   * exact address string has a live nonce on this socket takes that nonce
+   * and reuses what step 1 parsed (and checked against the announce list)
+   * from the same string. Anything else (no nonce, malformed data) returns
+   * undefined and goes through the full parse, so errors keep their codes.
+   */
+  #takeProof (session: Session, address: unknown, data: unknown): { step: { signature: string }, pending: PendingChallenge & { parsed: WebSocketStarAddress } } | undefined {
+    if (typeof address !== 'string' || data == null) {
+      return undefined
+    }
+    let step
+    try {
+      step = parseJoinStep(data)
+    } catch {
+      return undefined
+    }
+    if (step.kind !== 'proof' || !this.#init.challenges.hasParsed(session.id, address)) {
+      return undefined
+    }
+    const pending = this.#init.challenges.take(session.id, address)
+    if (pending?.parsed == null) {
+      throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
+    }
+    return { step, pending: pending as PendingChallenge & { parsed: WebSocketStarAddress } }
+  }
+
+  async #prove (session: Session, sent: string, signature: string, pending: PendingChallenge & { parsed: WebSocketStarAddress }): Promise<JoinResult> {
+    if (!await verifyJoinSignature(pending.publicKey, sent, pending.nonce, signature)) {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }
     this.#checkRunning()
     if (!session.connected) {
       throw new WsStarError(ErrorCode.PEER_GONE, 'the socket disconnected during the join')
     }
-    return await this.#init.membership.register(session, request.address)
+    return await this.#init.membership.register(session, pending.parsed)
   }
 
   #checkRunning (): void {
