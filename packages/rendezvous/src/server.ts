@@ -18,6 +18,7 @@ import { Rejections } from './rejections.js'
 import { Relay } from './relay.js'
 import { serverAddresses } from './server-addresses.js'
 import { Session, handshakeProtocol } from './session.js'
+import { releaseUpgradeRequest } from './upgrade-request.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
 import type { Health } from './http-endpoints.js'
@@ -319,6 +320,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       // flushes it before closing the connection
       setImmediate(() => { socket.conn.close() })
     })
+    io.engine.on('connection', releaseUpgradeRequest)
     io.on('connection', (socket) => { this.#onConnection(socket) })
     io.engine.on('connection_error', (err: { code?: number, message?: string }) => {
       this.#logger.debug({ code: err.code, message: err.message }, 'engine.io connection error')

@@ -1,0 +1,39 @@
+import type { EventEmitter } from 'node:events'
+
+/** The engine.io socket as its 'connection' event hands it over: only what is touched here. */
+interface RawEngineSocket {
+  request: unknown
+  transport?: { socket?: { _socket?: EventEmitter } }
+}
+
+/**
+ * Lets the HTTP upgrade request of a websocket connection be collected once
+ * the connection is open (about 2 KiB per connected socket).
+ *
+ * engine.io keeps the request reachable for the whole life of the
+ * connection twice: as `rawSocket.request`, and through the
+ * `WebSocketResponse` shim it builds for upgrade middlewares, whose
+ * `socket.once('close')` listener on the TCP socket holds the shim, which
+ * holds the request. This server registers no engine.io middlewares (nothing
+ * listens on that shim) and reads nothing from the request after the
+ * handshake: socket.io's `handshake` then has empty headers/query, and the
+ * only handshake field used here is `auth` (the protocol version), which
+ * comes from the socket.io CONNECT packet, not from the request.
+ *
+ * At this point the TCP socket's only once-listener for 'close' is the
+ * shim's (ws listens with `on`); if engine.io stops adding it, nothing is
+ * removed.
+ */
+export function releaseUpgradeRequest (raw: RawEngineSocket): void {
+  raw.request = null
+  const tcp = raw.transport?.socket?._socket
+  if (tcp == null) {
+    return
+  }
+  for (const listener of tcp.rawListeners('close')) {
+    const original = (listener as { listener?: (...args: unknown[]) => void }).listener
+    if (original != null) {
+      tcp.removeListener('close', original)
+    }
+  }
+}
