@@ -23,6 +23,15 @@ export interface DiscoveryInit {
   onCapped?(): void
 }
 
+/**
+ * Re-sample delays are rounded to this step. Node keeps one timer list per
+ * distinct duration: unrounded random delays gave every registered socket a
+ * list of its own (10,000 lists at 10,000 peers, each an object plus a
+ * priority-queue entry); rounded, a 60 s ± 25 % period uses ~300 lists and
+ * is still spread.
+ */
+export const RESAMPLE_DELAY_STEP_MS = 100
+
 /** `count` random elements of `items` (all of them, shuffled, when fewer). */
 export function randomSubset<T> (items: T[], count: number, random: () => number = Math.random): T[] {
   const n = Math.min(count, items.length)
@@ -88,7 +97,8 @@ export class Discovery {
     if (session.resampleTimer != null || this.#stopped || this.#init.sampleSize === 0) {
       return
     }
-    const delay = this.#init.resampleIntervalMs * (0.75 + 0.5 * this.#random())
+    const jittered = this.#init.resampleIntervalMs * (0.75 + 0.5 * this.#random())
+    const delay = Math.max(1, Math.round(jittered / RESAMPLE_DELAY_STEP_MS)) * RESAMPLE_DELAY_STEP_MS
     session.resampleTimer = setTimeout(() => {
       session.resampleTimer = undefined
       if (!session.connected || !session.registered || this.#stopped) {
