@@ -35,6 +35,11 @@ describe('http endpoints', () => {
     assert.match(body, /^wsstar_joins_total\{result="ok"\} [1-9]/m)
     assert.match(body, /^wsstar_joins_total\{result="challenged"\} [1-9]/m)
     assert.match(body, /^wsstar_limit\{limit="window"\} 1048576$/m)
+    // default collectors that walk every handle / fd on each scrape (O(sockets), synchronous) are off
+    for (const name of ['process_open_fds', 'nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources']) {
+      assert.doesNotMatch(body, new RegExp(`^# TYPE ${name} `, 'm'), name)
+    }
+    assert.match(body, /^# TYPE process_resident_memory_bytes /m, 'cheap default metrics stay')
     a.socket.disconnect()
   })
 
