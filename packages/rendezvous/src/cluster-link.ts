@@ -309,7 +309,8 @@ export class ClusterLink {
     clearTimeout(remote.timer)
     remote.accept = undefined
     // the relay forgets a dial before it tells the ends (a reset), and may
-    // hold its frames until the next turn right after the accept: let them
+    // hold its frames right after the accept until the caller's ack is out
+    // (microtasks later, never a later turn): let them
     // reach the remote callee first, then drop the forwarding entry
     setImmediate(() => {
       if (remote.connected) {

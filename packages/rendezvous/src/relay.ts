@@ -48,6 +48,8 @@ export class Relay {
   readonly #hooks: Pick<RelayInit, 'onForget' | 'onDropPeer' | 'onDropSession'>
   #idle: Array<() => void> = []
   #pending = 0
+  /** opened dials whose caller's ack is not out yet (their frames are held): see `open` */
+  readonly #held = new Map<string, Dial>()
 
   /** bytes in flight over all dials */
   inFlightBytes = 0
@@ -72,6 +74,11 @@ export class Relay {
     return this.#pending
   }
 
+  /** opened dials whose caller's ack has not been released yet (0 when idle) */
+  get heldCount (): number {
+    return this.#held.size
+  }
+
   get openCount (): number {
     return this.dials.size - this.#pending
   }
@@ -86,10 +93,10 @@ export class Relay {
 
   /**
    * The callee accepted: frames flow from now on. Until the caller's ack is
-   * on the wire (it is sent a few microtasks later), what the server sends
-   * on this dial is held back: a callee may send data, or reset, at once
-   * after accepting, and its frames, processed in the same tick, must not
-   * reach the caller before the dial id they name.
+   * written (`release`, called by whoever sends that ack), what the server
+   * sends on this dial is held back: a callee may send data, or reset, at
+   * once after accepting, and its frames, processed in the same turn, must
+   * not reach the caller before the dial id they name.
    */
   open (dial: Dial): void {
     if (dial.state === 'pending') {
@@ -97,13 +104,27 @@ export class Relay {
       dial.abort = undefined
       this.#pending--
       dial.held = []
-      setImmediate(() => {
-        const held = dial.held ?? []
-        dial.held = undefined
-        for (const send of held) {
-          send()
-        }
-      })
+      this.#held.set(dial.id, dial)
+    }
+  }
+
+  /**
+   * The caller's `ss-dial` ack naming this dial has just been emitted: send
+   * what was held back, right behind it. Not later (a timer, the next turn):
+   * once the ack is out the caller may send on the dial, and an answer to
+   * that (ERR_DIAL_NOT_FOUND when the dial was reset meanwhile) must not
+   * overtake the held reset that says why the dial ended.
+   */
+  release (dialId: string): void {
+    const dial = this.#held.get(dialId)
+    if (dial == null) {
+      return
+    }
+    this.#held.delete(dialId)
+    const held = dial.held ?? []
+    dial.held = undefined
+    for (const send of held) {
+      send()
     }
   }
 
@@ -236,6 +257,7 @@ export class Relay {
     }
     const wasPending = dial.state === 'pending'
     const abort = dial.abort
+    this.#logger.trace({ dial: dial.id, code: error.code, pending: wasPending }, 'dial reset')
     this.#forget(dial)
     if (wasPending) {
       // the caller's dial request fails; the callee is told if it accepts later

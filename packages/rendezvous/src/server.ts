@@ -432,6 +432,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       registryPeers: this.#registry instanceof InMemoryPeerRegistry ? this.#registry.count : -1,
       dials: this.#relay.dials.size,
       pendingDials: this.#relay.pendingCount,
+      heldDials: this.#relay.heldCount,
       dialInFlightBytes: this.#relay.inFlightBytes,
       challenges: this.#challenges.size,
       discoveryPending: this.#discovery.pending,
@@ -483,7 +484,10 @@ class WsStarRendezvousServer implements RendezvousServer {
       this.#request(session, Event.LEAVE, args, false, async () => { await this.#joins.leave(session, args[0]) })
     })
     socket.on(Event.DIAL, (...args: unknown[]) => {
-      this.#request(session, Event.DIAL, args, true, async () => this.#dials.dial(session, args[0], args[1]))
+      // right behind the ack: what the relay held back on the new dial (see Relay.open)
+      this.#request(session, Event.DIAL, args, true, async () => this.#dials.dial(session, args[0], args[1]), (result) => {
+        relay.release((result as { dialId: string }).dialId)
+      })
     })
     // data plane: no acks, no promises, no per-frame allocation of our own
     socket.on(Event.DATA, (dialId: unknown, bytes: unknown) => {
@@ -519,9 +523,10 @@ class WsStarRendezvousServer implements RendezvousServer {
   /**
    * Runs a request handler so nothing can throw out of it: the result or a
    * `{ code, message }` error goes to the ack when there is one; requests
-   * that need an answer but came without an ack are dropped.
+   * that need an answer but came without an ack are dropped. `afterAck`
+   * runs right after a successful answer is emitted (even if the ack threw).
    */
-  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<unknown>): void {
+  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<unknown>, afterAck?: (result: unknown) => void): void {
     const last = args[args.length - 1]
     let ack: Ack | undefined
     if (typeof last === 'function') {
@@ -539,10 +544,14 @@ class WsStarRendezvousServer implements RendezvousServer {
       result = Promise.reject(err)
     }
     result.then((value) => {
-      if (value === undefined) {
-        ack?.(null)
-      } else {
-        ack?.(null, value)
+      try {
+        if (value === undefined) {
+          ack?.(null)
+        } else {
+          ack?.(null, value)
+        }
+      } finally {
+        afterAck?.(value)
       }
     }, (err: unknown) => {
       const wire = this.#rejections.reject(err, event, session.id)
