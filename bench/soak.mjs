@@ -15,6 +15,7 @@
 // --max-growth MiB over the fitted window (4).
 
 import { spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { createServer } from 'node:net'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -29,7 +30,9 @@ const { values } = parseArgs({
     peers: { type: 'string', default: '40' },
     transfers: { type: 'string', default: '8' },
     'max-slope': { type: 'string', default: '256' },
-    'max-growth': { type: 'string', default: '4' }
+    'max-growth': { type: 'string', default: '4' },
+    'server-log': { type: 'string' },
+    'log-level': { type: 'string', default: 'warn' }
   }
 })
 const MINUTES = Number(values.minutes)
@@ -49,13 +52,16 @@ const port = await new Promise((resolve, reject) => {
   srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
   srv.on('error', reject)
 })
-const server = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', '--port', String(port), '--expose-internals', '--log-level', 'warn',
+const server = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', '--port', String(port), '--expose-internals', '--log-level', values['log-level'],
   '--join-rate', '1000', '--join-burst', '1000', '--dial-rate', '1000', '--dial-burst', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] })
 let serverExit = null
 let serverLog = ''
 server.on('exit', (code, signal) => { serverExit = { code, signal } })
-server.stdout.on('data', d => { serverLog += d })
-server.stderr.on('data', d => { serverLog += d })
+// the tail is kept for the verdict; --server-log FILE keeps all of it (e.g. with --log-level debug)
+const serverLogFile = values['server-log'] == null ? null : createWriteStream(values['server-log'])
+const keepLog = d => { serverLog = (serverLog + d).slice(-100_000); serverLogFile?.write(d) }
+server.stdout.on('data', keepLog)
+server.stderr.on('data', keepLog)
 const base = `http://127.0.0.1:${port}`
 async function internals (gc) {
   const res = await fetch(`${base}/debug/internals${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(10_000) })
@@ -95,8 +101,36 @@ function ask (socket, event, ...args) {
   })
 }
 
+// --- per-dial history: what each end saw, printed when a transfer fails unexpectedly ---
+const secs = () => ((Date.now() - soakStartedAt) / 1000).toFixed(3)
+/** dial id -> { lines, calleeBytes, credit }; dials that end as expected are dropped */
+const dialHistory = new Map()
+function dialNote (dialId, line) {
+  let h = dialHistory.get(dialId)
+  if (h == null) {
+    if (dialHistory.size >= 20_000) dialHistory.delete(dialHistory.keys().next().value)
+    h = { lines: [], calleeBytes: 0, credit: 0 }
+    dialHistory.set(dialId, h)
+  }
+  h.lines.push(`${secs()}s ${line}`)
+  return h
+}
+function printDialHistory (dialId, from, to) {
+  const h = dialHistory.get(dialId)
+  console.error(`  dial ${dialId}: caller ${from.name}, callee ${to.name}; bytes the callee received ${h?.calleeBytes}, credit the caller received ${h?.credit}`)
+  for (const line of h?.lines ?? ['(no history)']) console.error(`    ${line}`)
+  for (const p of [from, to]) {
+    console.error(`  last churn of ${p.name}:`)
+    for (const line of p.history.slice(-12)) console.error(`    ${line}`)
+  }
+}
+
+let peerCount = 0
 class Peer {
   constructor (key) {
+    this.name = `peer${peerCount++}`
+    /** the last churn actions, with times and socket ids */
+    this.history = []
     this.key = key
     this.peerId = peerIdFromPrivateKey(key).toString()
     this.address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${this.peerId}`
@@ -106,17 +140,28 @@ class Peer {
     this.resets = new Map()
   }
 
+  churn (line) {
+    this.history.push(`${secs()}s ${line}`)
+    if (this.history.length > 40) this.history.shift()
+  }
+
   async connect () {
     const socket = io(`ws://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: 'wsstar/2' }, reconnection: false, forceNew: true })
     this.socket = socket
     await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
-    socket.on('ss-incomming', (dialId, _from, ack) => { ack(null) })
+    this.churn(`connected socket ${socket.id}`)
+    socket.on('disconnect', reason => { this.churn(`socket ${socket.id} disconnected: ${reason}`) })
+    socket.on('ss-evicted', evicted => { this.churn(`socket ${socket.id} evicted: ${evicted?.code}`) })
+    socket.on('ss-incomming', (dialId, _from, ack) => { dialNote(dialId, `${this.name} (socket ${socket.id}) accepts ss-incomming`); ack(null) })
     // receiving side of every dial: consume, grant credit in quarter windows, close our direction when theirs closes
     socket.on('d', (dialId, bytes) => {
+      const h = dialHistory.get(dialId)
+      if (h != null) h.calleeBytes += bytes.byteLength
       const due = (this.receivers.get(dialId) ?? 0) + bytes.byteLength
       if (due >= WINDOW / 4) { socket.emit('c', dialId, due); this.receivers.set(dialId, 0) } else this.receivers.set(dialId, due)
     })
     socket.on('e', (dialId, kind, error) => {
+      if (dialHistory.has(dialId)) dialNote(dialId, `${this.name} (socket ${socket.id}) got e ${kind} ${error?.code ?? ''} ${error?.message ?? ''}`)
       if (kind === 'close-write' && this.receivers.has(dialId)) socket.emit('e', dialId, 'close-write')
       this.receivers.delete(dialId)
       // recorded here, not by the transfer: a reset can arrive in the same read as the dial's ack,
@@ -130,22 +175,26 @@ class Peer {
   }
 
   async join () {
+    this.churn(`join on socket ${this.socket.id}`)
     const [err1, hello] = await ask(this.socket, 'ss-join', this.address, {})
     if (err1 != null) return unexpected('join hello', err1)
     const [err2] = await ask(this.socket, 'ss-join', this.address, { signature: await signJoin(this.key, this.address, hello.nonce) })
     if (err2 != null) return unexpected('join proof', err2)
     this.joined = true
+    this.churn(`joined on socket ${this.socket.id}`)
     stats.joins++
   }
 
   async leave () {
     this.joined = false
+    this.churn(`leave on socket ${this.socket.id}`)
     const [err] = await ask(this.socket, 'ss-leave', this.address)
     if (err != null) return unexpected('leave', err)
+    this.churn(`left on socket ${this.socket.id}`)
     stats.leaves++
   }
 
-  close () { this.joined = false; this.socket?.disconnect() }
+  close () { this.joined = false; this.churn(`close socket ${this.socket?.id}`); this.socket?.disconnect() }
 }
 
 /** One transfer: dial, send `size` bytes within the credit, close both ways. */
@@ -158,6 +207,7 @@ async function transfer (from, to) {
   }
   stats.dials++
   const dialId = result.dialId
+  const history = dialNote(dialId, `${from.name} (socket ${from.socket.id}) got the ss-dial ack; ${to.name} is on socket ${to.socket?.id}, joined ${to.joined}; reset recorded before: ${from.resets.get(dialId)?.code}`)
   to.receivers.set(dialId, 0)
   const size = 16 * 1024 + rand(2 * WINDOW)
   const frame = Buffer.alloc(32 * 1024, 0x5a)
@@ -165,7 +215,7 @@ async function transfer (from, to) {
   let sent = 0
   let ended = null
   let wake = null
-  const onCredit = (id, n) => { if (id === dialId) { credit += n; wake?.() } }
+  const onCredit = (id, n) => { if (id === dialId) { credit += n; history.credit += n; wake?.() } }
   // the first reset says why (frames still in flight then draw ERR_DIAL_NOT_FOUND resets)
   const onEnd = (id, kind) => { if (id === dialId && kind === 'reset' && ended == null) { ended = from.resets.get(dialId); wake?.() } }
   ended = from.resets.get(dialId) ?? null
@@ -186,9 +236,14 @@ async function transfer (from, to) {
     }
     if (ended != null || !from.socket.connected) {
       // the other end left or reconnected mid-transfer: the server reset the dial, as it should
-      if (ended?.code === 'ERR_PEER_GONE' || !from.socket.connected) { stats.expectedRejections++; return }
-      return unexpected('transfer', ended)
+      if (ended?.code === 'ERR_PEER_GONE' || !from.socket.connected) { stats.expectedRejections++; dialHistory.delete(dialId); return }
+      dialNote(dialId, `${from.name} stops: sent ${sent} of ${size} bytes, first reset ${ended?.code}`)
+      unexpected('transfer', ended)
+      // later frames of either end still go into the history for a moment
+      setTimeout(() => { printDialHistory(dialId, from, to); dialHistory.delete(dialId) }, 500)
+      return
     }
+    dialHistory.delete(dialId)
     from.socket.emit('e', dialId, 'close-write')
     stats.transfers++
     stats.bytes += sent
