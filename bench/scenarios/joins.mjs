@@ -7,6 +7,7 @@
 // peer, event-loop lag (the server's own nodejs_eventloop_lag_* gauges,
 // scraped every second) during the join ramp.
 
+import { availableParallelism } from 'node:os'
 import { spawnChild } from '../lib/child.mjs'
 import { CliServer, sampling } from '../lib/cli-server.mjs'
 import { fmt, table } from '../lib/format.mjs'
@@ -54,11 +55,13 @@ export async function run (ctx) {
     ctx.log(`  connected ${connected} sockets: ${fmt(connected / connectSec, 0)}/s, server ${fmt(connectCpu / connected * 1e3, 3)} ms CPU each`)
 
     cpu0 = server.cpuSeconds()
+    const loadCpu0 = kids.reduce((a, k) => a + k.cpuSeconds(), 0)
     t0 = performance.now()
     const { result: joins, samples } = await sampling(server, 1000,
       () => Promise.all(kids.map(k => k.call('join', { concurrency: cfg.joinConcurrency }, { timeoutMs: 1_200_000 }))))
     const joinSec = (performance.now() - t0) / 1000
     const joinCpu = server.cpuSeconds() - cpu0
+    const loadJoinCpu = kids.reduce((a, k) => a + k.cpuSeconds(), 0) - loadCpu0
     const joined = joins.reduce((a, j) => a + j.joined, 0)
     await new Promise(resolve => setTimeout(resolve, cfg.settleMs))
     const rss2 = server.memory().rss
@@ -78,6 +81,8 @@ export async function run (ctx) {
       joinsPerSec: joined / joinSec,
       serverCpuMsPerJoin: joinCpu / joined * 1e3,
       serverCpuShareDuringJoins: joinCpu / joinSec,
+      // the clients' share: on a small box server + clients together bound joins/s
+      loadCpuMsPerJoin: loadJoinCpu / joined * 1e3,
       joinLatencyMs: { hello: joins[0].hello, proof: joins[0].proof, total: joins[0].total },
       rssBaseline: rss0,
       rssPerConnectedSocket: (rss1 - rss0) / connected,
@@ -114,6 +119,8 @@ export function markdown (r) {
       ['server CPU per connect', `${fmt(r.serverCpuMsPerConnect, 3)} ms`],
       ['**challenge joins/s** (phase 2: hello → nonce → signed proof → registered)', `**${fmt(r.joinsPerSec, 0)}**`],
       ['server CPU per join (incl. discovery broadcasts during the ramp)', `${fmt(r.serverCpuMsPerJoin, 3)} ms (server busy ${Math.round(r.serverCpuShareDuringJoins * 100)}% of a core)`],
+      ['server-only ceiling: 1 core / server CPU per join', `${fmt(1000 / r.serverCpuMsPerJoin, 0)} joins/s`],
+      ...(r.loadCpuMsPerJoin == null ? [] : [['load processes\' CPU per join (sign, websocket, acks, samples)', `${fmt(r.loadCpuMsPerJoin, 3)} ms: server + clients ${fmt(r.serverCpuMsPerJoin + r.loadCpuMsPerJoin, 3)} ms per join, i.e. at most ${fmt(availableParallelism() * 1000 / (r.serverCpuMsPerJoin + r.loadCpuMsPerJoin), 0)} joins/s on this machine's ${availableParallelism()} cores`]]),
       ['join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
       ['peers registered at the end / join errors', `${r.peersAtEnd} / ${r.joinErrors}`],
       ['server RSS per connected (not joined) socket', `${fmt(r.rssPerConnectedSocket / 1024, 1)} KiB`],
