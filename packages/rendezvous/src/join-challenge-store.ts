@@ -9,8 +9,8 @@ export interface PendingChallenge {
   /** the key that must have signed (checked against the peer id in step 1) */
   publicKey: PublicKey
   expiresAt: number
-  /** the address string as parsed in step 1, so step 2 need not parse it again */
-  parsed?: WebSocketStarAddress
+  /** the address string as parsed (and checked) in step 1, so step 2 need not parse it again */
+  parsed: WebSocketStarAddress
 }
 
 export interface JoinChallengeStoreInit {
@@ -49,7 +49,7 @@ export class JoinChallengeStore {
     return this.#size
   }
 
-  issue (socketId: string, address: string, publicKey: PublicKey, parsed?: WebSocketStarAddress): string {
+  issue (socketId: string, address: string, publicKey: PublicKey, parsed: WebSocketStarAddress): string {
     let pending = this.#bySocket.get(socketId)
     if (pending == null) {
       pending = new Map()
@@ -78,9 +78,9 @@ export class JoinChallengeStore {
     return nonce
   }
 
-  /** Whether socket + address has a nonce (live or expired) that kept step 1's parse. Takes nothing. */
-  hasParsed (socketId: string, address: string): boolean {
-    return this.#bySocket.get(socketId)?.get(address)?.parsed != null
+  /** Whether socket + address has a nonce, live or expired. Takes nothing. */
+  has (socketId: string, address: string): boolean {
+    return this.#bySocket.get(socketId)?.has(address) ?? false
   }
 
   /** Removes and returns the live challenge for socket + address; undefined if none or expired. */

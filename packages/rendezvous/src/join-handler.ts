@@ -75,7 +75,7 @@ export class JoinHandler {
     if (pending == null) {
       throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
     }
-    return await this.#prove(session, sent, request.step.signature, { ...pending, parsed: request.address })
+    return await this.#prove(session, sent, request.step.signature, pending)
   }
 
   /**
@@ -85,7 +85,7 @@ export class JoinHandler {
    * from the same string. Anything else (no nonce, malformed data) returns
    * undefined and goes through the full parse, so errors keep their codes.
    */
-  #takeProof (session: Session, address: unknown, data: unknown): { step: { signature: string }, pending: PendingChallenge & { parsed: WebSocketStarAddress } } | undefined {
+  #takeProof (session: Session, address: unknown, data: unknown): { step: { signature: string }, pending: PendingChallenge } | undefined {
     if (typeof address !== 'string' || data == null) {
       return undefined
     }
@@ -95,17 +95,17 @@ export class JoinHandler {
     } catch {
       return undefined
     }
-    if (step.kind !== 'proof' || !this.#init.challenges.hasParsed(session.id, address)) {
+    if (step.kind !== 'proof' || !this.#init.challenges.has(session.id, address)) {
       return undefined
     }
     const pending = this.#init.challenges.take(session.id, address)
-    if (pending?.parsed == null) {
+    if (pending == null) {
       throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
     }
-    return { step, pending: pending as PendingChallenge & { parsed: WebSocketStarAddress } }
+    return { step, pending }
   }
 
-  async #prove (session: Session, sent: string, signature: string, pending: PendingChallenge & { parsed: WebSocketStarAddress }): Promise<JoinResult> {
+  async #prove (session: Session, sent: string, signature: string, pending: PendingChallenge): Promise<JoinResult> {
     if (!await verifyJoinSignature(pending.publicKey, sent, pending.nonce, signature)) {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { parsePeerAddress } from '@wsstar/protocol'
 import { JoinChallengeStore } from '../src/join-challenge-store.js'
 import { DEFAULT_LIMITS, resolveOptions } from '../src/options.js'
 import { InMemoryPeerRegistry } from '../src/peer-registry.js'
@@ -77,16 +79,21 @@ describe('InMemoryPeerRegistry', () => {
 })
 
 describe('JoinChallengeStore', () => {
+  /** what step 1 parsed; the store only carries it to step 2 */
+  const parsedFor = (key: Awaited<ReturnType<typeof generateKeyPair>>['publicKey']) =>
+    parsePeerAddress(`/ip4/127.0.0.1/tcp/13579/ws/p2p-websocket-star/p2p/${peerIdFromPublicKey(key).toString()}`)
+
   it('is single use, bound to socket + address, and expires', async () => {
     let now = 0
     const store = new JoinChallengeStore({ ttlMs: 1000, maxPerSocket: 4, now: () => now })
     const key = (await generateKeyPair('Ed25519')).publicKey
-    const nonce = store.issue('s1', '/addr', key)
+    const parsed = parsedFor(key)
+    const nonce = store.issue('s1', '/addr', key, parsed)
     assert.equal(store.take('s2', '/addr'), undefined, 'other socket')
     assert.equal(store.take('s1', '/other'), undefined, 'other address')
     assert.equal(store.take('s1', '/addr')?.nonce, nonce)
     assert.equal(store.take('s1', '/addr'), undefined, 'used')
-    store.issue('s1', '/addr', key)
+    store.issue('s1', '/addr', key, parsed)
     now += 1000
     assert.equal(store.take('s1', '/addr'), undefined, 'expired')
     assert.equal(store.size, 0)
@@ -95,13 +102,14 @@ describe('JoinChallengeStore', () => {
   it('keeps at most maxPerSocket nonces, dropping the oldest; a new hello replaces the nonce', async () => {
     const store = new JoinChallengeStore({ ttlMs: 1000, maxPerSocket: 2 })
     const key = (await generateKeyPair('Ed25519')).publicKey
-    store.issue('s', '/1', key)
-    store.issue('s', '/2', key)
-    store.issue('s', '/3', key)
+    const parsed = parsedFor(key)
+    store.issue('s', '/1', key, parsed)
+    store.issue('s', '/2', key, parsed)
+    store.issue('s', '/3', key, parsed)
     assert.equal(store.size, 2)
     assert.equal(store.take('s', '/1'), undefined)
-    const first = store.issue('s', '/2', key)
-    const second = store.issue('s', '/2', key)
+    const first = store.issue('s', '/2', key, parsed)
+    const second = store.issue('s', '/2', key, parsed)
     assert.notEqual(first, second)
     assert.equal(store.take('s', '/2')?.nonce, second)
     store.clearSocket('s')
