@@ -19,12 +19,6 @@ export interface MetricsSource {
 export type JoinResultLabel = 'ok' | 'challenged' | ErrorCode
 export type DialResultLabel = 'ok' | ErrorCode
 
-/**
- * Prometheus metrics of one server, on a Registry of its own (several
- * servers can run in one process). Per-frame counters are plain numbers in
- * the relay, copied into prom-client at scrape time, so relaying a frame
- * costs no metric bookkeeping.
- */
 /** prom-client default metrics whose collection is O(open sockets) and synchronous */
 const O_N_DEFAULT_METRICS = [
   'process_open_fds',
@@ -34,6 +28,12 @@ const O_N_DEFAULT_METRICS = [
   'nodejs_active_resources_total'
 ]
 
+/**
+ * Prometheus metrics of one server, on a Registry of its own (several
+ * servers can run in one process). Per-frame counters are plain numbers in
+ * the relay, copied into prom-client at scrape time, so relaying a frame
+ * costs no metric bookkeeping.
+ */
 export class RendezvousMetrics {
   readonly registry: Registry
   readonly #joins: Counter<'result'>
