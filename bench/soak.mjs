@@ -16,12 +16,12 @@
 
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { createServer } from 'node:net'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { signJoin } from '@wsstar/protocol'
 import { io } from 'socket.io-client'
+import { freePort } from './lib/cli-server.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -47,11 +47,7 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const rand = n => Math.floor(Math.random() * n)
 
 // --- server ------------------------------------------------------------------
-const port = await new Promise((resolve, reject) => {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
-  srv.on('error', reject)
-})
+const port = await freePort()
 const server = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', '--port', String(port), '--expose-internals', '--log-level', values['log-level'],
   '--join-rate', '1000', '--join-burst', '1000', '--dial-rate', '1000', '--dial-burst', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] })
 let serverExit = null

@@ -17,7 +17,8 @@ import { LIMIT_NAMES } from '../../packages/rendezvous/dist/src/options.js'
 const rootDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
 export const CLI_PATH = join(rootDir, 'packages', 'rendezvous', 'dist', 'src', 'cli.js')
 
-async function freePort () {
+/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it). */
+export async function freePort () {
   const srv = createServer()
   await new Promise(resolve => srv.listen(0, '127.0.0.1', resolve))
   const { port } = srv.address()

@@ -16,13 +16,14 @@
 
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Event, PROTOCOL_VERSION, signJoin } from '@wsstar/protocol'
 import { io } from 'socket.io-client'
 import { readCpuSeconds, spawnChild } from '../lib/child.mjs'
+import { freePort } from '../lib/cli-server.mjs'
 import { fmt, fmtRatio, table, GiB, MiB } from '../lib/format.mjs'
 import { percentile, median, min, max, ratio } from '../lib/stats.mjs'
 
@@ -41,17 +42,6 @@ export function config (ctx) {
   if (ctx.options.runs != null) c.runs = ctx.options.runs
   if (ctx.options.rounds != null) c.dials = ctx.options.rounds
   return c
-}
-
-async function freePort () {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function waitForPort (port, timeoutMs = 15_000) {

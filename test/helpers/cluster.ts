@@ -11,6 +11,7 @@ import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './free-port.js'
 import type { ChildProcess } from 'node:child_process'
 
 export const CLI = fileURLToPath(new URL('../../../packages/rendezvous/dist/src/cli.js', import.meta.url))
@@ -44,17 +45,6 @@ async function killChild (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL
 
 export function hasRedisServer (): boolean {
   return spawnSync('redis-server', ['--version']).status === 0
-}
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
 }
 
 /**

@@ -5,9 +5,12 @@
  * read over HTTP.
  */
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../../helpers/free-port.js'
 import type { ChildProcess } from 'node:child_process'
+
+/** re-exported: tests that start servers of their own pick ports with it */
+export { freePort }
 
 export const CLI = fileURLToPath(new URL('../../../../packages/rendezvous/dist/src/cli.js', import.meta.url))
 
@@ -44,17 +47,6 @@ export interface ServerProcess {
   stop(): Promise<Exit>
   /** asserts it is still running */
   alive(): boolean
-}
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => { resolve(port) })
-    })
-    srv.on('error', reject)
-  })
 }
 
 export function parseSamples (text: string, name: string): Record<string, number> {
