@@ -83,6 +83,7 @@ export async function run (ctx) {
       serverCpuShareDuringJoins: joinCpu / joinSec,
       // the clients' share: on a small box server + clients together bound joins/s
       loadCpuMsPerJoin: loadJoinCpu / joined * 1e3,
+      cpus: availableParallelism(),
       joinLatencyMs: { hello: joins[0].hello, proof: joins[0].proof, total: joins[0].total },
       rssBaseline: rss0,
       rssPerConnectedSocket: (rss1 - rss0) / connected,
@@ -120,7 +121,7 @@ export function markdown (r) {
       ['**challenge joins/s** (phase 2: hello → nonce → signed proof → registered)', `**${fmt(r.joinsPerSec, 0)}**`],
       ['server CPU per join (incl. discovery broadcasts during the ramp)', `${fmt(r.serverCpuMsPerJoin, 3)} ms (server busy ${Math.round(r.serverCpuShareDuringJoins * 100)}% of a core)`],
       ['server-only ceiling: 1 core / server CPU per join', `${fmt(1000 / r.serverCpuMsPerJoin, 0)} joins/s`],
-      ...(r.loadCpuMsPerJoin == null ? [] : [['load processes\' CPU per join (sign, websocket, acks, samples)', `${fmt(r.loadCpuMsPerJoin, 3)} ms: server + clients ${fmt(r.serverCpuMsPerJoin + r.loadCpuMsPerJoin, 3)} ms per join, i.e. at most ${fmt(availableParallelism() * 1000 / (r.serverCpuMsPerJoin + r.loadCpuMsPerJoin), 0)} joins/s on this machine's ${availableParallelism()} cores`]]),
+      ...(r.loadCpuMsPerJoin == null || r.cpus == null ? [] : [['load processes\' CPU per join (sign, websocket, acks, samples)', `${fmt(r.loadCpuMsPerJoin, 3)} ms: server + clients ${fmt(r.serverCpuMsPerJoin + r.loadCpuMsPerJoin, 3)} ms per join, i.e. at most ${fmt(r.cpus * 1000 / (r.serverCpuMsPerJoin + r.loadCpuMsPerJoin), 0)} joins/s on the measuring machine's ${r.cpus} cores`]]),
       ['join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
       ['peers registered at the end / join errors', `${r.peersAtEnd} / ${r.joinErrors}`],
       ['server RSS per connected (not joined) socket', `${fmt(r.rssPerConnectedSocket / 1024, 1)} KiB`],
