@@ -9,6 +9,7 @@ import { Discovery } from './discovery.js'
 import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
+import { ed25519Backend } from './join-signature.js'
 import { LegacyGateway } from './legacy/legacy-gateway.js'
 import { Membership, REGISTERED_ROOM } from './membership.js'
 import { RendezvousMetrics } from './metrics.js'
@@ -343,7 +344,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     if (!this.#options.challenge) {
       this.#logger.warn('the join challenge is OFF: anyone can register any peer id. Use this only in trusted test setups')
     }
-    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()) },
+    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()), ed25519: ed25519Backend },
       `wsstar rendezvous listening on ${this.#addresses.map(a => a.toString()).join(', ')}`)
   }
 
