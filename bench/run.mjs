@@ -32,6 +32,8 @@ options:
   --size-mib=N       throughput / slow-receiver: transfer size in MiB (default 256)
   --rounds=N         latency: measured round trips per path (default 1000)
   --stall-ms=N       slow-receiver: how long the receiver stops reading (default 10000)
+  --join-mode=M      joins: 'socket' (one request signed over the socket id, the
+                     transport's default) or 'nonce' (two-step hello → nonce → proof)
   --out=NAME         write bench/results/NAME.json and NAME.md (default: latest)
   --relay-cpu-prof   run relays with --cpu-prof (profiles in bench/results/profiles/)
   --ping-abort       keep libp2p's default of aborting a connection whose keep-alive
@@ -58,6 +60,10 @@ function parseArgs (argv) {
       case 'rounds': options.rounds = num(); break
       case 'stall-ms': options.stallMs = num(); break
       case 'out': options.out = value; break
+      case 'join-mode':
+        if (value !== 'socket' && value !== 'nonce') throw new Error('--join-mode is socket or nonce')
+        options.joinMode = value
+        break
       case 'relay-cpu-prof': options.relayCpuProf = true; break
       case 'ping-abort': options.pingAbort = true; break
       case 'help': options.help = true; break

@@ -48,14 +48,14 @@ serveRpc({
   },
 
   /** Joins the connected sockets that have not joined. */
-  async join ({ concurrency = 50 }) {
+  async join ({ concurrency = 50, mode = 'socket' }) {
     const todo = sockets.filter(s => s.ws != null && !s.joined && !s.closed)
     const hello = []
     const proof = []
     const total = []
     const t0 = performance.now()
     const errors = await pool(todo.length, concurrency, async i => {
-      const r = await todo[i].join()
+      const r = await todo[i].join(mode)
       hello.push(r.helloMs)
       proof.push(r.proofMs)
       total.push(r.helloMs + r.signMs + r.proofMs)

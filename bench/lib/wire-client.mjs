@@ -86,6 +86,8 @@ export class WireSocket {
               counters.ends++
             }
           } else if (p === 0x30 /* 0: connect */) {
+            // '40{"sid":"..."}': the socket id a one-request join signs
+            this.sid = JSON.parse(s.slice(2)).sid
             connected = true
             resolve(this)
           } else if (p === 0x34 /* 4: connect error */) {
@@ -128,8 +130,23 @@ export class WireSocket {
     this.ws.send(`42${JSON.stringify([event, ...args])}`)
   }
 
-  /** The two-step Ed25519 challenge join. Resolves with { helloMs, proofMs } or throws. */
-  async join () {
+  /**
+   * The Ed25519 join: one request signed over the socket id (`mode` 'socket',
+   * the transport's default), or the two-step hello → nonce → proof ('nonce').
+   * Resolves with { helloMs, signMs, proofMs } or throws.
+   */
+  async join (mode = 'socket') {
+    if (mode === 'socket') {
+      const t0 = performance.now()
+      const signature = sign(null, joinPayload(this.address, this.sid), this.identity.privateKey).toString('base64')
+      const t1 = performance.now()
+      const [err, result] = await this.request('ss-join', this.address, { sid: this.sid, signature })
+      if (err != null) throw new Error(`join: ${err.code} ${err.message}`)
+      if (result.verified !== true) throw new Error('join: the server did not verify the signature')
+      this.joined = true
+      this.lastSample = result.peers.length
+      return { helloMs: 0, signMs: t1 - t0, proofMs: performance.now() - t1 }
+    }
     const t0 = performance.now()
     const [err1, challenge] = await this.request('ss-join', this.address, {})
     if (err1 != null) throw new Error(`hello: ${err1.code} ${err1.message}`)

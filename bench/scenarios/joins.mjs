@@ -1,8 +1,10 @@
 // Joins: the wsstar-rendezvous CLI in a child process of its own, ramped to
 // N peers by raw clients (bench/lib/wire-client.mjs) in 2 load processes.
 // Phase 1 connects every socket (socket.io handshake only), phase 2 runs the
-// two-step Ed25519 challenge join on all of them (a fixed number in flight
-// per load process), so connect cost and join cost are reported apart.
+// Ed25519 challenge join on all of them (a fixed number in flight per load
+// process), so connect cost and join cost are reported apart. The join is
+// the transport's: one request signed over the socket id (`--join-mode=nonce`
+// measures the two-step hello → nonce → proof instead).
 // Server CPU per operation, RSS per connected socket and per joined idle
 // peer, event-loop lag (the server's own nodejs_eventloop_lag_* gauges,
 // scraped every second) during the join ramp.
@@ -36,7 +38,7 @@ export async function startLoad (n, verbose) {
 }
 
 export async function run (ctx) {
-  const cfg = config(ctx)
+  const cfg = { ...config(ctx), joinMode: ctx.options.joinMode ?? 'socket' }
   const server = await new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose }).start()
   const kids = await startLoad(cfg.loadProcesses, ctx.verbose)
   try {
@@ -58,7 +60,7 @@ export async function run (ctx) {
     const loadCpu0 = kids.reduce((a, k) => a + k.cpuSeconds(), 0)
     t0 = performance.now()
     const { result: joins, samples } = await sampling(server, 1000,
-      () => Promise.all(kids.map(k => k.call('join', { concurrency: cfg.joinConcurrency }, { timeoutMs: 1_200_000 }))))
+      () => Promise.all(kids.map(k => k.call('join', { concurrency: cfg.joinConcurrency, mode: cfg.joinMode }, { timeoutMs: 1_200_000 }))))
     const joinSec = (performance.now() - t0) / 1000
     const joinCpu = server.cpuSeconds() - cpu0
     const loadJoinCpu = kids.reduce((a, k) => a + k.cpuSeconds(), 0) - loadCpu0
@@ -108,21 +110,23 @@ export async function run (ctx) {
 
 export function markdown (r) {
   const l = r.joinLatencyMs
+  const mode = r.config.joinMode ?? 'nonce'
+  const joinLabel = mode === 'socket' ? 'one request signed over the socket id → verified → registered' : 'hello → nonce → signed proof → registered'
   return [
     `### Joins: ramp to ${r.config.peers.toLocaleString('en')} peers on one server, Ed25519 challenge on`,
     '',
     `Server: \`${r.server}\` (the CLI in its own process; join rate limit and handshake timeout raised because all sockets share one IP and wait for their turn). ` +
-    `Clients: ${r.config.loadProcesses} load processes of raw socket.io-protocol websockets (keys generated beforehand, nonce signed with node:crypto), ` +
+    `Clients: ${r.config.loadProcesses} load processes of raw socket.io-protocol websockets (keys generated beforehand, signed with node:crypto), ` +
     `${r.config.joinConcurrency} joins in flight per process. Phase 1 connects every socket, phase 2 joins them.`,
     '',
     table(['measure', 'value'], [
       ['socket.io connects/s (phase 1)', fmt(r.connectsPerSec, 0)],
       ['server CPU per connect', `${fmt(r.serverCpuMsPerConnect, 3)} ms`],
-      ['**challenge joins/s** (phase 2: hello → nonce → signed proof → registered)', `**${fmt(r.joinsPerSec, 0)}**`],
+      [`**challenge joins/s** (phase 2: ${joinLabel})`, `**${fmt(r.joinsPerSec, 0)}**`],
       ['server CPU per join (incl. discovery broadcasts during the ramp)', `${fmt(r.serverCpuMsPerJoin, 3)} ms (server busy ${Math.round(r.serverCpuShareDuringJoins * 100)}% of a core)`],
       ['server-only ceiling: 1 core / server CPU per join', `${fmt(1000 / r.serverCpuMsPerJoin, 0)} joins/s`],
       ...(r.loadCpuMsPerJoin == null || r.cpus == null ? [] : [['load processes\' CPU per join (sign, websocket, acks, samples)', `${fmt(r.loadCpuMsPerJoin, 3)} ms: server + clients ${fmt(r.serverCpuMsPerJoin + r.loadCpuMsPerJoin, 3)} ms per join, i.e. at most ${fmt(r.cpus * 1000 / (r.serverCpuMsPerJoin + r.loadCpuMsPerJoin), 0)} joins/s on the measuring machine's ${r.cpus} cores`]]),
-      ['join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
+      [mode === 'socket' ? 'join latency p50 / p99 (sign + request)' : 'join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
       ['peers registered at the end / join errors', `${r.peersAtEnd} / ${r.joinErrors}`],
       ['server RSS per connected (not joined) socket', `${fmt(r.rssPerConnectedSocket / 1024, 1)} KiB`],
       ['**server RSS per joined idle peer**', `**${fmt(r.rssPerJoinedPeer / 1024, 1)} KiB** (${fmt(r.rssAtEnd / 2 ** 20, 0)} MiB at the end, ${fmt(r.rssBaseline / 2 ** 20, 0)} MiB before)`],

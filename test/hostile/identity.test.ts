@@ -109,6 +109,31 @@ describe('hostile: identity', { timeout: 60_000 }, () => {
     expect(await codeOf(eve, 'ss-join', address, { signature }), 'ERR_INVALID_SIGNATURE')
   })
 
+  it('one-request join (signature over the socket id): verified on its own socket; another socket\'s id, key or address is refused', async () => {
+    const owner = await identity()
+    const mallory = await identity()
+    const address = peerAddr(a.port, owner.peerId)
+    const socket = await connect(a.port)
+    const eve = await connect(a.port)
+    assert.ok(socket.id != null && eve.id != null && socket.id !== eve.id)
+    const sid = socket.id
+    // mallory signs the owner's address over the socket's id with her own key
+    expect(await codeOf(socket, 'ss-join', address, { sid, signature: await signJoin(mallory.key, address, sid) }), 'ERR_INVALID_SIGNATURE')
+    // a signature over the id of another socket, or naming it
+    expect(await codeOf(socket, 'ss-join', address, { sid: eve.id, signature: await signJoin(owner.key, address, eve.id as string) }), 'ERR_CHALLENGE_EXPIRED')
+    expect(await codeOf(socket, 'ss-join', address, { sid, signature: await signJoin(owner.key, address, eve.id as string) }), 'ERR_INVALID_SIGNATURE')
+    // the owner's right signature, but over the address's other spelling
+    expect(await codeOf(socket, 'ss-join', address, { sid, signature: await signJoin(owner.key, address.replace('/p2p/', '/ipfs/'), sid) }), 'ERR_INVALID_SIGNATURE')
+    const signature = await signJoin(owner.key, address, sid)
+    const [err, result] = await ask(socket, 'ss-join', address, { sid, signature })
+    assert.equal(err, null)
+    assert.equal(result.verified, true)
+    assert.ok(Array.isArray(result.peers))
+    // eve replays the captured join on her socket: its id is not hers
+    expect(await codeOf(eve, 'ss-join', address, { sid, signature }), 'ERR_CHALLENGE_EXPIRED')
+    expect(await codeOf(eve, 'ss-join', address, { sid: eve.id, signature }), 'ERR_INVALID_SIGNATURE')
+  })
+
   it('expired nonce (1 s lifetime) -> ERR_CHALLENGE_EXPIRED', async () => {
     const me = await identity()
     const address = peerAddr(a.port, me.peerId)

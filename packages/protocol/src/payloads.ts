@@ -39,10 +39,18 @@ export function parseDialId (value: unknown): string {
   return value
 }
 
-/** `ss-join` step 1 (`hello`, optional public key) or step 2 (`proof`, signature). */
+/**
+ * `ss-join` step 1 (`hello`, optional public key), step 2 (`proof`,
+ * signature over the server's nonce), or the one-round-trip `socket-proof`
+ * (signature over the socket id, optional public key).
+ */
 export type JoinStep =
   | { kind: 'hello', publicKey?: string }
   | { kind: 'proof', signature: string }
+  | { kind: 'socket-proof', sid: string, signature: string, publicKey?: string }
+
+/** Longest socket id a one-round-trip join may name (socket.io's are 20 chars). */
+export const MAX_SOCKET_ID_LENGTH = 64
 
 export interface JoinRequest {
   address: WebSocketStarAddress
@@ -67,7 +75,19 @@ export function parseJoinStep (data: unknown): JoinStep {
     return { kind: 'hello' }
   }
   if (!isPlainObject(data)) {
-    throw badRequest('join data must be an object: { publicKey } or { signature }')
+    throw badRequest('join data must be an object: { publicKey }, { signature } or { sid, signature }')
+  }
+  if (data.sid != null) {
+    // one round trip: the socket id the server gave in its CONNECT packet is the nonce
+    if (data.signature == null) {
+      throw badRequest('a join with sid needs a signature')
+    }
+    return {
+      kind: 'socket-proof',
+      sid: boundedString(data.sid, 'sid', MAX_SOCKET_ID_LENGTH),
+      signature: boundedString(data.signature, 'signature', MAX_SIGNATURE_LENGTH),
+      ...(data.publicKey == null ? {} : { publicKey: boundedString(data.publicKey, 'publicKey', MAX_PUBLIC_KEY_LENGTH) })
+    }
   }
   if (data.signature != null) {
     if (data.publicKey != null) {
@@ -138,6 +158,8 @@ export interface JoinResult {
   window: number
   /** largest `d` payload the server accepts */
   maxFrame: number
+  /** the server verified a signature for this registration (absent: it did not, challenge off) */
+  verified?: boolean
 }
 
 /** Ack of join step 1 when the challenge is on. */
@@ -185,7 +207,11 @@ export function parseJoinAck (value: unknown): JoinChallenge | JoinResult {
   if (typeof maxFrame !== 'number' || !Number.isSafeInteger(maxFrame) || maxFrame <= 0 || maxFrame > MAX_FRAME_BYTES) {
     throw badRequest('join ack maxFrame is invalid')
   }
-  return { peers: addressList(value.peers, 'peers'), window, maxFrame }
+  const result: JoinResult = { peers: addressList(value.peers, 'peers'), window, maxFrame }
+  if (value.verified === true) {
+    result.verified = true
+  }
+  return result
 }
 
 /** Client side: the dial ack. */

@@ -27,6 +27,17 @@ describe('payload validation', () => {
     assert.equal(code(() => parseJoinRequest(12, undefined)), ErrorCode.INVALID_ADDRESS)
   })
 
+  it('parses the one-round-trip join (signature over the socket id) and rejects it incomplete or oversized', () => {
+    assert.deepEqual(parseJoinRequest(ADDR, { sid: 'abc', signature: 'sig' }).step, { kind: 'socket-proof', sid: 'abc', signature: 'sig' })
+    assert.deepEqual(parseJoinRequest(ADDR, { sid: 'abc', signature: 'sig', publicKey: 'key' }).step,
+      { kind: 'socket-proof', sid: 'abc', signature: 'sig', publicKey: 'key' })
+    assert.equal(code(() => parseJoinRequest(ADDR, { sid: 'abc' })), ErrorCode.BAD_REQUEST)
+    assert.equal(code(() => parseJoinRequest(ADDR, { sid: 5, signature: 'sig' })), ErrorCode.BAD_REQUEST)
+    assert.equal(code(() => parseJoinRequest(ADDR, { sid: 'x'.repeat(65), signature: 'sig' })), ErrorCode.BAD_REQUEST)
+    assert.equal(code(() => parseJoinRequest(ADDR, { sid: 'abc', signature: 'x'.repeat(5000) })), ErrorCode.BAD_REQUEST)
+    assert.equal(code(() => parseJoinRequest(ADDR, { sid: 'abc', signature: 'sig', publicKey: ['k'] })), ErrorCode.BAD_REQUEST)
+  })
+
   it('accepts only server-shaped dial ids', () => {
     const id = createDialId()
     assert.equal(parseDialId(id), id)
@@ -55,6 +66,8 @@ describe('payload validation', () => {
   it('checks what the server sends to clients', () => {
     assert.deepEqual(parseJoinAck({ nonce: 'n' }), { nonce: 'n' })
     assert.deepEqual(parseJoinAck({ peers: [ADDR, 5], window: 1024, maxFrame: 512 }), { peers: [ADDR], window: 1024, maxFrame: 512 })
+    assert.deepEqual(parseJoinAck({ peers: [], window: 1024, maxFrame: 512, verified: true }), { peers: [], window: 1024, maxFrame: 512, verified: true })
+    assert.deepEqual(parseJoinAck({ peers: [], window: 1024, maxFrame: 512, verified: 'yes' }), { peers: [], window: 1024, maxFrame: 512 })
     assert.equal(code(() => parseJoinAck({ peers: [], window: -1, maxFrame: 1 })), ErrorCode.BAD_REQUEST)
     assert.equal(code(() => parseJoinAck(null)), ErrorCode.BAD_REQUEST)
     assert.deepEqual(parsePeersDelta({ joined: [ADDR], left: undefined }), { joined: [ADDR], left: [] })

@@ -5,6 +5,7 @@ import type { JoinChallengeStore, PendingChallenge } from './join-challenge-stor
 import type { Membership } from './membership.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { Session } from './session.js'
+import type { PublicKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { JoinChallenge, JoinResult, WebSocketStarAddress } from '@wsstar/protocol'
 
@@ -20,10 +21,11 @@ export interface JoinHandlerInit {
 }
 
 /**
- * `ss-join` and `ss-leave`. A join is two requests: the hello (address and,
- * for RSA ids, the public key) gets a nonce bound to this socket and this
- * address string; the proof (signature over the domain-separated payload)
- * takes the nonce out, is verified and registers the peer.
+ * `ss-join` and `ss-leave`. A two-step join is two requests: the hello
+ * (address and, for RSA ids, the public key) gets a nonce bound to this
+ * socket and this address string; the proof (signature over the
+ * domain-separated payload) takes the nonce out, is verified and registers
+ * the peer. The one-round-trip join signs the socket id instead of a nonce.
  */
 export class JoinHandler {
   readonly #init: JoinHandlerInit
@@ -60,6 +62,9 @@ export class JoinHandler {
     // parseJoinRequest checked it is a string: the exact string is what gets signed
     const sent = address as string
     this.#checkServer(request.address)
+    if (request.step.kind === 'socket-proof') {
+      return await this.#proveSocket(session, sent, request.address, request.step)
+    }
     if (request.step.kind === 'hello') {
       if (!session.joinBucket.take()) {
         this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
@@ -106,14 +111,40 @@ export class JoinHandler {
   }
 
   async #prove (session: Session, sent: string, signature: string, pending: PendingChallenge): Promise<JoinResult> {
-    if (!await verifyJoinSignature(pending.publicKey, sent, pending.nonce, signature)) {
+    return await this.#verifyAndRegister(session, sent, pending.parsed, pending.publicKey, pending.nonce, signature)
+  }
+
+  /**
+   * The one-round-trip join: the nonce is this socket's id, which the server
+   * chose at random and sent in its CONNECT packet, so the client can sign
+   * before its first request. It counts against the join rate like a hello.
+   */
+  async #proveSocket (session: Session, sent: string, parsed: WebSocketStarAddress, step: { sid: string, signature: string, publicKey?: string }): Promise<JoinResult> {
+    if (step.sid !== session.id) {
+      throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'the join is signed for another socket id (a reconnect changes it); sign this socket\'s id or use the two-step join')
+    }
+    if (!session.joinBucket.take()) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
+    }
+    const publicKey = publicKeyForPeer(parsed.peerId, step.publicKey)
+    if (!this.#init.challenge) {
+      return await this.#init.membership.register(session, parsed)
+    }
+    return await this.#verifyAndRegister(session, sent, parsed, publicKey, session.id, step.signature)
+  }
+
+  async #verifyAndRegister (session: Session, sent: string, parsed: WebSocketStarAddress, publicKey: PublicKey, nonce: string, signature: string): Promise<JoinResult> {
+    if (!await verifyJoinSignature(publicKey, sent, nonce, signature)) {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }
     this.#checkRunning()
     if (!session.connected) {
       throw new WsStarError(ErrorCode.PEER_GONE, 'the socket disconnected during the join')
     }
-    return await this.#init.membership.register(session, pending.parsed)
+    const result = await this.#init.membership.register(session, parsed)
+    result.verified = true
+    return result
   }
 
   #checkRunning (): void {

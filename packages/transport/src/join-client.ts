@@ -1,5 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Event, WsStarError, encodePublicKey, parseJoinAck, signJoin } from '@wsstar/protocol'
+import { ErrorCode, Event, WsStarError, encodePublicKey, parseJoinAck, signJoin } from '@wsstar/protocol'
 import { ChallengeRequiredError, RendezvousProtocolError } from './errors.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { JoinResult } from '@wsstar/protocol'
@@ -15,6 +15,12 @@ export interface JoinInit {
   privateKey: PrivateKey
   /** require the server to challenge (see `WebSocketStarInit.challenge`) */
   challenge: boolean
+  /**
+   * this socket's id as the server sent it in its CONNECT packet: when set,
+   * the join is one request signed over it (falling back to the two-step
+   * join if the server does not take it)
+   */
+  socketId?: string
   /** called between the two steps, when the server has sent its nonce */
   onChallenged?(): void
 }
@@ -35,11 +41,36 @@ function parseAck (value: unknown): ReturnType<typeof parseJoinAck> {
 }
 
 /**
- * The client half of `ss-join` (PROTOCOL.md): hello with the address (and
- * the public key for RSA ids), then, when the server answers with a nonce,
- * the signature over `"wsstar/2 join\n" + address + "\n" + nonce`.
+ * The client half of `ss-join` (PROTOCOL.md). With the socket id known, one
+ * request: the signature over `"wsstar/2 join\n" + address + "\n" + socketId`
+ * (and the public key for RSA ids). A server that answers it with
+ * `ERR_CHALLENGE_EXPIRED` (one without that join, or a socket id that went
+ * stale in a reconnect) gets the two-step join: hello with the address, then,
+ * when the server answers with a nonce, the signature over the nonce.
  */
 export async function joinServer (init: JoinInit): Promise<JoinResult> {
+  if (init.socketId != null) {
+    init.onChallenged?.()
+    const signature = await signJoin(init.privateKey, init.address, init.socketId)
+    try {
+      const result = parseAck(await init.request(Event.JOIN, [init.address, { sid: init.socketId, signature, ...helloData(init.peerId, init.privateKey) }]))
+      if ('nonce' in result) {
+        throw new RendezvousProtocolError('ERR_BAD_REQUEST', 'server answered a signed join with a nonce')
+      }
+      if (init.challenge && result.verified !== true) {
+        throw new ChallengeRequiredError()
+      }
+      return result
+    } catch (err) {
+      if ((err as { code?: string }).code !== ErrorCode.CHALLENGE_EXPIRED) {
+        throw err
+      }
+    }
+  }
+  return await joinTwoSteps(init)
+}
+
+async function joinTwoSteps (init: JoinInit): Promise<JoinResult> {
   const first = parseAck(await init.request(Event.JOIN, [init.address, helloData(init.peerId, init.privateKey)]))
   if (!('nonce' in first)) {
     if (init.challenge) {

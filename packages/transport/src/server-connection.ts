@@ -258,6 +258,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       peerId: this.#init.peerId,
       privateKey: this.#init.privateKey,
       challenge: this.#options.challenge,
+      socketId: this.#socket?.id,
       onChallenged: () => {
         if (session === this.#session) {
           this.#setStatus('challenged')
