@@ -47,12 +47,17 @@ interface Slot {
 
 /**
  * The default registry: one process, no dependencies. A map for lookups
- * plus a dense array for O(1) uniform random picks; removal swaps the last
- * element into the hole, so both stay O(1).
+ * plus dense arrays for O(1) uniform random picks; removal swaps the last
+ * element into the hole, so both stay O(1). The addresses have a dense
+ * array of their own: a sample reads only that array (and the slots of the
+ * few excluded ids), never the records, which under load sit in cold cache
+ * lines all over the heap.
  */
 export class InMemoryPeerRegistry implements PeerRegistry {
   readonly #slots = new Map<string, Slot>()
   readonly #dense: PeerRecord[] = []
+  /** `#dense[i].address`, kept in step with `#dense` */
+  readonly #addresses: string[] = []
   readonly #random: () => number
 
   constructor (random: () => number = Math.random) {
@@ -82,6 +87,7 @@ export class InMemoryPeerRegistry implements PeerRegistry {
   async close (): Promise<void> {
     this.#slots.clear()
     this.#dense.length = 0
+    this.#addresses.length = 0
   }
 
   get count (): number {
@@ -95,10 +101,12 @@ export class InMemoryPeerRegistry implements PeerRegistry {
       const previous = slot.record
       slot.record = copy
       this.#dense[slot.index] = copy
+      this.#addresses[slot.index] = copy.address
       return previous
     }
     this.#slots.set(record.peerId, { record: copy, index: this.#dense.length })
     this.#dense.push(copy)
+    this.#addresses.push(copy.address)
     return undefined
   }
 
@@ -109,8 +117,10 @@ export class InMemoryPeerRegistry implements PeerRegistry {
     }
     this.#slots.delete(peerId)
     const last = this.#dense.pop()
-    if (last != null && slot.index < this.#dense.length) {
+    const lastAddress = this.#addresses.pop()
+    if (last != null && lastAddress != null && slot.index < this.#dense.length) {
       this.#dense[slot.index] = last
+      this.#addresses[slot.index] = lastAddress
       const lastSlot = this.#slots.get(last.peerId)
       if (lastSlot != null) {
         lastSlot.index = slot.index
@@ -120,28 +130,31 @@ export class InMemoryPeerRegistry implements PeerRegistry {
   }
 
   sampleSync (count: number, exclude?: ReadonlySet<string>): string[] {
-    const total = this.#dense.length
+    const addresses = this.#addresses
+    const total = addresses.length
     if (count <= 0 || total === 0) {
       return []
     }
-    let excluded = 0
+    // indices of the excluded ids (a socket's own few registrations)
+    const skip: number[] = []
     if (exclude != null) {
       for (const id of exclude) {
-        if (this.#slots.has(id)) {
-          excluded++
+        const slot = this.#slots.get(id)
+        if (slot != null) {
+          skip.push(slot.index)
         }
       }
     }
-    const available = total - excluded
+    const available = total - skip.length
     if (available <= 0) {
       return []
     }
     if (count * 2 >= available) {
       // few peers (total <= 2 * count + excluded): a partial shuffle of all is cheap
       const all: string[] = []
-      for (const record of this.#dense) {
-        if (exclude?.has(record.peerId) !== true) {
-          all.push(record.address)
+      for (let i = 0; i < total; i++) {
+        if (!skip.includes(i)) {
+          all.push(addresses[i])
         }
       }
       const n = Math.min(count, all.length)
@@ -155,7 +168,7 @@ export class InMemoryPeerRegistry implements PeerRegistry {
       return all
     }
     // many peers: rejection sampling, expected < 2 picks per result
-    const picked = new Set<number>()
+    const picked = new Set<number>(skip)
     const out: string[] = []
     while (out.length < count) {
       const i = Math.floor(this.#random() * total)
@@ -163,11 +176,7 @@ export class InMemoryPeerRegistry implements PeerRegistry {
         continue
       }
       picked.add(i)
-      const record = this.#dense[i]
-      if (exclude?.has(record.peerId) === true) {
-        continue
-      }
-      out.push(record.address)
+      out.push(addresses[i])
     }
     return out
   }

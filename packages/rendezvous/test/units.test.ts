@@ -52,6 +52,20 @@ describe('InMemoryPeerRegistry', () => {
     }
   })
 
+  it('samples the current address of each peer and excludes by id after replacements and swap-removes', () => {
+    const registry = new InMemoryPeerRegistry()
+    for (let i = 0; i < 200; i++) registry.addSync(rec(i))
+    registry.addSync({ ...rec(3), address: '/b/3' })
+    assert.equal(registry.removeSync('p0', 's'), true) // p199 moves into index 0
+    for (const count of [10, 1000]) {
+      const sample = registry.sampleSync(count, new Set(['p199', 'p5', 'unknown']))
+      assert.equal(sample.length, Math.min(count, 199 - 2))
+      assert.ok(!sample.includes('/a/199') && !sample.includes('/a/5') && !sample.includes('/a/0'), 'excluded and removed peers never appear')
+      assert.ok(!sample.includes('/a/3'), 'a replaced address never appears')
+      if (count === 1000) assert.ok(sample.includes('/b/3'))
+    }
+  })
+
   it('samples distinct peers, excludes the given ids, and is roughly uniform', async () => {
     const registry = new InMemoryPeerRegistry()
     for (let i = 0; i < 1000; i++) registry.addSync(rec(i))
