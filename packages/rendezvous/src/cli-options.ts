@@ -43,7 +43,8 @@ const UNITS: Record<keyof RendezvousLimits, Unit> = {
   resampleIntervalMs: 'ms',
   shutdownGraceMs: 'ms',
   legacyMaxBufferedBytes: 'bytes',
-  legacyAnnouncements: 'count'
+  legacyAnnouncements: 'count',
+  verifyThreads: 'count'
 }
 
 const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
@@ -68,7 +69,8 @@ const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
   resampleIntervalMs: 'mean period of the fresh random sample per socket',
   shutdownGraceMs: 'how long open dials may drain on stop',
   legacyMaxBufferedBytes: 'bytes queued for a legacy receiver past which its legacy dial is reset',
-  legacyAnnouncements: 'ws-peer announcements per legacy peer per 10 s (and its join sample)'
+  legacyAnnouncements: 'ws-peer announcements per legacy peer per 10 s (and its join sample)',
+  verifyThreads: 'worker threads verifying join signatures (0: on the server thread); default: cores - 1, at most 4'
 }
 
 /** `--max-peers` -> `WSSTAR_MAX_PEERS` */

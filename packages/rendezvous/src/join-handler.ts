@@ -1,5 +1,6 @@
 import { ErrorCode, WsStarError, parseJoinRequest, parseJoinStep, parseLeaveRequest, publicKeyForPeer, sameServer } from '@wsstar/protocol'
 import { verifyJoinSignature } from './join-signature.js'
+import type { Ed25519Verifier } from './join-signature.js'
 import { LIMIT_NAMES } from './options.js'
 import type { JoinChallengeStore, PendingChallenge } from './join-challenge-store.js'
 import type { Membership } from './membership.js'
@@ -18,6 +19,8 @@ export interface JoinHandlerInit {
   announce: Multiaddr[]
   metrics: RendezvousMetrics
   isShuttingDown(): boolean
+  /** Ed25519 verification (a worker pool's); default: on this thread */
+  verify?: Ed25519Verifier
 }
 
 /**
@@ -135,7 +138,7 @@ export class JoinHandler {
   }
 
   async #verifyAndRegister (session: Session, sent: string, parsed: WebSocketStarAddress, publicKey: PublicKey, nonce: string, signature: string): Promise<JoinResult> {
-    if (!await verifyJoinSignature(publicKey, sent, nonce, signature)) {
+    if (!await verifyJoinSignature(publicKey, sent, nonce, signature, this.#init.verify)) {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }
     this.#checkRunning()

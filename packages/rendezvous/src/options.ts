@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { DEFAULT_WINDOW_BYTES, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, CHALLENGE_TTL_MS, WebSocketStarServer } from '@wsstar/protocol'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerRegistry } from './peer-registry.js'
@@ -58,6 +59,8 @@ export interface RendezvousLimits {
   legacyMaxBufferedBytes: number
   /** `ws-peer` announcements one legacy peer gets per 10 s at most (and the size of its join sample) */
   legacyAnnouncements: number
+  /** worker threads that verify join signatures; 0 verifies on the server's thread */
+  verifyThreads: number
 }
 
 export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
@@ -86,7 +89,9 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   resampleIntervalMs: 60_000,
   shutdownGraceMs: 5_000,
   legacyMaxBufferedBytes: 8 * 1024 * 1024,
-  legacyAnnouncements: 32
+  legacyAnnouncements: 32,
+  // joins scale with the cores the box has, one core being the server's own
+  verifyThreads: Math.min(4, Math.max(0, availableParallelism() - 1))
 })
 
 /** Valid range of each limit (inclusive) and whether it must be an integer. */
@@ -113,7 +118,8 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
   resampleIntervalMs: { min: 100, max: 2 ** 31 - 1, integer: true },
   shutdownGraceMs: { min: 0, max: 2 ** 31 - 1, integer: true },
   legacyMaxBufferedBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
-  legacyAnnouncements: { min: 1, max: 1e6, integer: true }
+  legacyAnnouncements: { min: 1, max: 1e6, integer: true },
+  verifyThreads: { min: 0, max: 64, integer: true }
 })
 
 /**
@@ -142,7 +148,8 @@ export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Obj
   resampleIntervalMs: 'resample-interval',
   shutdownGraceMs: 'shutdown-grace',
   legacyMaxBufferedBytes: 'legacy-max-buffered-bytes',
-  legacyAnnouncements: 'legacy-announcements'
+  legacyAnnouncements: 'legacy-announcements',
+  verifyThreads: 'verify-threads'
 })
 
 /** Limits keyed by their public names, e.g. for the `wsstar_limit` gauge. */

@@ -9,7 +9,8 @@ import { Discovery } from './discovery.js'
 import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
-import { ed25519Backend } from './join-signature.js'
+import { Ed25519Pool } from './ed25519-pool.js'
+import { ed25519Backend } from './ed25519-verify.js'
 import { LegacyGateway } from './legacy/legacy-gateway.js'
 import { Membership, REGISTERED_ROOM } from './membership.js'
 import { RendezvousMetrics } from './metrics.js'
@@ -100,6 +101,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #discovery: Discovery
   readonly #membership: Membership
   readonly #joins: JoinHandler
+  readonly #verifier: Ed25519Pool
   readonly #dials: DialRouter
   readonly #cleanups = new Set<Promise<void>>()
   #http?: HttpServer
@@ -189,13 +191,15 @@ class WsStarRendezvousServer implements RendezvousServer {
       logger: this.#logger,
       armHandshakeTimer: (session) => { this.#armHandshakeTimer(session) }
     })
+    this.#verifier = new Ed25519Pool({ threads: limits.verifyThreads, logger: this.#logger })
     this.#joins = new JoinHandler({
       challenge: this.#options.challenge,
       challenges: this.#challenges,
       membership: this.#membership,
       announce: this.#options.announce,
       metrics: this.#metrics,
-      isShuttingDown
+      isShuttingDown,
+      verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey)
     })
     if (this.#options.legacy) {
       this.#legacy = new LegacyGateway({
@@ -276,6 +280,7 @@ class WsStarRendezvousServer implements RendezvousServer {
 
   async #start (): Promise<void> {
     const { limits, host } = this.#options
+    this.#verifier.warm()
     let handler = createHttpHandler({
       health: () => this.#health(),
       metrics: this.#metrics.registry,
@@ -344,7 +349,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     if (!this.#options.challenge) {
       this.#logger.warn('the join challenge is OFF: anyone can register any peer id. Use this only in trusted test setups')
     }
-    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()), ed25519: ed25519Backend },
+    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()), ed25519: ed25519Backend, verifyThreads: this.#verifier.threads },
       `wsstar rendezvous listening on ${this.#addresses.map(a => a.toString()).join(', ')}`)
   }
 
@@ -357,6 +362,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     const io = this.#io
     if (http == null || io == null) {
       this.#discovery.stop()
+      await this.#verifier.close()
       await this.#cluster?.close()
       return
     }
@@ -389,6 +395,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     await httpClosed
     clearTimeout(force)
     await Promise.allSettled([...this.#cleanups])
+    await this.#verifier.close()
     this.#challenges.clear()
     if (this.#ownRegistry) {
       await this.#registry.close?.()
