@@ -10,6 +10,7 @@ import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
 import { Ed25519Pool } from './ed25519-pool.js'
+import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
 import { LegacyGateway } from './legacy/legacy-gateway.js'
 import { Membership, REGISTERED_ROOM } from './membership.js'
@@ -102,6 +103,10 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #membership: Membership
   readonly #joins: JoinHandler
   readonly #verifier: Ed25519Pool
+  readonly #peersBroadcast = new PeersBroadcast({
+    members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
+    socket: (id) => this.#io?.of('/').sockets.get(id)
+  })
   readonly #dials: DialRouter
   readonly #cleanups = new Set<Promise<void>>()
   #http?: HttpServer
@@ -164,8 +169,15 @@ class WsStarRendezvousServer implements RendezvousServer {
       intervalMs: limits.peersIntervalMs,
       batchMax: limits.peersBatchMax,
       resampleIntervalMs: limits.resampleIntervalMs,
-      // one packet, encoded once, to every registered socket
-      broadcast: (delta) => { this.#io?.to(REGISTERED_ROOM).emit(Event.PEERS, delta) },
+      // one packet, encoded once, to every registered socket: in a cluster
+      // through the adapter (every node's sockets), else a chunk per turn
+      broadcast: (delta) => {
+        if (this.#cluster != null) {
+          this.#io?.to(REGISTERED_ROOM).emit(Event.PEERS, delta)
+        } else {
+          this.#peersBroadcast.send(delta)
+        }
+      },
       send: (session, delta) => { session.socket.emit(Event.PEERS, delta) },
       logger: this.#logger,
       onCapped: () => { this.#metrics.limitHit(LIMIT_NAMES.peersBatchMax) }
@@ -382,6 +394,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       clearTimeout(timer)
     }
     this.#discovery.stop()
+    this.#peersBroadcast.stop()
     this.#legacy?.stop()
     io.local.disconnectSockets(true)
     void io.close().catch(() => {})

@@ -1,0 +1,109 @@
+import { Event } from '@wsstar/protocol'
+import type { PeersDelta } from '@wsstar/protocol'
+import type { Socket } from 'socket.io'
+
+/** Sockets written per event-loop turn; between chunks the server answers joins, dials and frames. */
+export const BROADCAST_CHUNK = 256
+
+export interface PeersBroadcastInit {
+  /** ids of the sockets to reach, read when a broadcast starts */
+  members(): Iterable<string>
+  socket(id: string): Socket | undefined
+  chunk?: number
+}
+
+/**
+ * A websocket text frame header (FIN, opcode 1, server to client so
+ * unmasked) for a payload of `length` bytes (RFC 6455 §5.2).
+ */
+export function textFrameHeader (length: number): Buffer {
+  if (length < 126) {
+    return Buffer.from([0x81, length])
+  }
+  if (length < 0x10000) {
+    const header = Buffer.alloc(4)
+    header[0] = 0x81
+    header[1] = 126
+    header.writeUInt16BE(length, 2)
+    return header
+  }
+  const header = Buffer.alloc(10)
+  header[0] = 0x81
+  header[1] = 127
+  header.writeBigUInt64BE(BigInt(length), 2)
+  return header
+}
+
+/**
+ * `ws-peers` to every registered socket of this server, encoded once (the
+ * socket.io packet and its websocket frame), written a chunk of sockets per
+ * event-loop turn. socket.io's room broadcast also encodes once, but writes
+ * to every socket in one turn: at 10,000 sockets that held the event loop
+ * for a quarter of a second each period, stalling every join and dial
+ * behind it. A broadcast still running when the next one starts is
+ * finished first, so deltas reach each socket in order.
+ */
+export class PeersBroadcast {
+  readonly #init: PeersBroadcastInit
+  readonly #chunk: number
+  #queue: Array<{ ids: string[], data: string, frame: Buffer[] }> = []
+  #offset = 0
+  #timer?: ReturnType<typeof setImmediate>
+  /** broadcasts started and socket writes made (tests, debugging) */
+  broadcasts = 0
+  writes = 0
+
+  constructor (init: PeersBroadcastInit) {
+    this.#init = init
+    this.#chunk = init.chunk ?? BROADCAST_CHUNK
+  }
+
+  send (delta: PeersDelta): void {
+    // the socket.io EVENT packet for namespace "/" without an ack id, as socket.io-parser encodes it
+    const data = `2${JSON.stringify([Event.PEERS, delta])}`
+    // engine.io adds its MESSAGE type "4"
+    const payload = Buffer.from(`4${data}`, 'utf8')
+    this.#queue.push({ ids: [...this.#init.members()], data, frame: [Buffer.concat([textFrameHeader(payload.byteLength), payload])] })
+    this.broadcasts++
+    if (this.#timer == null) {
+      this.#run()
+    }
+  }
+
+  /** Drops what is not written yet. */
+  stop (): void {
+    if (this.#timer != null) {
+      clearImmediate(this.#timer)
+      this.#timer = undefined
+    }
+    this.#queue = []
+    this.#offset = 0
+  }
+
+  #run (): void {
+    this.#timer = undefined
+    let budget = this.#chunk
+    while (budget > 0 && this.#queue.length > 0) {
+      const current = this.#queue[0]
+      const end = Math.min(current.ids.length, this.#offset + budget)
+      for (let i = this.#offset; i < end; i++) {
+        const socket = this.#init.socket(current.ids[i])
+        if (socket?.connected === true) {
+          // engine.io writes the pre-encoded frame as is on websockets (what
+          // socket.io's own broadcast hands it) and encodes `data` otherwise
+          socket.conn.write(current.data, { wsPreEncodedFrame: current.frame } as unknown as { compress: boolean })
+          this.writes++
+        }
+      }
+      budget -= end - this.#offset
+      this.#offset = end
+      if (this.#offset >= current.ids.length) {
+        this.#queue.shift()
+        this.#offset = 0
+      }
+    }
+    if (this.#queue.length > 0) {
+      this.#timer = setImmediate(() => { this.#run() })
+    }
+  }
+}
