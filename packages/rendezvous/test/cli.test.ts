@@ -76,7 +76,12 @@ describe('wsstar-rendezvous CLI', () => {
     try {
       const health = await waitForHealth(port)
       assert.equal(health.status, 'ok')
-      assert.match(proc.output(), new RegExp(`listening on /ip4/127.0.0.1/tcp/${port}/ws`))
+      // the log line travels a pipe, /health a socket: either may arrive first
+      const listening = new RegExp(`listening on /ip4/127.0.0.1/tcp/${port}/ws`)
+      for (let i = 0; i < 100 && !listening.test(proc.output()); i++) {
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      assert.match(proc.output(), listening)
       assert.match(proc.output(), /challenge is OFF/, 'turning the challenge off is logged as a warning')
     } finally {
       proc.child.kill('SIGTERM')
