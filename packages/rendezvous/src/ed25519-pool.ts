@@ -22,6 +22,8 @@ interface Batch {
 }
 
 const WORKER_URL = new URL('./ed25519-worker.js', import.meta.url)
+/** V8's default grows a thread's young generation to tens of MiB under allocation churn */
+const WORKER_YOUNG_GENERATION_MB = 2
 
 /**
  * Ed25519 verification off the event loop. Signatures that arrive in one
@@ -115,7 +117,8 @@ export class Ed25519Pool {
     if (existing != null) {
       return existing
     }
-    const worker = new Worker(this.#workerUrl)
+    // it keeps almost nothing: a small young generation keeps its RSS small too
+    const worker = new Worker(this.#workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } })
     worker.unref()
     worker.on('message', (answer: { id: number, results: Uint8Array }) => {
       const batch = this.#batches.get(answer.id)
