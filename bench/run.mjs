@@ -28,7 +28,8 @@ scenarios: ${SCENARIOS.map(s => s.name + (s.pending != null ? ' (not implemented
 options:
   --quick            tiny sizes: a smoke run of a few seconds per scenario
   --paths=a,b        only these paths (${ALL_PATHS.join(', ')}); default: each scenario's own
-  --runs=N           throughput: measured runs per path (default 5, quick 3)
+  --runs=N           throughput: measured runs per path (default 5, quick 3);
+                     joins: ramps (default 3, quick 1)
   --size-mib=N       throughput / slow-receiver: transfer size in MiB (default 256)
   --rounds=N         latency: measured round trips per path (default 1000)
   --stall-ms=N       slow-receiver: how long the receiver stops reading (default 10000)
@@ -36,6 +37,7 @@ options:
                      transport's default) or 'nonce' (two-step hello → nonce → proof)
   --out=NAME         write bench/results/NAME.json and NAME.md (default: latest)
   --relay-cpu-prof   run relays with --cpu-prof (profiles in bench/results/profiles/)
+  --relay-node-flags="F..."  extra node flags for the relays and rendezvous servers (A/B runs)
   --ping-abort       keep libp2p's default of aborting a connection whose keep-alive
                      ping fails (off by default in the benchmark nodes, see README)
   --verbose          show the children's stdout/stderr
@@ -65,6 +67,7 @@ function parseArgs (argv) {
         options.joinMode = value
         break
       case 'relay-cpu-prof': options.relayCpuProf = true; break
+      case 'relay-node-flags': options.relayNodeFlags = value.split(/\s+/).filter(Boolean); break
       case 'ping-abort': options.pingAbort = true; break
       case 'help': options.help = true; break
       default: throw new Error(`unknown option --${key}\n\n${HELP}`)
@@ -124,9 +127,10 @@ async function main () {
   for (const [p, a] of Object.entries(availability)) {
     if (!a.ok) log(`path ${p}: ${a.reason}`)
   }
-  const relayExecArgv = options.relayCpuProf
-    ? ['--cpu-prof', `--cpu-prof-dir=${join(benchDir, 'results', 'profiles')}`]
-    : []
+  const relayExecArgv = [
+    ...(options.relayCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(benchDir, 'results', 'profiles')}`] : []),
+    ...(options.relayNodeFlags ?? [])
+  ]
   const ctx = { quick: options.quick, options, verbose: options.verbose, availability, log, relayExecArgv }
 
   const meta = {

@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os'
 import { spawnChild } from '../lib/child.mjs'
 import { CliServer, sampling } from '../lib/cli-server.mjs'
 import { fmt, table } from '../lib/format.mjs'
-import { percentile } from '../lib/stats.mjs'
+import { median, percentile } from '../lib/stats.mjs'
 
 export const name = 'joins'
 export const description = 'joins/s with the Ed25519 challenge ramping to N peers; RSS per peer; event-loop lag'
@@ -27,8 +27,8 @@ export const SERVER_LIMITS = { joinRate: 1e6, joinBurst: 1e6, handshakeTimeoutMs
 
 export function config (ctx) {
   return ctx.quick
-    ? { peers: 1000, loadProcesses: 2, connectConcurrency: 100, joinConcurrency: 50, settleMs: 1000 }
-    : { peers: 10_000, loadProcesses: 2, connectConcurrency: 200, joinConcurrency: 50, settleMs: 5000 }
+    ? { peers: 1000, loadProcesses: 2, connectConcurrency: 100, joinConcurrency: 50, settleMs: 1000, ramps: 1 }
+    : { peers: 10_000, loadProcesses: 2, connectConcurrency: 200, joinConcurrency: 100, settleMs: 5000, ramps: 3 }
 }
 
 export async function startLoad (n, verbose) {
@@ -37,8 +37,35 @@ export async function startLoad (n, verbose) {
   return kids
 }
 
+/**
+ * `ramps` independent ramps (fresh server and clients each): on a shared
+ * 2-core box one ramp's joins/s moved by a quarter between back-to-back
+ * runs, so the figures are the medians, with every ramp's listed.
+ */
 export async function run (ctx) {
   const cfg = { ...config(ctx), joinMode: ctx.options.joinMode ?? 'socket' }
+  if (ctx.options.runs != null) cfg.ramps = ctx.options.runs
+  const ramps = []
+  for (let i = 0; i < cfg.ramps; i++) {
+    if (cfg.ramps > 1) ctx.log(`  ramp ${i + 1} of ${cfg.ramps}`)
+    ramps.push(await rampOnce(ctx, cfg))
+  }
+  const byJoins = [...ramps].sort((a, b) => a.joinsPerSec - b.joinsPerSec)
+  const result = { ...byJoins[Math.floor((byJoins.length - 1) / 2)] }
+  result.rssPerJoinedPeer = median(ramps.map(r => r.rssPerJoinedPeer))
+  result.rssPerConnectedSocket = median(ramps.map(r => r.rssPerConnectedSocket))
+  result.ramps = ramps.map(r => ({
+    joinsPerSec: r.joinsPerSec,
+    serverCpuMsPerJoin: r.serverCpuMsPerJoin,
+    loadCpuMsPerJoin: r.loadCpuMsPerJoin,
+    rssPerJoinedPeer: r.rssPerJoinedPeer,
+    joinErrors: r.joinErrors
+  }))
+  result.joinErrors = ramps.reduce((a, r) => a + r.joinErrors, 0)
+  return result
+}
+
+async function rampOnce (ctx, cfg) {
   const server = await new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose }).start()
   const kids = await startLoad(cfg.loadProcesses, ctx.verbose)
   try {
@@ -117,7 +144,11 @@ export function markdown (r) {
     '',
     `Server: \`${r.server}\` (the CLI in its own process; join rate limit and handshake timeout raised because all sockets share one IP and wait for their turn). ` +
     `Clients: ${r.config.loadProcesses} load processes of raw socket.io-protocol websockets (keys generated beforehand, signed with node:crypto), ` +
-    `${r.config.joinConcurrency} joins in flight per process. Phase 1 connects every socket, phase 2 joins them.`,
+    `${r.config.joinConcurrency} joins in flight per process. Phase 1 connects every socket, phase 2 joins them.` +
+    (r.ramps == null || r.ramps.length < 2
+      ? ''
+      : ` ${r.ramps.length} ramps, each with a fresh server: joins/s and RSS per peer are the medians, the other rows are from the median ramp. ` +
+        `Each ramp: ${r.ramps.map(x => `${fmt(x.joinsPerSec, 0)} joins/s, ${fmt(x.serverCpuMsPerJoin, 3)} ms server CPU per join, ${fmt(x.rssPerJoinedPeer / 1024, 1)} KiB per peer`).join('; ')}.`),
     '',
     table(['measure', 'value'], [
       ['socket.io connects/s (phase 1)', fmt(r.connectsPerSec, 0)],
