@@ -28,7 +28,7 @@ export const SERVER_LIMITS = { joinRate: 1e6, joinBurst: 1e6, handshakeTimeoutMs
 export function config (ctx) {
   return ctx.quick
     ? { peers: 1000, loadProcesses: 2, connectConcurrency: 100, joinConcurrency: 50, settleMs: 1000, ramps: 1 }
-    : { peers: 10_000, loadProcesses: 2, connectConcurrency: 200, joinConcurrency: 100, settleMs: 5000, ramps: 3 }
+    : { peers: 10_000, loadProcesses: 3, connectConcurrency: 200, joinConcurrency: 100, settleMs: 5000, ramps: 3 }
 }
 
 export async function startLoad (n, verbose) {
