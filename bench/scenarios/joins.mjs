@@ -69,8 +69,9 @@ async function rampOnce (ctx, cfg) {
   const server = await new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose }).start()
   const kids = await startLoad(cfg.loadProcesses, ctx.verbose)
   try {
-    const per = Math.ceil(cfg.peers / kids.length)
-    await Promise.all(kids.map(k => k.call('prepare', { port: server.port, count: per }, { timeoutMs: 300_000 })))
+    // exactly cfg.peers in all: the first processes take the remainder
+    const share = i => Math.floor(cfg.peers / kids.length) + (i < cfg.peers % kids.length ? 1 : 0)
+    await Promise.all(kids.map((k, i) => k.call('prepare', { port: server.port, count: share(i) }, { timeoutMs: 300_000 })))
     await new Promise(resolve => setTimeout(resolve, 500))
     const rss0 = server.memory().rss
     let cpu0 = server.cpuSeconds()
