@@ -14,6 +14,8 @@ export interface MetricsSource {
   maxDialInFlight(): number
   relayedBytes(): number
   frames(): { d: number, c: number, e: number }
+  /** join signature verification: backend, batches sent to threads, threads replaced after dying */
+  verifier(): { backend: string, batches: number, restarts: number }
 }
 
 export type JoinResultLabel = 'ok' | 'challenged' | ErrorCode
@@ -65,6 +67,9 @@ export class RendezvousMetrics {
       }
     })
     new Gauge({ name: 'wsstar_join_challenges_pending', help: 'Join nonces issued and not yet used', registers, collect () { this.set(source.pendingChallenges()) } })
+    new Gauge({ name: 'wsstar_verify_backend_info', help: 'Ed25519 backend verifying join signatures (libsodium or node:crypto)', labelNames: ['backend'], registers, collect () { this.reset(); this.set({ backend: source.verifier().backend }, 1) } })
+    new Gauge({ name: 'wsstar_verify_batches', help: 'Batches of join signatures sent to the verification threads', registers, collect () { this.set(source.verifier().batches) } })
+    new Gauge({ name: 'wsstar_verify_thread_restarts', help: 'Verification threads that died and were replaced (their signatures were verified on the server thread)', registers, collect () { this.set(source.verifier().restarts) } })
     new Gauge({ name: 'wsstar_dial_inflight_bytes', help: 'Bytes forwarded over all dials and not yet credited back by the receivers', registers, collect () { this.set(source.inFlightBytes()) } })
     new Gauge({ name: 'wsstar_dial_inflight_max_bytes', help: 'Most bytes ever in flight in one direction of one dial (bounded by the window)', registers, collect () { this.set(source.maxDialInFlight()) } })
     new Counter({

@@ -140,7 +140,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       inFlightBytes: () => this.#relay.inFlightBytes,
       maxDialInFlight: () => this.#relay.maxDialInFlight,
       relayedBytes: () => this.#relay.relayedBytes,
-      frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames })
+      frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames }),
+      verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures })
     }, limitsByName(limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
     this.#challenges = new JoinChallengeStore({

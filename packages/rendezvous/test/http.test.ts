@@ -29,12 +29,15 @@ describe('http endpoints', () => {
     assert.equal(status, 200)
     assert.match(type ?? '', /^text\/plain/)
     for (const name of ['wsstar_peers', 'wsstar_sockets', 'wsstar_dials_active', 'wsstar_joins_total', 'wsstar_dials_total', 'wsstar_relayed_bytes_total',
-      'wsstar_frames_total', 'wsstar_rejected_total', 'wsstar_limit_hits_total', 'wsstar_dial_inflight_bytes', 'wsstar_limit', 'nodejs_eventloop_lag_seconds']) {
+      'wsstar_frames_total', 'wsstar_rejected_total', 'wsstar_limit_hits_total', 'wsstar_dial_inflight_bytes', 'wsstar_limit', 'nodejs_eventloop_lag_seconds',
+      'wsstar_verify_batches', 'wsstar_verify_thread_restarts']) {
       assert.match(body, new RegExp(`^# TYPE ${name} `, 'm'), name)
     }
     assert.match(body, /^wsstar_joins_total\{result="ok"\} [1-9]/m)
     assert.match(body, /^wsstar_joins_total\{result="challenged"\} [1-9]/m)
     assert.match(body, /^wsstar_limit\{limit="window"\} 1048576$/m)
+    assert.match(body, /^wsstar_verify_backend_info\{backend="(libsodium|node:crypto)"\} 1$/m)
+    assert.match(body, /^wsstar_limit\{limit="verify-threads"\} \d+$/m)
     // default collectors that walk every handle / fd on each scrape (O(sockets), synchronous) are off
     for (const name of ['process_open_fds', 'nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources']) {
       assert.doesNotMatch(body, new RegExp(`^# TYPE ${name} `, 'm'), name)
