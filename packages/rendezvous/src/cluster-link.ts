@@ -1,6 +1,7 @@
 import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
 import { Command } from 'ioredis'
 import { Dial } from './dial.js'
+import { BATCH, encodeSpublish } from './spublish.js'
 import type { RedisPeerRegistry } from './redis-peer-registry.js'
 import type { RendezvousLimits } from './options.js'
 import type { PeerRecord } from './peer-registry.js'
@@ -77,12 +78,6 @@ type Msg = typeof Msg[keyof typeof Msg]
 /** extra time the home node gives a remote callee's node beyond the dial timeout */
 const REMOTE_ANSWER_MARGIN_MS = 2000
 
-/**
- * A channel message whose first byte is BATCH holds several messages:
- * `[BATCH] ([type][id length][body length u32 BE][id][body])*`. Any other
- * first byte: one message, `[type][id length][id][body]`.
- */
-const BATCH = 0
 /** a batch is published once it holds this many bytes (else at the end of the event-loop turn) */
 const BATCH_MAX_BYTES = 1024 * 1024
 
@@ -102,21 +97,49 @@ interface Outbox {
   reject: (err: unknown) => void
 }
 
+/** What ioredis hands `toWritable`: the connection's socket (we never pipeline). */
+interface CorkableStream {
+  write(chunk: Uint8Array): boolean
+  cork(): void
+  uncork(): void
+}
+
+function isCorkable (stream: unknown): stream is CorkableStream {
+  const s = stream as Partial<CorkableStream> | null
+  return s != null && typeof s.write === 'function' && typeof s.cork === 'function' && typeof s.uncork === 'function'
+}
+
 /**
- * A command sent as RESP bytes we encoded ourselves: the SPUBLISH of a batch
- * is written straight into one buffer with its RESP framing (ioredis would
- * copy the whole message into another buffer of its own).
+ * A command sent as RESP bytes we encoded ourselves. Small batches are one
+ * buffer. A large batch is its framing plus the frames' own buffers:
+ * ioredis writes what `toWritable` returns right after calling it with the
+ * socket, so all but the last part are written here inside a cork, and the
+ * last one by ioredis, leaving one `writev` and no copy of the frames (at
+ * 64 KiB per data frame, the copy and its allocation were what the cross-node
+ * path's garbage collector spent most on).
  */
 class RawCommand extends Command {
-  readonly #resp: Buffer
+  readonly #parts: Buffer[]
 
-  constructor (name: string, resp: Buffer) {
+  constructor (name: string, parts: Buffer[]) {
     super(name, [])
-    this.#resp = resp
+    this.#parts = parts
   }
 
-  override toWritable (): Buffer {
-    return this.#resp
+  override toWritable (stream?: unknown): Buffer {
+    const parts = this.#parts
+    if (parts.length === 1) {
+      return parts[0]
+    }
+    if (!isCorkable(stream)) {
+      return Buffer.concat(parts)
+    }
+    stream.cork()
+    for (let i = 0; i < parts.length - 1; i++) {
+      stream.write(parts[i])
+    }
+    process.nextTick(() => { stream.uncork() })
+    return parts[parts.length - 1]
   }
 }
 
@@ -687,46 +710,12 @@ export class ClusterLink {
       return
     }
     this.#outboxes.delete(box.nodeId)
-    const { types, ids, bodies, bodyLengths } = box
-    const single = types.length === 1
-    const messageLength = single ? 2 + ids[0].length + bodyLengths[0] : 1 + box.bytes
-    const channel = this.#nodeChannel(box.nodeId)
-    // RESP: SPUBLISH <channel> <message>, the message written in place
-    const head = `*3\r\n$8\r\nSPUBLISH\r\n$${Buffer.byteLength(channel)}\r\n${channel}\r\n$${messageLength}\r\n`
-    const headLength = Buffer.byteLength(head)
-    const resp = Buffer.allocUnsafe(headLength + messageLength + 2)
-    resp.write(head, 0)
-    let at = headLength
-    const put = (i: number): void => {
-      resp.write(ids[i], at, 'latin1')
-      at += ids[i].length
-      const body = bodies[i]
-      if (typeof body === 'string') {
-        resp.write(body, at)
-      } else {
-        resp.set(body, at)
-      }
-      at += bodyLengths[i]
-    }
-    if (single) {
-      resp[at] = types[0]
-      resp[at + 1] = ids[0].length
-      at += 2
-      put(0)
-    } else {
-      resp[at++] = BATCH
-      for (let i = 0; i < types.length; i++) {
-        resp[at] = types[i]
-        resp[at + 1] = ids[i].length
-        resp.writeUInt32BE(bodyLengths[i], at + 2)
-        at += 6
-        put(i)
-      }
-    }
-    resp[at] = 13
-    resp[at + 1] = 10
+    this.#send(box, encodeSpublish(this.#nodeChannel(box.nodeId), box))
+  }
+
+  #send (box: Outbox, parts: Buffer[]): void {
     this.publishes++
-    const command = new RawCommand('spublish', resp)
+    const command = new RawCommand('spublish', parts)
     const sent = this.#init.pub.sendCommand(command) as Promise<unknown>
     sent.then((receivers) => { box.resolve(Number(receivers)) }, box.reject)
   }
