@@ -21,7 +21,7 @@ export interface JoinInit {
    * join if the server does not take it)
    */
   socketId?: string
-  /** called between the two steps, when the server has sent its nonce */
+  /** called when the client signs the server's nonce (or, in the one-request join, its socket id) */
   onChallenged?(): void
 }
 
