@@ -51,6 +51,10 @@ describe('wsstar: joining', { timeout: 60_000 }, () => {
     assert.deepEqual(statuses, ['connecting', 'joining', 'challenged', 'registered'])
     const [listener] = wsstarListeners(node)
     assert.deepEqual(listener.getAddrs().map(String), [listenAddr(server.port)])
+    // the transport signs its socket id and joins in one request: the server saw no two-step hello
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
+    assert.match(metrics, /^wsstar_joins_total\{result="ok"\} 1$/m)
+    assert.doesNotMatch(metrics, /^wsstar_joins_total\{result="challenged"\} [1-9]/m)
   })
 
   it('Ed25519, secp256k1 and RSA peers register and reach each other', async () => {
