@@ -321,6 +321,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       perMessageDeflate: false,
       httpCompression: false,
       serveClient: false,
+      // no connectionStateRecovery: every socket gets a fresh random id (12 CSPRNG bytes) that is
+      // never reused, which the one-request join relies on (it signs the id as its nonce)
       // legacy mode: socket.io v2 clients (websocket-star 0.10) speak Engine.IO 3
       allowEIO3: this.#options.legacy,
       // an engine.io connection that never sends the socket.io CONNECT (default: 45 s)
