@@ -6,7 +6,6 @@ import type { JoinChallengeStore, PendingChallenge } from './join-challenge-stor
 import type { Membership } from './membership.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { Session } from './session.js'
-import type { PublicKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { JoinChallenge, JoinResult, WebSocketStarAddress } from '@wsstar/protocol'
 
@@ -59,31 +58,38 @@ export class JoinHandler {
     this.#checkRunning()
     const proof = this.#takeProof(session, address, data)
     if (proof != null) {
-      return await this.#prove(session, address as string, proof.step.signature, proof.pending)
+      return await this.#verifyAndRegister(session, address as string, proof.pending, proof.step.signature)
     }
     const request = parseJoinRequest(address, data)
     // parseJoinRequest checked it is a string: the exact string is what gets signed
     const sent = address as string
     this.#checkServer(request.address)
-    if (request.step.kind === 'socket-proof') {
-      return await this.#proveSocket(session, sent, request.address, request.step)
+    const step = request.step
+    if (step.kind === 'proof') {
+      const pending = this.#init.challenges.take(session.id, sent)
+      if (pending == null) {
+        throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
+      }
+      return await this.#verifyAndRegister(session, sent, pending, step.signature)
     }
-    if (request.step.kind === 'hello') {
-      if (!session.joinBucket.take()) {
-        this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
-        throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
-      }
-      const publicKey = publicKeyForPeer(request.address.peerId, request.step.publicKey)
-      if (!this.#init.challenge) {
-        return await this.#init.membership.register(session, request.address)
-      }
+    if (step.kind === 'socket-proof' && step.sid !== session.id) {
+      throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'the join is signed for another socket id (a reconnect changes it); sign this socket\'s id or use the two-step join')
+    }
+    // a hello and a one-request join each start a join: both count against the join rate
+    if (!session.joinBucket.take()) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
+    }
+    const publicKey = publicKeyForPeer(request.address.peerId, step.publicKey)
+    if (!this.#init.challenge) {
+      return await this.#init.membership.register(session, request.address)
+    }
+    if (step.kind === 'hello') {
       return { nonce: this.#init.challenges.issue(session.id, sent, publicKey, request.address) }
     }
-    const pending = this.#init.challenges.take(session.id, sent)
-    if (pending == null) {
-      throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
-    }
-    return await this.#prove(session, sent, request.step.signature, pending)
+    // one request: the nonce is this socket's id, which the server chose at
+    // random and sent in its CONNECT packet, so the client signed it up front
+    return await this.#verifyAndRegister(session, sent, { parsed: request.address, publicKey, nonce: session.id }, step.signature)
   }
 
   /**
@@ -113,39 +119,15 @@ export class JoinHandler {
     return { step, pending }
   }
 
-  async #prove (session: Session, sent: string, signature: string, pending: PendingChallenge): Promise<JoinResult> {
-    return await this.#verifyAndRegister(session, sent, pending.parsed, pending.publicKey, pending.nonce, signature)
-  }
-
-  /**
-   * The one-round-trip join: the nonce is this socket's id, which the server
-   * chose at random and sent in its CONNECT packet, so the client can sign
-   * before its first request. It counts against the join rate like a hello.
-   */
-  async #proveSocket (session: Session, sent: string, parsed: WebSocketStarAddress, step: { sid: string, signature: string, publicKey?: string }): Promise<JoinResult> {
-    if (step.sid !== session.id) {
-      throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'the join is signed for another socket id (a reconnect changes it); sign this socket\'s id or use the two-step join')
-    }
-    if (!session.joinBucket.take()) {
-      this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
-      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
-    }
-    const publicKey = publicKeyForPeer(parsed.peerId, step.publicKey)
-    if (!this.#init.challenge) {
-      return await this.#init.membership.register(session, parsed)
-    }
-    return await this.#verifyAndRegister(session, sent, parsed, publicKey, session.id, step.signature)
-  }
-
-  async #verifyAndRegister (session: Session, sent: string, parsed: WebSocketStarAddress, publicKey: PublicKey, nonce: string, signature: string): Promise<JoinResult> {
-    if (!await verifyJoinSignature(publicKey, sent, nonce, signature, this.#init.verify)) {
+  async #verifyAndRegister (session: Session, sent: string, challenge: Pick<PendingChallenge, 'parsed' | 'publicKey' | 'nonce'>, signature: string): Promise<JoinResult> {
+    if (!await verifyJoinSignature(challenge.publicKey, sent, challenge.nonce, signature, this.#init.verify)) {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }
     this.#checkRunning()
     if (!session.connected) {
       throw new WsStarError(ErrorCode.PEER_GONE, 'the socket disconnected during the join')
     }
-    const result = await this.#init.membership.register(session, parsed)
+    const result = await this.#init.membership.register(session, challenge.parsed)
     result.verified = true
     return result
   }
