@@ -2,6 +2,7 @@ import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame,
 import { Command } from 'ioredis'
 import { Dial } from './dial.js'
 import { BATCH, encodeSpublish } from './spublish.js'
+import type { SpublishMessages } from './spublish.js'
 import type { RedisPeerRegistry } from './redis-peer-registry.js'
 import type { RendezvousLimits } from './options.js'
 import type { PeerRecord } from './peer-registry.js'
@@ -81,16 +82,10 @@ const REMOTE_ANSWER_MARGIN_MS = 2000
 /** a batch is published once it holds this many bytes (else at the end of the event-loop turn) */
 const BATCH_MAX_BYTES = 1024 * 1024
 
-/** Messages to one node waiting for the end of this event-loop turn. */
-interface Outbox {
+/** Messages to one node waiting for the end of this event-loop turn (their fields as `encodeSpublish` takes them). */
+interface Outbox extends SpublishMessages {
   nodeId: string
   types: Msg[]
-  /** dial ids, latin1 */
-  ids: string[]
-  bodies: Array<string | Uint8Array>
-  bodyLengths: number[]
-  /** the batch's encoded size */
-  bytes: number
   /** resolves with the receivers of the SPUBLISH (0: the node is gone) */
   done: Promise<number>
   resolve: (receivers: number) => void
@@ -710,12 +705,8 @@ export class ClusterLink {
       return
     }
     this.#outboxes.delete(box.nodeId)
-    this.#send(box, encodeSpublish(this.#nodeChannel(box.nodeId), box))
-  }
-
-  #send (box: Outbox, parts: Buffer[]): void {
     this.publishes++
-    const command = new RawCommand('spublish', parts)
+    const command = new RawCommand('spublish', encodeSpublish(this.#nodeChannel(box.nodeId), box))
     const sent = this.#init.pub.sendCommand(command) as Promise<unknown>
     sent.then((receivers) => { box.resolve(Number(receivers)) }, box.reject)
   }
