@@ -8,6 +8,7 @@
 // so each scrape covers the time since the previous one).
 
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +17,9 @@ import { LIMIT_NAMES } from '../../packages/rendezvous/dist/src/options.js'
 
 const rootDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
 export const CLI_PATH = join(rootDir, 'packages', 'rendezvous', 'dist', 'src', 'cli.js')
+
+/** The node flags of the CLI's shebang (`#!/usr/bin/env -S node --flag ...`): the server runs as `wsstar-rendezvous` would. */
+export const CLI_NODE_FLAGS = readFileSync(CLI_PATH, 'utf8').split('\n', 1)[0].split(/\s+/).filter(f => f.startsWith('--'))
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it). */
 export async function freePort () {
@@ -48,12 +52,12 @@ export class CliServer {
 
   /** The command line, for the results (flags only, no paths). */
   get commandLine () {
-    return `wsstar-rendezvous --host 127.0.0.1 --port ${this.port ?? '<port>'} --log-level warn ${this.flags.join(' ')}`.trim()
+    return `wsstar-rendezvous${CLI_NODE_FLAGS.length > 0 ? ` (node ${CLI_NODE_FLAGS.join(' ')})` : ''} --host 127.0.0.1 --port ${this.port ?? '<port>'} --log-level warn ${this.flags.join(' ')}`.trim()
   }
 
   async start () {
     this.port = await freePort()
-    this.process = spawn(process.execPath, [...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--log-level', 'warn', ...this.flags], {
+    this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--log-level', 'warn', ...this.flags], {
       stdio: ['ignore', this.verbose ? 'inherit' : 'ignore', 'pipe']
     })
     this.pid = this.process.pid

@@ -27,8 +27,8 @@ export const SERVER_LIMITS = { joinRate: 1e6, joinBurst: 1e6, handshakeTimeoutMs
 
 export function config (ctx) {
   return ctx.quick
-    ? { peers: 1000, loadProcesses: 2, connectConcurrency: 100, joinConcurrency: 50, settleMs: 1000, ramps: 1 }
-    : { peers: 10_000, loadProcesses: 3, connectConcurrency: 200, joinConcurrency: 100, settleMs: 5000, ramps: 3 }
+    ? { peers: 1000, loadProcesses: 2, connectConcurrency: 100, joinConcurrency: 50, settleMs: 1000, idleMs: 4000, ramps: 1 }
+    : { peers: 10_000, loadProcesses: 3, connectConcurrency: 200, joinConcurrency: 100, settleMs: 5000, idleMs: 60_000, ramps: 3 }
 }
 
 export async function startLoad (n, verbose) {
@@ -54,11 +54,15 @@ export async function run (ctx) {
   const result = { ...byJoins[Math.floor((byJoins.length - 1) / 2)] }
   result.rssPerJoinedPeer = median(ramps.map(r => r.rssPerJoinedPeer))
   result.rssPerConnectedSocket = median(ramps.map(r => r.rssPerConnectedSocket))
+  result.rssPerJoinedPeerAfterRamp = median(ramps.map(r => r.rssPerJoinedPeerAfterRamp))
   result.ramps = ramps.map(r => ({
     joinsPerSec: r.joinsPerSec,
     serverCpuMsPerJoin: r.serverCpuMsPerJoin,
     loadCpuMsPerJoin: r.loadCpuMsPerJoin,
     rssPerJoinedPeer: r.rssPerJoinedPeer,
+    rssPerJoinedPeerAfterRamp: r.rssPerJoinedPeerAfterRamp,
+    memoryReclaims: r.memoryReclaims,
+    memoryReclaimPauseMs: r.memoryReclaimPauseMs,
     joinErrors: r.joinErrors
   }))
   result.joinErrors = ramps.reduce((a, r) => a + r.joinErrors, 0)
@@ -95,6 +99,19 @@ async function rampOnce (ctx, cfg) {
     const joined = joins.reduce((a, j) => a + j.joined, 0)
     await new Promise(resolve => setTimeout(resolve, cfg.settleMs))
     const rss2 = server.memory().rss
+    // the idle minute after the ramp: the server gives back what the burst left
+    // once its loop is quiet (memory-reclaim.ts), and the young generation may
+    // grow again under idle traffic (heartbeats, re-samples), so the figure is
+    // the highest RSS of the window's second half, not its low point
+    const idle = []
+    const idleStart = performance.now()
+    while (performance.now() - idleStart < cfg.idleMs) {
+      await new Promise(resolve => setTimeout(resolve, 1000))
+      idle.push({ t: (performance.now() - idleStart) / 1000, rss: server.memory().rss })
+    }
+    const idleTail = idle.filter(s => s.t >= cfg.idleMs / 2000)
+    const rssIdle = Math.max(...idleTail.map(s => s.rss))
+    const metrics = await server.metrics()
     const health = await server.health()
     const lags = samples.map(s => s.lag)
     const result = {
@@ -117,8 +134,16 @@ async function rampOnce (ctx, cfg) {
       joinLatencyMs: { hello: joins[0].hello, proof: joins[0].proof, total: joins[0].total },
       rssBaseline: rss0,
       rssPerConnectedSocket: (rss1 - rss0) / connected,
-      rssPerJoinedPeer: (rss2 - rss0) / joined,
-      rssAtEnd: rss2,
+      // right after the ramp (settleMs)
+      rssPerJoinedPeerAfterRamp: (rss2 - rss0) / joined,
+      rssAfterRamp: rss2,
+      // the highest RSS of the second half of the idle window
+      rssPerJoinedPeer: (rssIdle - rss0) / joined,
+      rssAtEnd: rssIdle,
+      idleMs: cfg.idleMs,
+      idleRssMiB: idle.map(s => Number((s.rss / 2 ** 20).toFixed(1))),
+      memoryReclaims: metrics.wsstar_memory_reclaims_total,
+      memoryReclaimPauseMs: metrics.wsstar_memory_reclaim_pause_seconds_total * 1000,
       eventLoopLagMs: {
         p99OfScrapes: percentile(lags.map(l => l.p99), 50),
         worstP99: Math.max(...lags.map(l => l.p99)),
@@ -128,7 +153,8 @@ async function rampOnce (ctx, cfg) {
       ramp: samples.map(s => ({ t: Number(s.t.toFixed(1)), peers: s.peers, rssMiB: Number((s.rss / 2 ** 20).toFixed(1)), lagP99: Number(s.lag.p99.toFixed(1)), lagMax: Number(s.lag.max.toFixed(1)) }))
     }
     ctx.log(`  joined ${joined}: ${fmt(result.joinsPerSec, 0)}/s, server ${fmt(result.serverCpuMsPerJoin, 3)} ms CPU each, ` +
-      `RSS ${fmt(result.rssPerJoinedPeer / 1024, 1)} KiB per joined peer, lag max ${fmt(result.eventLoopLagMs.max, 0)} ms`)
+      `RSS ${fmt(result.rssPerJoinedPeerAfterRamp / 1024, 1)} KiB per joined peer after the ramp, ` +
+      `${fmt(result.rssPerJoinedPeer / 1024, 1)} KiB idle (${result.memoryReclaims} reclaims, ${fmt(result.memoryReclaimPauseMs, 0)} ms), lag max ${fmt(result.eventLoopLagMs.max, 0)} ms`)
     return result
   } finally {
     await Promise.all(kids.map(k => k.close()))
@@ -149,7 +175,7 @@ export function markdown (r) {
     (r.ramps == null || r.ramps.length < 2
       ? ''
       : ` ${r.ramps.length} ramps, each with a fresh server: joins/s and RSS per peer are the medians, the other rows are from the median ramp. ` +
-        `Each ramp: ${r.ramps.map(x => `${fmt(x.joinsPerSec, 0)} joins/s, ${fmt(x.serverCpuMsPerJoin, 3)} ms server CPU per join, ${fmt(x.rssPerJoinedPeer / 1024, 1)} KiB per peer`).join('; ')}.`),
+        `Each ramp: ${r.ramps.map(x => `${fmt(x.joinsPerSec, 0)} joins/s, ${fmt(x.serverCpuMsPerJoin, 3)} ms server CPU per join, ${fmt(x.rssPerJoinedPeer / 1024, 1)} KiB per idle peer`).join('; ')}.`),
     '',
     table(['measure', 'value'], [
       ['socket.io connects/s (phase 1)', fmt(r.connectsPerSec, 0)],
@@ -160,7 +186,9 @@ export function markdown (r) {
       [mode === 'socket' ? 'join latency p50 / p99 (sign + request)' : 'join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
       ['peers registered at the end / join errors', `${r.peersAtEnd} / ${r.joinErrors}`],
       ['server RSS per connected (not joined) socket', `${fmt(r.rssPerConnectedSocket / 1024, 1)} KiB`],
-      ['**server RSS per joined idle peer**', `**${fmt(r.rssPerJoinedPeer / 1024, 1)} KiB** (${fmt(r.rssAtEnd / 2 ** 20, 0)} MiB at the end, ${fmt(r.rssBaseline / 2 ** 20, 0)} MiB before)`],
+      ...(r.rssPerJoinedPeerAfterRamp == null ? [] : [['server RSS per joined peer 5 s after the ramp (before the server is quiet long enough to reclaim)', `${fmt(r.rssPerJoinedPeerAfterRamp / 1024, 1)} KiB (${fmt(r.rssAfterRamp / 2 ** 20, 0)} MiB)`]]),
+      [`**server RSS per joined idle peer** (highest RSS in the second half of ${fmt((r.idleMs ?? 0) / 1000, 0)} s idle after the ramp)`, `**${fmt(r.rssPerJoinedPeer / 1024, 1)} KiB** (${fmt(r.rssAtEnd / 2 ** 20, 0)} MiB at the end, ${fmt(r.rssBaseline / 2 ** 20, 0)} MiB before)`],
+      ...(r.memoryReclaims == null ? [] : [['memory reclaims while idle (one memory-reducing collection each) / event-loop time they took', `${r.memoryReclaims} / ${fmt(r.memoryReclaimPauseMs, 0)} ms`]]),
       ['event-loop lag during the join ramp: median of 1 s p99s / worst p99 / max', `${fmt(r.eventLoopLagMs.p99OfScrapes, 1)} / ${fmt(r.eventLoopLagMs.worstP99, 1)} / ${fmt(r.eventLoopLagMs.max, 1)} ms`]
     ])
   ].join('\n')

@@ -44,7 +44,9 @@ const UNITS: Record<keyof RendezvousLimits, Unit> = {
   shutdownGraceMs: 'ms',
   legacyMaxBufferedBytes: 'bytes',
   legacyAnnouncements: 'count',
-  verifyThreads: 'count'
+  verifyThreads: 'count',
+  reclaimQuietMs: 'ms',
+  reclaimMinGrowthBytes: 'bytes'
 }
 
 const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
@@ -70,7 +72,9 @@ const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
   shutdownGraceMs: 'how long open dials may drain on stop',
   legacyMaxBufferedBytes: 'bytes queued for a legacy receiver past which its legacy dial is reset',
   legacyAnnouncements: 'ws-peer announcements per legacy peer per 10 s (and its join sample)',
-  verifyThreads: 'worker threads verifying join signatures (0: on the server thread); default: cores - 1, at most 4'
+  verifyThreads: 'worker threads verifying join signatures (0: on the server thread); default: cores - 1, at most 4',
+  reclaimQuietMs: 'quiet event loop time after which RSS a burst left is given back (0: never)',
+  reclaimMinGrowthBytes: 'least RSS growth since the last reclaim worth one (and at least a quarter)'
 }
 
 /** `--max-peers` -> `WSSTAR_MAX_PEERS` */

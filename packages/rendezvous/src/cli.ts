@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// --max-semi-space-size=16 (MiB): V8's young generation otherwise grows to
+// 128 MiB under join bursts and idle heartbeats and keeps it, 13 KiB per peer
+// at 10,000 peers; capped, joins/s stayed within the run-to-run spread
+// (bench/README.md, memory). npm start and the Dockerfile pass it too.
 /**
  * `wsstar-rendezvous`: runs a rendezvous server with the in-memory registry,
  * or in cluster mode (`--redis-url`) with the Redis registry and adapter.

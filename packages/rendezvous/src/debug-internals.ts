@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { getHeapSpaceStatistics } from 'node:v8'
 
 /**
  * `GET /debug/internals`: the server's internal counts, the process's active
@@ -14,6 +15,8 @@ export interface DebugInternals {
   /** `process.getActiveResourcesInfo()` counted by type: Timeout, TCPSocketWrap, ... */
   resources: Record<string, number>
   memory: NodeJS.MemoryUsage
+  /** V8's heap spaces: bytes committed (`size`) and live (`used`) in each, by name */
+  heapSpaces: Record<string, { size: number, used: number }>
   /** true when a GC ran before `memory` was read */
   gc: boolean
 }
@@ -28,17 +31,22 @@ export function withDebugInternals (next: Handler, collect: () => Record<string,
       next(req, res)
       return
     }
-    const gc = (globalThis as { gc?: () => void }).gc
-    const collectGarbage = gc != null && new URLSearchParams(query).get('gc') === '1'
+    const gc = (globalThis as { gc?: (o?: object) => void }).gc
+    const gcParam = new URLSearchParams(query).get('gc')
+    const collectGarbage = gc != null && gcParam != null
     if (collectGarbage) {
-      gc()
-      gc()
+      if (gcParam === 'last-resort') gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+      else { gc(); gc() }
     }
     const resources: Record<string, number> = {}
     for (const type of process.getActiveResourcesInfo()) {
       resources[type] = (resources[type] ?? 0) + 1
     }
-    const body: DebugInternals = { server: collect(), resources, memory: process.memoryUsage(), gc: collectGarbage }
+    const heapSpaces: DebugInternals['heapSpaces'] = {}
+    for (const space of getHeapSpaceStatistics()) {
+      heapSpaces[space.space_name] = { size: space.space_size, used: space.space_used_size }
+    }
+    const body: DebugInternals = { server: collect(), resources, memory: process.memoryUsage(), heapSpaces, gc: collectGarbage }
     const text = JSON.stringify(body)
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
     res.end(text)

@@ -16,6 +16,8 @@ export interface MetricsSource {
   frames(): { d: number, c: number, e: number }
   /** join signature verification: backend, batches sent to threads, threads replaced after dying */
   verifier(): { backend: string, batches: number, restarts: number }
+  /** memory-reducing collections run when quiet (memory-reclaim.ts) */
+  memoryReclaim(): { reclaims: number, reclaimedBytes: number, pauseSeconds: number }
 }
 
 export type JoinResultLabel = 'ok' | 'challenged' | ErrorCode
@@ -94,6 +96,12 @@ export class RendezvousMetrics {
         this.inc({ type: 'e' }, frames.e)
       }
     })
+    const reclaimCounter = (name: string, help: string, read: (s: ReturnType<MetricsSource['memoryReclaim']>) => number): void => {
+      new Counter({ name, help, registers, collect () { this.reset(); this.inc(read(source.memoryReclaim())) } })
+    }
+    reclaimCounter('wsstar_memory_reclaims_total', 'Memory-reducing collections run after the event loop was quiet', s => s.reclaims)
+    reclaimCounter('wsstar_memory_reclaimed_bytes_total', 'RSS those collections gave back to the OS', s => s.reclaimedBytes)
+    reclaimCounter('wsstar_memory_reclaim_pause_seconds_total', 'Event-loop time those collections took', s => s.pauseSeconds)
     const limitGauge = new Gauge({ name: 'wsstar_limit', help: 'Configured limits, by name', labelNames: ['limit'], registers })
     for (const [name, value] of Object.entries(limits)) {
       limitGauge.set({ limit: name }, value)

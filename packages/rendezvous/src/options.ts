@@ -61,6 +61,14 @@ export interface RendezvousLimits {
   legacyAnnouncements: number
   /** worker threads that verify join signatures; 0 verifies on the server's thread */
   verifyThreads: number
+  /**
+   * once the event loop has been quiet this long, and the RSS grew since the
+   * last reclaim, one memory-reducing collection gives what a burst left
+   * (young generation, garbage pages) back to the OS; 0 turns it off
+   */
+  reclaimQuietMs: number
+  /** least RSS growth (and at least a quarter) since the last reclaim that is worth one */
+  reclaimMinGrowthBytes: number
 }
 
 export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
@@ -91,7 +99,9 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   legacyMaxBufferedBytes: 8 * 1024 * 1024,
   legacyAnnouncements: 32,
   // joins scale with the cores the box has, one core being the server's own
-  verifyThreads: Math.min(4, Math.max(0, availableParallelism() - 1))
+  verifyThreads: Math.min(4, Math.max(0, availableParallelism() - 1)),
+  reclaimQuietMs: 10_000,
+  reclaimMinGrowthBytes: 64 * 1024 * 1024
 })
 
 /** Valid range of each limit (inclusive) and whether it must be an integer. */
@@ -119,7 +129,9 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
   shutdownGraceMs: { min: 0, max: 2 ** 31 - 1, integer: true },
   legacyMaxBufferedBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
   legacyAnnouncements: { min: 1, max: 1e6, integer: true },
-  verifyThreads: { min: 0, max: 64, integer: true }
+  verifyThreads: { min: 0, max: 64, integer: true },
+  reclaimQuietMs: { min: 0, max: 2 ** 31 - 1, integer: true },
+  reclaimMinGrowthBytes: { min: 0, max: 2 ** 40, integer: true }
 })
 
 /**
@@ -149,7 +161,9 @@ export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Obj
   shutdownGraceMs: 'shutdown-grace',
   legacyMaxBufferedBytes: 'legacy-max-buffered-bytes',
   legacyAnnouncements: 'legacy-announcements',
-  verifyThreads: 'verify-threads'
+  verifyThreads: 'verify-threads',
+  reclaimQuietMs: 'reclaim-after',
+  reclaimMinGrowthBytes: 'reclaim-min-growth'
 })
 
 /** Limits keyed by their public names, e.g. for the `wsstar_limit` gauge. */

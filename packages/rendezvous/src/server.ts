@@ -10,6 +10,7 @@ import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
 import { Ed25519Pool } from './ed25519-pool.js'
+import { MemoryReclaim } from './memory-reclaim.js'
 import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
 import { LegacyGateway } from './legacy/legacy-gateway.js'
@@ -103,6 +104,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #membership: Membership
   readonly #joins: JoinHandler
   readonly #verifier: Ed25519Pool
+  readonly #reclaim: MemoryReclaim
   readonly #peersBroadcast = new PeersBroadcast({
     members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
     socket: (id) => this.#io?.of('/').sockets.get(id)
@@ -141,7 +143,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       maxDialInFlight: () => this.#relay.maxDialInFlight,
       relayedBytes: () => this.#relay.relayedBytes,
       frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames }),
-      verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures })
+      verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures }),
+      memoryReclaim: () => this.#reclaim.stats
     }, limitsByName(limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
     this.#challenges = new JoinChallengeStore({
@@ -205,6 +208,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       armHandshakeTimer: (session) => { this.#armHandshakeTimer(session) }
     })
     this.#verifier = new Ed25519Pool({ threads: limits.verifyThreads, logger: this.#logger })
+    this.#reclaim = new MemoryReclaim({ quietMs: limits.reclaimQuietMs, minGrowthBytes: limits.reclaimMinGrowthBytes, logger: this.#logger })
     this.#joins = new JoinHandler({
       challenge: this.#options.challenge,
       challenges: this.#challenges,
@@ -361,6 +365,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#port = (http.address() as AddressInfo).port
     this.#addresses = serverAddresses(host, this.#port, this.#options.announce)
     this.#startedAt = Date.now()
+    this.#reclaim.start()
     if (!this.#options.challenge) {
       this.#logger.warn('the join challenge is OFF: anyone can register any peer id. Use this only in trusted test setups')
     }
@@ -370,6 +375,7 @@ class WsStarRendezvousServer implements RendezvousServer {
 
   async #stop (): Promise<void> {
     this.#shuttingDown = true
+    this.#reclaim.stop()
     if (this.#starting != null) {
       await this.#starting.catch(() => {})
     }
