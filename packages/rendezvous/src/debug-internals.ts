@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { getHeapSpaceStatistics } from 'node:v8'
+import { memoryReducingCollection } from './memory-reclaim.js'
 
 /**
  * `GET /debug/internals`: the server's internal counts, the process's active
@@ -31,11 +32,11 @@ export function withDebugInternals (next: Handler, collect: () => Record<string,
       next(req, res)
       return
     }
-    const gc = (globalThis as { gc?: (o?: object) => void }).gc
+    const gc = (globalThis as { gc?: () => void }).gc
     const gcParam = new URLSearchParams(query).get('gc')
     const collectGarbage = gc != null && gcParam != null
     if (collectGarbage) {
-      if (gcParam === 'last-resort') gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+      if (gcParam === 'last-resort') memoryReducingCollection()
       else { gc(); gc() }
     }
     const resources: Record<string, number> = {}
