@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Runs every test: node:test files of all packages and test/, then the mocha-based
 // @libp2p/interface-compliance-tests suites. Ends with one `N passed, N failed, N skipped`
-// line over both runners, so CI sees the whole picture.
+// line over both runners, so CI sees the whole picture. Suites skipped for a missing system
+// component (test/helpers/system-components.ts) write their line to WSSTAR_SKIP_LOG; the
+// summary lists them and counts each as one skipped.
 import { spawn } from 'node:child_process'
-import { existsSync, globSync, readdirSync } from 'node:fs'
+import { existsSync, globSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
@@ -14,9 +17,12 @@ if (major < 22) {
 }
 console.log(`node ${process.version}`)
 
+const skipDir = mkdtempSync(join(tmpdir(), 'wsstar-skips-'))
+const skipLog = join(skipDir, 'skipped.txt')
+
 function run (cmd, args) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WSSTAR_SKIP_LOG: skipLog } })
     let out = ''
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk)
@@ -66,6 +72,13 @@ if (only.length === 0 && existsSync(complianceDir)) {
   }
 }
 
+const skippedSuites = existsSync(skipLog) ? readFileSync(skipLog, 'utf8').split('\n').filter(Boolean) : []
+rmSync(skipDir, { recursive: true, force: true })
+if (skippedSuites.length > 0) {
+  console.log(`\n${skippedSuites.length} suite${skippedSuites.length === 1 ? '' : 's'} skipped for a missing system component (WSSTAR_REQUIRE_ALL=1 makes these failures):`)
+  for (const line of skippedSuites) console.log(`  ${line}`)
+  skipped += skippedSuites.length
+}
 if (exitCode !== 0 && failed === 0) failed = 1 // a runner crashed without reporting a failing test
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`)
 process.exit(exitCode)

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createNode, waitFor } from '../helpers/nodes.js'
 import { handleChat, sendChat as nodeSendChat } from './chat.js'
+import { chromium, requires } from '../helpers/system-components.js'
 import { launchChromium } from './chromium.js'
 import { buildExampleBundle, connectAndPing, openExample, peerRow, receivedChat, sendChat, startExampleApp } from './example-app.js'
 import type { TestNode } from '../helpers/nodes.js'
@@ -15,13 +16,12 @@ import type { Chromium } from './chromium.js'
 import type { ExampleApp } from './example-app.js'
 import type { Page } from 'playwright-core'
 
-describe('browser (headless Chromium)', { timeout: 90_000 }, () => {
+describe('browser (headless Chromium)', { skip: requires('browser suite', chromium), timeout: 90_000 }, () => {
   let app: ExampleApp
   let browser: Chromium
   const nodes: TestNode[] = []
 
   before(async () => {
-    // launch first: a machine without Chromium fails here, at once
     browser = await launchChromium()
     app = await startExampleApp()
   })

@@ -1,16 +1,16 @@
 /**
  * Headless Debian Chromium driven by playwright-core: never a downloaded
- * browser. A machine without it fails the browser tests (CI installs the
- * `chromium` package); they do not skip.
+ * browser. A machine without it skips the browser suite (see
+ * ../helpers/system-components.ts; CI installs the `chromium` package and
+ * fails instead).
  */
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
+import { CHROMIUM_PATH } from '../helpers/system-components.js'
 import type { BrowserContext, Page } from 'playwright-core'
 
-export const CHROMIUM_PATH = process.env.WSSTAR_CHROMIUM ?? '/usr/bin/chromium'
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
@@ -26,9 +26,6 @@ export interface Chromium {
 
 /** Launches Chromium with a fresh profile directory, removed again by `close()`. */
 export async function launchChromium (): Promise<Chromium> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`no Chromium at ${CHROMIUM_PATH}: install the Debian package (apt-get install chromium), as .ci/run does`)
-  }
   const profile = await mkdtemp(join(tmpdir(), 'wsstar-chromium-'))
   let context: BrowserContext
   try {

@@ -7,17 +7,18 @@ import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_WINDOW_BYTES, EndKind, Event, MAX_FRAME_BYTES } from '@wsstar/protocol'
-import { HAPROXY, hasRedisServer, startHaproxy, startRedis, startReplica, stopAll, uniquePrefix } from '../helpers/cluster.js'
+import { startHaproxy, startRedis, startReplica, stopAll, uniquePrefix } from '../helpers/cluster.js'
 import { createNode, waitFor, wsstarOf } from '../helpers/nodes.js'
 import { rawPeer } from '../helpers/raw-peer.js'
 import { listenAddr } from '../helpers/rendezvous.js'
+import { haproxy as haproxyComponent, redisServer, requires } from '../helpers/system-components.js'
 import { hashingSink, readAll, writeAll } from '../helpers/streams.js'
 import type { Replica, TestHaproxy, TestRedis } from '../helpers/cluster.js'
 import type { TestNode } from '../helpers/nodes.js'
 import type { RawPeer } from '../helpers/raw-peer.js'
 
 const SINK = '/wsstar-test/sink/1.0.0'
-const skip = !hasRedisServer() ? 'redis-server is not installed' : HAPROXY == null ? 'haproxy is not installed' : false
+const skip = requires('cluster suite', redisServer, haproxyComponent)
 
 /** The address of `peer` spelled through the replica on `port`: any replica reaches any peer by id. */
 function via (port: number, peerAddress: string): string {

@@ -4,18 +4,18 @@
  * optionally HAProxy in front. Every child is registered so `stopAll()`
  * (call it in an after() hook) kills whatever is left, even after failures.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './free-port.js'
+import { HAPROXY_PATH } from './system-components.js'
 import type { ChildProcess } from 'node:child_process'
 
 export const CLI = fileURLToPath(new URL('../../../packages/rendezvous/dist/src/cli.js', import.meta.url))
-export const HAPROXY = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy'].find(p => existsSync(p))
 
 const children = new Set<ChildProcess>()
 const tempDirs = new Set<string>()
@@ -41,10 +41,6 @@ async function killChild (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL
   } catch {}
   await exited
   children.delete(child)
-}
-
-export function hasRedisServer (): boolean {
-  return spawnSync('redis-server', ['--version']).status === 0
 }
 
 /**
@@ -205,7 +201,7 @@ export interface TestHaproxy {
  * for tests).
  */
 export async function startHaproxy (backendPorts: number[]): Promise<TestHaproxy> {
-  if (HAPROXY == null) throw new Error('haproxy is not installed')
+  if (HAPROXY_PATH == null) throw new Error('haproxy is not installed')
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'wsstar-haproxy-'))
   tempDirs.add(dir)
@@ -232,7 +228,7 @@ export async function startHaproxy (backendPorts: number[]): Promise<TestHaproxy
     ...backendPorts.map((p, i) => `  server r${i} 127.0.0.1:${p} check`),
     ''
   ].join('\n'))
-  const child = spawn(HAPROXY, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(HAPROXY_PATH, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const { output } = track(child, 'haproxy')
   try {
     await waitForPort(port)

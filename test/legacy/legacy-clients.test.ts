@@ -3,29 +3,26 @@
  * on the machine's Node 20) against our server.
  */
 import assert from 'node:assert/strict'
-import { execFileSync, fork } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { after, before, describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Event, PROTOCOL_VERSION, parseJoinAck, signJoin } from '@wsstar/protocol'
 import { io } from 'socket.io-client'
 import { pino } from 'pino'
 import { createRendezvousServer } from '@wsstar/rendezvous'
+import { LEGACY_NODE, legacyClients, requires } from '../helpers/system-components.js'
 import type { RendezvousServer, RendezvousServerOptions } from '@wsstar/rendezvous'
 import type { ChildProcess } from 'node:child_process'
 import type { Socket } from 'socket.io-client'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const BENCH = `${ROOT}bench/legacy`
 /** child scripts are .cjs files in the source dir (tsc does not copy them) */
 const PEER_SCRIPT = `${ROOT}test/legacy/legacy-peer.cjs`
 const RAW_SCRIPT = `${ROOT}test/legacy/legacy-raw.cjs`
-/** the legacy client runs on the machine's Node 20, not the repo's Node 24 */
-const LEGACY_NODE = '/usr/bin/node'
 const MiB = 1024 * 1024
 
 type Msg = Record<string, any> & { type: string }
@@ -136,7 +133,7 @@ async function retained (): Promise<number> {
 
 const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
-describe('legacy websocket-star 0.10.2 clients', { timeout: 240_000 }, () => {
+describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy clients suite', legacyClients), timeout: 240_000 }, () => {
   const peers: LegacyPeer[] = []
   const servers: RendezvousServer[] = []
   const spawn = (script?: string): LegacyPeer => {
@@ -144,12 +141,6 @@ describe('legacy websocket-star 0.10.2 clients', { timeout: 240_000 }, () => {
     peers.push(p)
     return p
   }
-
-  before(() => {
-    if (!existsSync(`${BENCH}/node_modules/libp2p-websocket-star`)) {
-      execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: BENCH, stdio: 'ignore', timeout: 600_000 })
-    }
-  })
 
   after(async () => {
     for (const p of peers) p.kill()

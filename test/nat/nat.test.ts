@@ -3,12 +3,13 @@
  * libp2p nodes run in private namespaces, each behind its own MASQUERADE
  * router (see netns-topology.ts). A direct websocket dial between them must
  * fail; through wsstar they discover each other, ping and move 16 MiB.
- * Needs root (ip netns, iptables); CI runs as root.
+ * Needs root, iproute2 and iptables (skipped without them; CI runs as root).
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { networkNamespaces, requires } from '../helpers/system-components.js'
 import { createTopology } from './netns-topology.js'
 import type { Topology } from './netns-topology.js'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -67,7 +68,7 @@ class PeerProcess {
   }
 }
 
-describe('peers behind NAT (network namespaces)', { timeout: 120_000 }, () => {
+describe('peers behind NAT (network namespaces)', { skip: requires('NAT suite', networkNamespaces), timeout: 120_000 }, () => {
   let topo: Topology
   let server: ChildProcessWithoutNullStreams
   let a: PeerProcess
