@@ -131,3 +131,22 @@ export function sameServer (a: Multiaddr, b: Multiaddr): boolean {
     .join('')
   return strip(a) === strip(b)
 }
+
+/**
+ * The server part as it is registered and announced: the /sni value is
+ * dropped (a dialer takes the TLS server name from the host; left in, it is
+ * free padding fanned out to every peer), the rest kept as written.
+ */
+export function canonicalServer (server: Multiaddr): Multiaddr {
+  return multiaddr(server.getComponents().filter(c => c.code !== CODE_SNI && c.code !== CODE_P2P))
+}
+
+/**
+ * The address a server registers and broadcasts for `peerId` on `server`
+ * (one of its own server addresses): `<server>/p2p-websocket-star/p2p/<id>`,
+ * nothing else from what the client sent.
+ */
+export function canonicalPeerAddress (server: Multiaddr, peerId: PeerId): WebSocketStarAddress {
+  const ma = multiaddr(`${server.toString()}/p2p-websocket-star/p2p/${peerId.toString()}`)
+  return { address: ma.toString(), multiaddr: ma, server, peerId }
+}

@@ -3,6 +3,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { fromString, toString } from 'uint8arrays'
 import { ErrorCode, WsStarError } from './errors.js'
 import { PROTOCOL_VERSION } from './events.js'
+import { checkRsaKeyPolicy } from './rsa-key-policy.js'
 import type { PeerId, PrivateKey, PublicKey } from '@libp2p/interface'
 
 /** Random bytes in a join nonce. */
@@ -64,7 +65,8 @@ export function encodePublicKey (key: PublicKey): string {
 /**
  * The public key that must have signed a join for `peerId`. Ed25519 and
  * secp256k1 ids embed their key, so `keyBase64` may be omitted; RSA ids are a
- * hash and need it. A sent key must hash to `peerId`.
+ * hash and need it. A sent key must hash to `peerId`, and an RSA key must
+ * meet `checkRsaKeyPolicy`.
  */
 export function publicKeyForPeer (peerId: PeerId, keyBase64?: string): PublicKey {
   if (keyBase64 == null) {
@@ -82,5 +84,6 @@ export function publicKeyForPeer (peerId: PeerId, keyBase64?: string): PublicKey
   if (!peerIdFromPublicKey(key).equals(peerId)) {
     throw new WsStarError(ErrorCode.PEER_ID_MISMATCH, 'public key does not match the peer id in the address')
   }
+  checkRsaKeyPolicy(key)
   return key
 }

@@ -9,7 +9,7 @@ export interface PendingChallenge {
   /** the key that must have signed (checked against the peer id in step 1) */
   publicKey: PublicKey
   expiresAt: number
-  /** the address string as parsed (and checked) in step 1, so step 2 need not parse it again */
+  /** the address step 1 parsed, checked and made canonical (what gets registered), so step 2 need not parse it again */
   parsed: WebSocketStarAddress
 }
 

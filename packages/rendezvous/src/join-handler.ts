@@ -2,6 +2,7 @@ import { ErrorCode, WsStarError, parseJoinRequest, parseJoinStep, parseLeaveRequ
 import { verifyJoinSignature } from './join-signature.js'
 import type { Ed25519Verifier } from './join-signature.js'
 import { LIMIT_NAMES } from './options.js'
+import { registeredAddress } from './server-addresses.js'
 import type { JoinChallengeStore, PendingChallenge } from './join-challenge-store.js'
 import type { Membership } from './membership.js'
 import type { RendezvousMetrics } from './metrics.js'
@@ -16,6 +17,8 @@ export interface JoinHandlerInit {
   membership: Membership
   /** this server's public addresses; empty: any server part is accepted */
   announce: Multiaddr[]
+  /** longest address string a join may register (`max-address-length`) */
+  maxAddressLength: number
   metrics: RendezvousMetrics
   isShuttingDown(): boolean
   /** Ed25519 verification (a worker pool's); default: on this thread */
@@ -63,7 +66,10 @@ export class JoinHandler {
     const request = parseJoinRequest(address, data)
     // parseJoinRequest checked it is a string: the exact string is what gets signed
     const sent = address as string
+    this.#checkLength(sent)
     this.#checkServer(request.address)
+    // what gets registered and broadcast: this server's address + the peer id, nothing else sent
+    const registered = registeredAddress(request.address, this.#init.announce)
     const step = request.step
     if (step.kind === 'proof') {
       const pending = this.#init.challenges.take(session.id, sent)
@@ -82,14 +88,14 @@ export class JoinHandler {
     }
     const publicKey = publicKeyForPeer(request.address.peerId, step.publicKey)
     if (!this.#init.challenge) {
-      return await this.#init.membership.register(session, request.address)
+      return await this.#init.membership.register(session, registered)
     }
     if (step.kind === 'hello') {
-      return { nonce: this.#init.challenges.issue(session.id, sent, publicKey, request.address) }
+      return { nonce: this.#init.challenges.issue(session.id, sent, publicKey, registered) }
     }
     // one request: the nonce is this socket's id, which the server chose at
     // random and sent in its CONNECT packet, so the client signed it up front
-    return await this.#verifyAndRegister(session, sent, { parsed: request.address, publicKey, nonce: session.id }, step.signature)
+    return await this.#verifyAndRegister(session, sent, { parsed: registered, publicKey, nonce: session.id }, step.signature)
   }
 
   /**
@@ -135,6 +141,13 @@ export class JoinHandler {
   #checkRunning (): void {
     if (this.#init.isShuttingDown()) {
       throw new WsStarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down')
+    }
+  }
+
+  #checkLength (sent: string): void {
+    if (sent.length > this.#init.maxAddressLength) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.maxAddressLength)
+      throw new WsStarError(ErrorCode.INVALID_ADDRESS, `the address is longer than this server's limit of ${this.#init.maxAddressLength} characters`)
     }
   }
 

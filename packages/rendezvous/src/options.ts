@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import { DEFAULT_WINDOW_BYTES, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, CHALLENGE_TTL_MS, WebSocketStarServer } from '@wsstar/protocol'
+import { DEFAULT_WINDOW_BYTES, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, CHALLENGE_TTL_MS, WebSocketStarServer } from '@wsstar/protocol'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -18,6 +18,12 @@ export interface RendezvousLimits {
   maxSockets: number
   /** peer addresses one socket may register */
   maxAddressesPerSocket: number
+  /**
+   * longest peer address (characters, as sent) a join may register; longer
+   * ones get ERR_INVALID_ADDRESS. Every registered address is sent to every
+   * peer, so this bounds what one join costs the others.
+   */
+  maxAddressLength: number
   /** concurrent dials (pending or open, as caller or callee) one socket may take part in */
   maxDialsPerSocket: number
   /** outstanding join nonces per socket; the oldest is dropped beyond this */
@@ -75,6 +81,8 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   maxPeers: 100_000,
   maxSockets: 100_000,
   maxAddressesPerSocket: 8,
+  // real addresses are < 200 characters; the wire accepts up to MAX_ADDRESS_LENGTH
+  maxAddressLength: 256,
   maxDialsPerSocket: 128,
   maxPendingChallengesPerSocket: 16,
   joinRate: 10,
@@ -109,6 +117,7 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
   maxPeers: { min: 1, max: 1e9, integer: true },
   maxSockets: { min: 1, max: 1e9, integer: true },
   maxAddressesPerSocket: { min: 1, max: 1024, integer: true },
+  maxAddressLength: { min: 64, max: MAX_ADDRESS_LENGTH, integer: true },
   maxDialsPerSocket: { min: 1, max: 1e6, integer: true },
   maxPendingChallengesPerSocket: { min: 1, max: 1024, integer: true },
   joinRate: { min: 0.001, max: 1e6, integer: false },
@@ -142,6 +151,7 @@ export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Obj
   maxPeers: 'max-peers',
   maxSockets: 'max-sockets',
   maxAddressesPerSocket: 'max-addresses-per-socket',
+  maxAddressLength: 'max-address-length',
   maxDialsPerSocket: 'max-dials-per-socket',
   maxPendingChallengesPerSocket: 'max-pending-challenges',
   joinRate: 'join-rate',

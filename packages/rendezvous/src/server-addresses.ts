@@ -1,7 +1,9 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { multiaddr } from '@multiformats/multiaddr'
+import { canonicalPeerAddress, canonicalServer, sameServer } from '@wsstar/protocol'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { WebSocketStarAddress } from '@wsstar/protocol'
 
 /**
  * The websocket server addresses peers can use to reach this server: the
@@ -38,4 +40,15 @@ function hostPart (host: string): string {
     return `/ip6/${bare}`
   }
   return `/dns/${host}`
+}
+
+/**
+ * What a join registers and broadcasts: the peer id on this server's own
+ * address for the server the join names (the announced spelling, when
+ * `ownServers` is known), else the join's server part without /sni. The
+ * caller has checked that the join names this server.
+ */
+export function registeredAddress (joined: WebSocketStarAddress, ownServers: readonly Multiaddr[]): WebSocketStarAddress {
+  const own = ownServers.find(server => sameServer(server, joined.server))
+  return canonicalPeerAddress(own ?? canonicalServer(joined.server), joined.peerId)
 }

@@ -214,6 +214,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       challenges: this.#challenges,
       membership: this.#membership,
       announce: this.#options.announce,
+      maxAddressLength: limits.maxAddressLength,
       metrics: this.#metrics,
       isShuttingDown,
       verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey)
