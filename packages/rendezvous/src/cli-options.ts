@@ -46,6 +46,7 @@ const UNITS: Record<keyof RendezvousLimits, Unit> = {
   legacyMaxBufferedBytes: 'bytes',
   legacyAnnouncements: 'count',
   verifyThreads: 'count',
+  maxPendingVerifications: 'count',
   reclaimQuietMs: 'ms',
   reclaimMinGrowthBytes: 'bytes'
 }
@@ -75,6 +76,7 @@ const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
   legacyMaxBufferedBytes: 'bytes queued for a legacy receiver past which its legacy dial is reset',
   legacyAnnouncements: 'ws-peer announcements per legacy peer per 10 s (and its join sample)',
   verifyThreads: 'worker threads verifying join signatures (0: on the server thread); default: cores - 1, at most 4',
+  maxPendingVerifications: 'join signatures verified at once, server-wide; beyond it a join gets ERR_RATE_LIMITED',
   reclaimQuietMs: 'quiet event loop time after which RSS a burst left is given back (0: never)',
   reclaimMinGrowthBytes: 'least RSS growth since the last reclaim worth one (and at least a quarter)'
 }

@@ -1,6 +1,6 @@
 import { ErrorCode, WsStarError, parseJoinRequest, parseJoinStep, parseLeaveRequest, publicKeyForPeer, sameServer } from '@wsstar/protocol'
 import { verifyJoinSignature } from './join-signature.js'
-import type { Ed25519Verifier } from './join-signature.js'
+import type { Ed25519Verifier, KeyVerifier } from './join-signature.js'
 import { LIMIT_NAMES } from './options.js'
 import { registeredAddress } from './server-addresses.js'
 import type { JoinChallengeStore, PendingChallenge } from './join-challenge-store.js'
@@ -23,6 +23,10 @@ export interface JoinHandlerInit {
   isShuttingDown(): boolean
   /** Ed25519 verification (a worker pool's); default: on this thread */
   verify?: Ed25519Verifier
+  /** RSA and secp256k1 verification (a worker pool's); default: on this thread */
+  verifyKey?: KeyVerifier
+  /** join signatures verified at once, server-wide (`max-pending-verifications`) */
+  maxPendingVerifications: number
 }
 
 /**
@@ -34,6 +38,8 @@ export interface JoinHandlerInit {
  */
 export class JoinHandler {
   readonly #init: JoinHandlerInit
+  /** signatures being verified now */
+  #verifying = 0
 
   constructor (init: JoinHandlerInit) {
     this.#init = init
@@ -60,6 +66,7 @@ export class JoinHandler {
   async #join (session: Session, address: unknown, data: unknown): Promise<JoinChallenge | JoinResult> {
     this.#checkRunning()
     const proof = this.#takeProof(session, address, data)
+    // #takeProof checked the verification budget before it took the nonce
     if (proof != null) {
       return await this.#verifyAndRegister(session, address as string, proof.pending, proof.step.signature)
     }
@@ -72,6 +79,7 @@ export class JoinHandler {
     const registered = registeredAddress(request.address, this.#init.announce)
     const step = request.step
     if (step.kind === 'proof') {
+      this.#checkVerificationBudget()
       const pending = this.#init.challenges.take(session.id, sent)
       if (pending == null) {
         throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
@@ -95,6 +103,7 @@ export class JoinHandler {
     }
     // one request: the nonce is this socket's id, which the server chose at
     // random and sent in its CONNECT packet, so the client signed it up front
+    this.#checkVerificationBudget()
     return await this.#verifyAndRegister(session, sent, { parsed: registered, publicKey, nonce: session.id }, step.signature)
   }
 
@@ -118,6 +127,8 @@ export class JoinHandler {
     if (step.kind !== 'proof' || !this.#init.challenges.has(session.id, address)) {
       return undefined
     }
+    // before the nonce is taken: a rate-limited proof can be sent again
+    this.#checkVerificationBudget()
     const pending = this.#init.challenges.take(session.id, address)
     if (pending == null) {
       throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
@@ -125,8 +136,16 @@ export class JoinHandler {
     return { step, pending }
   }
 
+  /** Callers check the verification budget in the same turn (`#checkVerificationBudget`). */
   async #verifyAndRegister (session: Session, sent: string, challenge: Pick<PendingChallenge, 'parsed' | 'publicKey' | 'nonce'>, signature: string): Promise<JoinResult> {
-    if (!await verifyJoinSignature(challenge.publicKey, sent, challenge.nonce, signature, this.#init.verify)) {
+    this.#verifying++
+    let valid: boolean
+    try {
+      valid = await verifyJoinSignature(challenge.publicKey, sent, challenge.nonce, signature, this.#init.verify, this.#init.verifyKey)
+    } finally {
+      this.#verifying--
+    }
+    if (!valid) {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }
     this.#checkRunning()
@@ -136,6 +155,19 @@ export class JoinHandler {
     const result = await this.#init.membership.register(session, challenge.parsed)
     result.verified = true
     return result
+  }
+
+  /** Server-wide: a flood of joins queues a bounded amount of verification work. */
+  #checkVerificationBudget (): void {
+    if (this.#verifying >= this.#init.maxPendingVerifications) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.maxPendingVerifications)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'the server is verifying too many joins; try again shortly')
+    }
+  }
+
+  /** join signatures being verified now */
+  get verifying (): number {
+    return this.#verifying
   }
 
   #checkRunning (): void {

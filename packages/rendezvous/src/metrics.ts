@@ -14,8 +14,12 @@ export interface MetricsSource {
   maxDialInFlight(): number
   relayedBytes(): number
   frames(): { d: number, c: number, e: number }
-  /** join signature verification: backend, batches sent to threads, threads replaced after dying */
-  verifier(): { backend: string, batches: number, restarts: number }
+  /**
+   * join signature verification: backend, batches sent to threads, threads
+   * replaced after dying, signatures verified by key type and thread,
+   * verifications in progress
+   */
+  verifier(): { backend: string, batches: number, restarts: number, verified: Record<string, Record<'worker' | 'server', number>>, pending: number }
   /** memory-reducing collections run when quiet (memory-reclaim.ts) */
   memoryReclaim(): { reclaims: number, reclaimedBytes: number, pauseSeconds: number }
 }
@@ -71,6 +75,20 @@ export class RendezvousMetrics {
     new Gauge({ name: 'wsstar_join_challenges_pending', help: 'Join nonces issued and not yet used', registers, collect () { this.set(source.pendingChallenges()) } })
     new Gauge({ name: 'wsstar_verify_backend_info', help: 'Ed25519 backend verifying join signatures (libsodium or node:crypto)', labelNames: ['backend'], registers, collect () { this.reset(); this.set({ backend: source.verifier().backend }, 1) } })
     new Gauge({ name: 'wsstar_verify_batches', help: 'Batches of join signatures sent to the verification threads', registers, collect () { this.set(source.verifier().batches) } })
+    new Counter({
+      name: 'wsstar_signatures_verified_total',
+      help: 'Join signatures verified, by key type and thread (worker: a verification thread; server: the event loop, with --verify-threads 0 or after a thread died)',
+      labelNames: ['key', 'thread'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [key, counts] of Object.entries(source.verifier().verified)) {
+          this.inc({ key, thread: 'worker' }, counts.worker)
+          this.inc({ key, thread: 'server' }, counts.server)
+        }
+      }
+    })
+    new Gauge({ name: 'wsstar_verifications_pending', help: 'Join signatures being verified now (bounded by max-pending-verifications)', registers, collect () { this.set(source.verifier().pending) } })
     new Gauge({ name: 'wsstar_verify_thread_restarts', help: 'Verification threads that died and were replaced (their signatures were verified on the server thread)', registers, collect () { this.set(source.verifier().restarts) } })
     new Gauge({ name: 'wsstar_dial_inflight_bytes', help: 'Bytes forwarded over all dials and not yet credited back by the receivers', registers, collect () { this.set(source.inFlightBytes()) } })
     new Gauge({ name: 'wsstar_dial_inflight_max_bytes', help: 'Most bytes ever in flight in one direction of one dial (bounded by the window)', registers, collect () { this.set(source.maxDialInFlight()) } })

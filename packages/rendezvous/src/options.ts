@@ -68,6 +68,12 @@ export interface RendezvousLimits {
   /** worker threads that verify join signatures; 0 verifies on the server's thread */
   verifyThreads: number
   /**
+   * join signatures being verified at once, server-wide; a join beyond this
+   * gets ERR_RATE_LIMITED, so a flood of expensive keys queues a bounded
+   * amount of work
+   */
+  maxPendingVerifications: number
+  /**
    * once the event loop has been quiet this long, and the RSS grew since the
    * last reclaim, one memory-reducing collection gives what a burst left
    * (young generation, garbage pages) back to the OS; 0 turns it off
@@ -108,6 +114,8 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   legacyAnnouncements: 32,
   // joins scale with the cores the box has, one core being the server's own
   verifyThreads: Math.min(4, Math.max(0, availableParallelism() - 1)),
+  // far above what honest joins keep in flight (each waits a batch, about a millisecond)
+  maxPendingVerifications: 1024,
   reclaimQuietMs: 10_000,
   reclaimMinGrowthBytes: 64 * 1024 * 1024
 })
@@ -139,6 +147,7 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
   legacyMaxBufferedBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
   legacyAnnouncements: { min: 1, max: 1e6, integer: true },
   verifyThreads: { min: 0, max: 64, integer: true },
+  maxPendingVerifications: { min: 1, max: 1e6, integer: true },
   reclaimQuietMs: { min: 0, max: 2 ** 31 - 1, integer: true },
   reclaimMinGrowthBytes: { min: 0, max: 2 ** 40, integer: true }
 })
@@ -172,6 +181,7 @@ export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Obj
   legacyMaxBufferedBytes: 'legacy-max-buffered-bytes',
   legacyAnnouncements: 'legacy-announcements',
   verifyThreads: 'verify-threads',
+  maxPendingVerifications: 'max-pending-verifications',
   reclaimQuietMs: 'reclaim-after',
   reclaimMinGrowthBytes: 'reclaim-min-growth'
 })

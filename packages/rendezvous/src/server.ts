@@ -9,7 +9,6 @@ import { Discovery } from './discovery.js'
 import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
-import { Ed25519Pool } from './ed25519-pool.js'
 import { MemoryReclaim } from './memory-reclaim.js'
 import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
@@ -19,6 +18,7 @@ import { RendezvousMetrics } from './metrics.js'
 import { LIMIT_NAMES, limitsByName, resolveOptions } from './options.js'
 import { InMemoryPeerRegistry } from './peer-registry.js'
 import { Rejections } from './rejections.js'
+import { SignaturePool } from './signature-pool.js'
 import { Relay } from './relay.js'
 import { serverAddresses } from './server-addresses.js'
 import { Session, handshakeProtocol } from './session.js'
@@ -103,7 +103,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #discovery: Discovery
   readonly #membership: Membership
   readonly #joins: JoinHandler
-  readonly #verifier: Ed25519Pool
+  readonly #verifier: SignaturePool
   readonly #reclaim: MemoryReclaim
   readonly #peersBroadcast = new PeersBroadcast({
     members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
@@ -143,7 +143,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       maxDialInFlight: () => this.#relay.maxDialInFlight,
       relayedBytes: () => this.#relay.relayedBytes,
       frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames }),
-      verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures }),
+      verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures, verified: this.#verifier.verified, pending: this.#joins.verifying }),
       memoryReclaim: () => this.#reclaim.stats
     }, limitsByName(limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
@@ -207,7 +207,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       logger: this.#logger,
       armHandshakeTimer: (session) => { this.#armHandshakeTimer(session) }
     })
-    this.#verifier = new Ed25519Pool({ threads: limits.verifyThreads, logger: this.#logger })
+    this.#verifier = new SignaturePool({ threads: limits.verifyThreads, logger: this.#logger })
     this.#reclaim = new MemoryReclaim({ quietMs: limits.reclaimQuietMs, minGrowthBytes: limits.reclaimMinGrowthBytes, logger: this.#logger })
     this.#joins = new JoinHandler({
       challenge: this.#options.challenge,
@@ -217,7 +217,9 @@ class WsStarRendezvousServer implements RendezvousServer {
       maxAddressLength: limits.maxAddressLength,
       metrics: this.#metrics,
       isShuttingDown,
-      verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey)
+      verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey),
+      verifyKey: async (publicKey, message, signature) => await this.#verifier.verifyKey(publicKey, message, signature),
+      maxPendingVerifications: limits.maxPendingVerifications
     })
     if (this.#options.legacy) {
       this.#legacy = new LegacyGateway({
