@@ -1,5 +1,8 @@
 import { ErrorCode, WsStarError } from '@wsstar/protocol'
 
+/** re-exported so `err instanceof WsStarError` needs no second package import */
+export { WsStarError }
+
 /**
  * Named errors of the wsstar transport. Errors the server sends keep their
  * stable wire `code` (they extend `WsStarError`), so callers can switch on

@@ -35,7 +35,7 @@ import type { WebSocketStarComponents } from './transport.js'
 export interface WebSocketStar {
   /** for `transports: [...]` */
   transport(components: WebSocketStarComponents): WebSocketStarTransport
-  /** for `services: { wsstarDiscovery: ... }` (libp2p 3 reads peer discovery from services) */
+  /** for `peerDiscovery: [...]` or `services: { wsstarDiscovery: ... }`: libp2p 3 takes discovery from either */
   discovery(components: WebSocketStarDiscoveryComponents): WebSocketStarDiscovery
 }
 

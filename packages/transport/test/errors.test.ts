@@ -3,6 +3,14 @@ import { describe, it } from 'node:test'
 import { ErrorCode, WsStarError } from '@wsstar/protocol'
 import { DialRefusedError, JoinRejectedError, PeerNotFoundError, RegistrationReplacedError, RendezvousProtocolError, ServerShuttingDownError, errorFromWire } from '../src/errors.js'
 
+describe('transport entry', () => {
+  it('exports WsStarError, the base class its server errors extend', async () => {
+    const entry: Record<string, unknown> = await import('../src/index.js')
+    assert.equal(entry.WsStarError, WsStarError)
+    assert.ok(new PeerNotFoundError() instanceof (entry.WsStarError as typeof WsStarError))
+  })
+})
+
 describe('errorFromWire', () => {
   it('maps stable codes to named errors that keep the code', () => {
     const notFound = errorFromWire({ code: ErrorCode.PEER_NOT_FOUND, message: 'gone' })
