@@ -1,7 +1,8 @@
 // Run inside a fresh project that installed the packed tarballs (see
 // ../installed-packages.test.ts): two libp2p 3 nodes listen through the
 // server from the installed `wsstar-rendezvous` bin (its port is argv[2]),
-// discover each other and ping. Prints one JSON line.
+// discover each other and ping. Prints `result <JSON>` (the library server's
+// own log lines go to stdout too).
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { yamux } from '@libp2p/yamux'
@@ -53,7 +54,7 @@ await server.start()
 const libraryPort = server.port
 await server.stop()
 
-console.log(JSON.stringify({
+console.log('result ' + JSON.stringify({
   rtt,
   remoteAddr,
   libraryPort,
