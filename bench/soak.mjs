@@ -48,7 +48,8 @@ const rand = n => Math.floor(Math.random() * n)
 
 // --- server ------------------------------------------------------------------
 const port = await freePort()
-const server = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', '--port', String(port), '--expose-internals', '--log-level', values['log-level'],
+const adminPort = await freePort()
+const server = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--expose-internals', '--log-level', values['log-level'],
   '--join-rate', '1000', '--join-burst', '1000', '--dial-rate', '1000', '--dial-burst', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] })
 let serverExit = null
 let serverLog = ''
@@ -59,12 +60,13 @@ const keepLog = d => { serverLog = (serverLog + d).slice(-100_000); serverLogFil
 server.stdout.on('data', keepLog)
 server.stderr.on('data', keepLog)
 const base = `http://127.0.0.1:${port}`
+const admin = `http://127.0.0.1:${adminPort}`
 async function internals (gc) {
-  const res = await fetch(`${base}/debug/internals${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(10_000) })
+  const res = await fetch(`${admin}/debug/internals${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(10_000) })
   return await res.json()
 }
 async function metrics () {
-  const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
+  const text = await (await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
   const out = {}
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line === '') continue

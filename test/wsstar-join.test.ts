@@ -52,7 +52,7 @@ describe('wsstar: joining', { timeout: 60_000 }, () => {
     const [listener] = wsstarListeners(node)
     assert.deepEqual(listener.getAddrs().map(String), [listenAddr(server.port)])
     // the transport signs its socket id and joins in one request: the server saw no two-step hello
-    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
+    const metrics = await server.metrics.metrics()
     assert.match(metrics, /^wsstar_joins_total\{result="ok"\} 1$/m)
     assert.doesNotMatch(metrics, /^wsstar_joins_total\{result="challenged"\} [1-9]/m)
   })

@@ -3,7 +3,7 @@
 // limits given as CLI flags. Used by the raw-client scenarios (joins,
 // discovery, dials): its CPU seconds and RSS come from /proc/<pid>, its
 // peer/socket counts from GET /health and its event-loop lag from the
-// prom-client `nodejs_eventloop_lag_*` gauges of GET /metrics (a
+// prom-client `nodejs_eventloop_lag_*` gauges of GET /metrics on its admin listener (a
 // monitorEventLoopDelay histogram that prom-client resets on every scrape,
 // so each scrape covers the time since the previous one).
 
@@ -52,12 +52,13 @@ export class CliServer {
 
   /** The command line, for the results (flags only, no paths). */
   get commandLine () {
-    return `wsstar-rendezvous${CLI_NODE_FLAGS.length > 0 ? ` (node ${CLI_NODE_FLAGS.join(' ')})` : ''} --host 127.0.0.1 --port ${this.port ?? '<port>'} --log-level warn ${this.flags.join(' ')}`.trim()
+    return `wsstar-rendezvous${CLI_NODE_FLAGS.length > 0 ? ` (node ${CLI_NODE_FLAGS.join(' ')})` : ''} --host 127.0.0.1 --port ${this.port ?? '<port>'} --admin-port ${this.adminPort ?? '<port>'} --log-level warn ${this.flags.join(' ')}`.trim()
   }
 
   async start () {
     this.port = await freePort()
-    this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--log-level', 'warn', ...this.flags], {
+    this.adminPort = await freePort()
+    this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--admin-port', String(this.adminPort), '--log-level', 'warn', ...this.flags], {
       stdio: ['ignore', this.verbose ? 'inherit' : 'ignore', 'pipe']
     })
     this.pid = this.process.pid
@@ -92,7 +93,7 @@ export class CliServer {
 
   /** Prometheus text → { name: value } for unlabelled samples (and `name{labels}` keys for labelled ones). */
   async metrics () {
-    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`)
+    const res = await fetch(`http://127.0.0.1:${this.adminPort}/metrics`)
     const out = {}
     for (const line of (await res.text()).split('\n')) {
       if (line === '' || line.startsWith('#')) continue

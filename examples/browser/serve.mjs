@@ -20,7 +20,8 @@ export async function startExample ({ host = '127.0.0.1', port = 8080, rendezvou
   const { files } = await buildBundle()
   files.set('index.html', await readFile(new URL('./index.html', import.meta.url)))
 
-  const rendezvous = createRendezvousServer({ host, port: rendezvousPort, ...(logger != null ? { logger } : {}) })
+  // the status page is on the operator's admin listener, a free port on loopback
+  const rendezvous = createRendezvousServer({ host, port: rendezvousPort, adminPort: 0, ...(logger != null ? { logger } : {}) })
   await rendezvous.start()
 
   const http = createServer((req, res) => {
@@ -45,7 +46,7 @@ export async function startExample ({ host = '127.0.0.1', port = 8080, rendezvou
     /** the page, told where the rendezvous server is */
     url: `${origin}/?server=${serverAddr}`,
     /** the server's status page */
-    statusUrl: `http://${host}:${rendezvous.port}/`,
+    statusUrl: `http://127.0.0.1:${rendezvous.adminPort}/`,
     /** listen address for other nodes, e.g. /ip4/127.0.0.1/tcp/13579/ws/p2p-websocket-star */
     serverAddr,
     rendezvous,

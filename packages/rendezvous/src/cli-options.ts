@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, LIMIT_NAMES, LIMIT_RANGES, checkLimit, parseAnnounce } from './options.js'
+import { DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, LIMIT_NAMES, LIMIT_RANGES, checkLimit, parseAnnounce } from './options.js'
 import type { RendezvousLimits, RendezvousServerOptions } from './options.js'
 
 /** A bad command line or env var: the CLI prints the message and exits with 2. */
@@ -103,6 +103,21 @@ export function parseQuantity (raw: string, unit: Unit): number {
   return Number(match[1]) * factor
 }
 
+function parsePort (given: { raw: string, name: string }): number {
+  const n = Number(given.raw)
+  if (!/^\s*\d+\s*$/.test(given.raw) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new CliUsageError(`invalid value for ${given.name}: "${given.raw}" (expected a port number 0..65535)`)
+  }
+  return n
+}
+
+function parseHost (given: { raw: string, name: string }): string {
+  if (given.raw.trim() === '') {
+    throw new CliUsageError(`invalid value for ${given.name}: empty host`)
+  }
+  return given.raw.trim()
+}
+
 function parseBoolean (raw: string, name: string): boolean {
   const value = raw.trim().toLowerCase()
   if (['1', 'true', 'yes', 'on'].includes(value)) {
@@ -129,6 +144,9 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
         help: { type: 'boolean', short: 'h' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
+        'admin-port': { type: 'string' },
+        'admin-host': { type: 'string' },
+        'public-admin': { type: 'boolean' },
         challenge: { type: 'boolean' },
         'no-challenge': { type: 'boolean' },
         announce: { type: 'string', multiple: true },
@@ -165,18 +183,24 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
 
   const port = pick('port')
   if (port != null) {
-    const n = Number(port.raw)
-    if (!/^\s*\d+\s*$/.test(port.raw) || !Number.isInteger(n) || n < 0 || n > 65535) {
-      throw new CliUsageError(`invalid value for ${port.name}: "${port.raw}" (expected a port number 0..65535)`)
-    }
-    config.options.port = n
+    config.options.port = parsePort(port)
   }
   const host = pick('host')
   if (host != null) {
-    if (host.raw.trim() === '') {
-      throw new CliUsageError(`invalid value for ${host.name}: empty host`)
-    }
-    config.options.host = host.raw.trim()
+    config.options.host = parseHost(host)
+  }
+  const adminPort = pick('admin-port')
+  if (adminPort != null) {
+    config.options.adminPort = parsePort(adminPort)
+  }
+  const adminHost = pick('admin-host')
+  if (adminHost != null) {
+    config.options.adminHost = parseHost(adminHost)
+  }
+  if (values['public-admin'] === true) {
+    config.options.publicAdmin = true
+  } else if (env.WSSTAR_PUBLIC_ADMIN != null && env.WSSTAR_PUBLIC_ADMIN !== '') {
+    config.options.publicAdmin = parseBoolean(env.WSSTAR_PUBLIC_ADMIN, 'WSSTAR_PUBLIC_ADMIN')
   }
 
   if (values.challenge === true && values['no-challenge'] === true) {
@@ -210,6 +234,9 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
     config.options.exposeInternals = true
   } else if (env.WSSTAR_EXPOSE_INTERNALS != null && env.WSSTAR_EXPOSE_INTERNALS !== '') {
     config.options.exposeInternals = parseBoolean(env.WSSTAR_EXPOSE_INTERNALS, 'WSSTAR_EXPOSE_INTERNALS')
+  }
+  if (config.options.exposeInternals === true && config.options.adminPort == null && config.options.publicAdmin !== true) {
+    throw new CliUsageError('--expose-internals serves /debug/internals on the admin listener: give --admin-port too')
   }
 
   if (values.legacy === true && values['no-legacy'] === true) {
@@ -304,12 +331,15 @@ export function helpText (): string {
   const rows: Array<[string, string, string]> = [
     ['-p, --port <n>', `TCP port (default ${DEFAULT_PORT}; 0 picks a free one)`, envName('port')],
     ['--host <addr>', `interface to bind (default ${DEFAULT_HOST})`, envName('host')],
+    ['--admin-port <n>', 'serve the operator endpoints (/metrics, /status.json, status page, /debug/*) on this port (default: off; 0 picks a free one)', envName('admin-port')],
+    ['--admin-host <addr>', `interface of the admin listener (default ${DEFAULT_ADMIN_HOST})`, envName('admin-host')],
+    ['--public-admin', 'also serve the operator endpoints on the client port, to anyone who reaches it (the old behaviour)', envName('public-admin')],
     ['--challenge', 'require the join challenge (default)', envName('challenge')],
     ['--no-challenge', 'skip the join challenge: anyone can register any peer id (trusted test setups only)', ''],
     ['--announce <ma>', 'public server address, e.g. /dns4/example.com/tcp/443/wss; repeat or comma-separate. Joins naming another server are refused', envName('announce')],
     ['--legacy', 'also accept libp2p-websocket-star 0.10 clients (socket.io v2 / Engine.IO 3) as a separate population (default)', envName('legacy')],
     ['--no-legacy', 'refuse legacy websocket-star 0.10 clients', ''],
-    ['--expose-internals', 'serve GET /debug/internals (internal counts, handles, memory) for leak tests; never on a public server', envName('expose-internals')],
+    ['--expose-internals', 'serve GET /debug/internals (internal counts, handles, memory) on the admin listener, for leak tests', envName('expose-internals')],
     ['--redis-url <url>', 'cluster mode: share peers and relay dials with the other servers through this Redis (>= 7), e.g. redis://redis:6379', envName('redis-url')],
     ['--node-id <id>', 'cluster mode: this server\'s id, unique per process (default <hostname>-<pid>-<random>)', envName('node-id')],
     ['--redis-prefix <p>', 'cluster mode: prefix of every Redis key and channel (default wsstar:)', envName('redis-prefix')],
@@ -330,7 +360,8 @@ export function helpText (): string {
     'wsstar rendezvous server (protocol wsstar/2): peers join with a crypto challenge,',
     'discover each other, and dial each other through this server.',
     'Every option can also be set by the env var in brackets; flags win over env vars.',
-    'HTTP on the same port: GET /health, GET /metrics, GET / (status page).',
+    'HTTP on the client port: GET /health (503 while draining). With --admin-port: GET /metrics,',
+    'GET /status.json and the status page (GET /) on the admin listener (127.0.0.1 by default).',
     '',
     'Options:',
     ...lines,

@@ -29,14 +29,22 @@ export interface HttpEndpointsInit {
   health(): Health
   metrics: Registry
   onError(err: unknown): void
+  /**
+   * serve the operator endpoints (`/metrics`, `/status.json`, `/`): on the
+   * admin listener, and on the client port only with `publicAdmin`
+   */
+  operator: boolean
 }
 
+/** paths only the operator endpoints answer; elsewhere they are 404 like any unknown path */
+const OPERATOR_PATHS = new Set(['/metrics', '/status.json', '/', '/index.html'])
+
 /**
- * The plain HTTP side of the server port (socket.io handles `/socket.io/`
- * before this sees a request): `GET /health` (JSON; 503 while stopping, so
- * a load balancer drains the node), `GET /metrics` (Prometheus),
- * `GET /status.json` (health, build and totals, for the status page) and
- * `GET /` (a self-contained live status page).
+ * Plain HTTP: `GET /health` (JSON; 503 while stopping, so a load balancer
+ * drains the node) everywhere, and on the operator listener `GET /metrics`
+ * (Prometheus), `GET /status.json` (health, build and totals, for the
+ * status page) and `GET /` (a self-contained live status page). On the
+ * client port socket.io handles `/socket.io/` before this sees a request.
  */
 export function createHttpHandler (init: HttpEndpointsInit): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -44,6 +52,10 @@ export function createHttpHandler (init: HttpEndpointsInit): (req: IncomingMessa
     const head = req.method === 'HEAD'
     if (req.method !== 'GET' && !head) {
       send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', head, { allow: 'GET, HEAD' })
+      return
+    }
+    if (!init.operator && OPERATOR_PATHS.has(path)) {
+      send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head)
       return
     }
     switch (path) {

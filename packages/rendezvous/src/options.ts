@@ -197,6 +197,8 @@ export function limitsByName (limits: RendezvousLimits): Record<string, number> 
 
 export const DEFAULT_PORT = 13579
 export const DEFAULT_HOST = '0.0.0.0'
+/** the admin listener binds loopback unless told otherwise: its endpoints are for the operator */
+export const DEFAULT_ADMIN_HOST = '127.0.0.1'
 
 export interface RendezvousServerOptions {
   /** TCP port; 0 picks a free one (read it back from `server.port`). Default 13579. */
@@ -227,8 +229,25 @@ export interface RendezvousServerOptions {
    */
   cluster?: ClusterOptions
   /**
+   * Port of the admin listener, a second plain-HTTP listener for the
+   * operator: `GET /metrics`, `/status.json`, the status page at `/`,
+   * `/health` and (with `exposeInternals`) `/debug/internals`. 0 picks a
+   * free one (read it back from `server.adminPort`). Default: no admin
+   * listener; the client port serves `/health` only.
+   */
+  adminPort?: number
+  /** interface the admin listener binds. Default 127.0.0.1. */
+  adminHost?: string
+  /**
+   * Also serve the operator endpoints (metrics, status, debug) on the
+   * client port, as servers before the admin listener did. Anyone who can
+   * reach the client port can read them. Default false.
+   */
+  publicAdmin?: boolean
+  /**
    * Serve `GET /debug/internals` (JSON: internal counts, active handles,
-   * memory; runs a GC first when the process has `--expose-gc`). For leak
+   * memory; runs a GC first when the process has `--expose-gc`) on the
+   * operator endpoints, so it needs `adminPort` or `publicAdmin`. For leak
    * tests and debugging only: off by default, never on a public server.
    */
   exposeInternals?: boolean
@@ -258,6 +277,10 @@ export interface ResolvedOptions {
   challenge: boolean
   announce: Multiaddr[]
   limits: RendezvousLimits
+  /** undefined: no admin listener */
+  adminPort: number | undefined
+  adminHost: string
+  publicAdmin: boolean
   exposeInternals: boolean
   legacy: boolean
 }
@@ -276,14 +299,14 @@ export function checkLimit (key: keyof RendezvousLimits, value: unknown): string
 
 /** Fills in defaults and validates; throws a TypeError naming the bad option. */
 export function resolveOptions (options: RendezvousServerOptions = {}): ResolvedOptions {
-  const port = options.port ?? DEFAULT_PORT
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`port must be an integer in 0..65535, got ${String(port)}`)
+  const port = checkPort(options.port ?? DEFAULT_PORT, 'port')
+  const host = checkHost(options.host ?? DEFAULT_HOST, 'host')
+  const adminPort = options.adminPort == null ? undefined : checkPort(options.adminPort, 'adminPort')
+  const adminHost = checkHost(options.adminHost ?? DEFAULT_ADMIN_HOST, 'adminHost')
+  if (options.publicAdmin != null && typeof options.publicAdmin !== 'boolean') {
+    throw new TypeError('publicAdmin must be a boolean')
   }
-  const host = options.host ?? DEFAULT_HOST
-  if (typeof host !== 'string' || host.length === 0) {
-    throw new TypeError('host must be a non-empty string')
-  }
+  const publicAdmin = options.publicAdmin ?? false
   if (options.challenge != null && typeof options.challenge !== 'boolean') {
     throw new TypeError('challenge must be a boolean')
   }
@@ -305,10 +328,28 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
   if (options.exposeInternals != null && typeof options.exposeInternals !== 'boolean') {
     throw new TypeError('exposeInternals must be a boolean')
   }
+  const exposeInternals = options.exposeInternals ?? false
+  if (exposeInternals && adminPort == null && !publicAdmin) {
+    throw new TypeError('exposeInternals serves /debug/internals on the admin listener: set adminPort (or publicAdmin)')
+  }
   if (options.legacy != null && typeof options.legacy !== 'boolean') {
     throw new TypeError('legacy must be a boolean')
   }
-  return { port, host, challenge: options.challenge ?? true, announce, limits, exposeInternals: options.exposeInternals ?? false, legacy: options.legacy ?? true }
+  return { port, host, challenge: options.challenge ?? true, announce, limits, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? true }
+}
+
+function checkPort (port: unknown, name: string): number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`${name} must be an integer in 0..65535, got ${String(port)}`)
+  }
+  return port
+}
+
+function checkHost (host: unknown, name: string): string {
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new TypeError(`${name} must be a non-empty string`)
+  }
+  return host
 }
 
 /** An announced server address: `/ip4/1.2.3.4/tcp/13579/ws`, `/dns4/example.com/tcp/443/wss`, ... */

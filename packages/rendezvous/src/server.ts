@@ -30,7 +30,7 @@ import type { LegacyStats } from './legacy/legacy-gateway.js'
 import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Server as HttpServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -68,6 +68,11 @@ export interface RendezvousServer {
   stop(): Promise<void>
   /** the bound port (the configured one before start) */
   readonly port: number
+  /**
+   * the admin listener's bound port (metrics, status page, debug); undefined
+   * without `adminPort`
+   */
+  readonly adminPort: number | undefined
   /** this server's websocket addresses, e.g. /ip4/127.0.0.1/tcp/13579/ws (empty before start) */
   readonly addresses: Multiaddr[]
   /** this server's own prom-client registry */
@@ -112,8 +117,11 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #dials: DialRouter
   readonly #cleanups = new Set<Promise<void>>()
   #http?: HttpServer
+  /** the operator endpoints' own listener (adminPort) */
+  #admin?: HttpServer
   #io?: SocketIoServer
   #port: number
+  #adminPort: number | undefined
   #addresses: Multiaddr[] = []
   #startedAt = 0
   #starting?: Promise<void>
@@ -129,6 +137,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#options = resolveOptions(options)
     const { limits } = this.#options
     this.#port = this.#options.port
+    this.#adminPort = this.#options.adminPort
     this.#logger = options.logger ?? pino({ name: 'wsstar-rendezvous' })
     this.#cluster = options.cluster == null ? undefined : new ClusterMode(options.cluster, this.#logger)
     this.#registry = options.registry ?? this.#cluster?.registry ?? new InMemoryPeerRegistry()
@@ -248,6 +257,10 @@ class WsStarRendezvousServer implements RendezvousServer {
     return this.#port
   }
 
+  get adminPort (): number | undefined {
+    return this.#adminPort
+  }
+
   get addresses (): Multiaddr[] {
     return [...this.#addresses]
   }
@@ -301,14 +314,12 @@ class WsStarRendezvousServer implements RendezvousServer {
   async #start (): Promise<void> {
     const { limits, host } = this.#options
     this.#verifier.warm()
-    let handler = createHttpHandler({
-      health: () => this.#health(),
-      metrics: this.#metrics.registry,
-      onError: (err) => { this.#logger.warn({ err }, 'metrics collection failed') }
-    })
+    const handler = this.#httpHandler(this.#options.publicAdmin)
     if (this.#options.exposeInternals) {
-      handler = withDebugInternals(handler, () => this.#internals())
       this.#logger.warn('GET /debug/internals is exposed: for tests and debugging only')
+    }
+    if (this.#options.publicAdmin) {
+      this.#logger.warn('the operator endpoints (/metrics, /status.json, status page) are served on the client port (publicAdmin)')
     }
     // a connection that never becomes a socket.io socket is cut like one that never joins:
     // request headers (a bare TCP connect, a slow upgrade) within the handshake timeout
@@ -356,24 +367,40 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#http = http
     this.#io = io
     await this.#cluster?.start(io)
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => { reject(err) }
-      http.once('error', onError)
-      http.listen(this.#options.port, host, () => {
-        http.off('error', onError)
-        resolve()
-      })
-    })
+    await listen(http, this.#options.port, host)
     http.on('error', (err) => { this.#logger.error({ err }, 'http server error') })
     this.#port = (http.address() as AddressInfo).port
+    if (this.#options.adminPort != null) {
+      const admin = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, this.#httpHandler(true))
+      this.#admin = admin
+      await listen(admin, this.#options.adminPort, this.#options.adminHost)
+      admin.on('error', (err) => { this.#logger.error({ err }, 'admin http server error') })
+      this.#adminPort = (admin.address() as AddressInfo).port
+    }
     this.#addresses = serverAddresses(host, this.#port, this.#options.announce)
     this.#startedAt = Date.now()
     this.#reclaim.start()
     if (!this.#options.challenge) {
       this.#logger.warn('the join challenge is OFF: anyone can register any peer id. Use this only in trusted test setups')
     }
-    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()), ed25519: ed25519Backend, verifyThreads: this.#verifier.threads },
+    const admin = this.#admin == null ? undefined : `http://${hostPort(this.#options.adminHost, this.#adminPort ?? 0)}/`
+    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()), admin, ed25519: ed25519Backend, verifyThreads: this.#verifier.threads },
       `wsstar rendezvous listening on ${this.#addresses.map(a => a.toString()).join(', ')}`)
+    this.#logger.info({ admin },
+      admin == null
+        ? 'operator endpoints (/metrics, status page) off: --admin-port serves them on 127.0.0.1'
+        : `operator endpoints: ${admin}metrics, status page ${admin}`)
+  }
+
+  /** the HTTP handler of the client port (operator: with publicAdmin) or of the admin listener */
+  #httpHandler (operator: boolean): (req: IncomingMessage, res: ServerResponse) => void {
+    const handler = createHttpHandler({
+      health: () => this.#health(),
+      metrics: this.#metrics.registry,
+      operator,
+      onError: (err) => { this.#logger.warn({ err }, 'metrics collection failed') }
+    })
+    return operator && this.#options.exposeInternals ? withDebugInternals(handler, () => this.#internals()) : handler
   }
 
   async #stop (): Promise<void> {
@@ -385,6 +412,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     const http = this.#http
     const io = this.#io
     if (http == null || io == null) {
+      await this.#closeAdmin()
       this.#discovery.stop()
       await this.#verifier.close()
       await this.#cluster?.close()
@@ -419,6 +447,8 @@ class WsStarRendezvousServer implements RendezvousServer {
     }, FORCE_CLOSE_MS)
     await httpClosed
     clearTimeout(force)
+    // the admin listener outlives the client port, so metrics cover the drain
+    await this.#closeAdmin()
     await Promise.allSettled([...this.#cleanups])
     await this.#verifier.close()
     this.#challenges.clear()
@@ -427,6 +457,14 @@ class WsStarRendezvousServer implements RendezvousServer {
     }
     await this.#cluster?.close()
     this.#logger.info('stopped')
+  }
+
+  async #closeAdmin (): Promise<void> {
+    const admin = this.#admin
+    if (admin == null || !admin.listening) return
+    const closed = new Promise<void>(resolve => { admin.close(() => { resolve() }) })
+    admin.closeAllConnections()
+    await closed
   }
 
   #health (): Health {
@@ -675,6 +713,22 @@ class WsStarRendezvousServer implements RendezvousServer {
     // do not wait for the buffered bytes to drain
     ws?.terminate?.()
   }
+}
+
+async function listen (server: HttpServer, port: number, host: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => { reject(err) }
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+}
+
+/** `127.0.0.1:9090`, `[::1]:9090` */
+function hostPort (host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 function connectError (code: ErrorCode, message: string): Error & { data: { code: ErrorCode, message: string } } {

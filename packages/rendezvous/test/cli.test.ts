@@ -91,6 +91,26 @@ describe('wsstar-rendezvous CLI', () => {
     assert.match(result.stdout, /stopped/)
   })
 
+  it('--admin-port serves /metrics and the status page there; the client port answers /health only', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()]
+    const proc = run(['--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort)])
+    try {
+      await waitForHealth(port)
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404)
+      const metrics = await fetch(`http://127.0.0.1:${adminPort}/metrics`)
+      assert.equal(metrics.status, 200)
+      assert.match(await metrics.text(), /^wsstar_peers 0$/m)
+      assert.equal((await fetch(`http://127.0.0.1:${adminPort}/`)).status, 200)
+      for (let i = 0; i < 100 && !proc.output().includes(`http://127.0.0.1:${adminPort}/`); i++) {
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      assert.ok(proc.output().includes(`operator endpoints: http://127.0.0.1:${adminPort}/metrics`), 'the startup log names the admin listener')
+    } finally {
+      proc.child.kill('SIGTERM')
+    }
+    assert.equal((await proc.done).code, 0)
+  })
+
   it('parses flags over env vars, units and booleans', () => {
     const config = parseCli(['--window', '4MiB', '--handshake-timeout', '2s', '--dial-rate', '2.5', '--announce', '/dns4/a.example/tcp/443/wss,/ip4/1.2.3.4/tcp/13579/ws'],
       { WSSTAR_WINDOW: '2MiB', WSSTAR_MAX_PEERS: '10', WSSTAR_CHALLENGE: 'false' })
@@ -105,5 +125,12 @@ describe('wsstar-rendezvous CLI', () => {
     assert.throws(() => parseCli(['--announce', '/ip4/1.2.3.4']), /--announce/)
     assert.throws(() => parseCli(['--log-level', 'loud']), /--log-level/)
     assert.throws(() => parseCli([], { WSSTAR_CHALLENGE: 'maybe' }), /WSSTAR_CHALLENGE/)
+    const admin = parseCli(['--admin-port', '9464'], { WSSTAR_ADMIN_HOST: '0.0.0.0', WSSTAR_PUBLIC_ADMIN: 'false' })
+    assert.equal(admin.options.adminPort, 9464)
+    assert.equal(admin.options.adminHost, '0.0.0.0')
+    assert.equal(admin.options.publicAdmin, false)
+    assert.equal(parseCli([]).options.adminPort, undefined, 'no admin listener by default')
+    assert.throws(() => parseCli(['--admin-port', 'x']), /--admin-port/)
+    assert.throws(() => parseCli(['--expose-internals']), /--admin-port/)
   })
 })

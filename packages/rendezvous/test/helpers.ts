@@ -37,6 +37,21 @@ export function serverUrl (server: RendezvousServer): string {
   return `http://127.0.0.1:${server.port}`
 }
 
+/** The operator listener (`adminPort`) of a server started with one. */
+export function adminUrl (server: RendezvousServer): string {
+  if (server.adminPort == null) {
+    throw new Error('this server has no admin listener (start it with adminPort)')
+  }
+  return `http://127.0.0.1:${server.adminPort}`
+}
+
+/** which listener a request goes to: the client port or the operator (admin) port */
+export type Listener = 'client' | 'admin'
+
+function listenerUrl (server: RendezvousServer, listener: Listener): string {
+  return listener === 'admin' ? adminUrl(server) : serverUrl(server)
+}
+
 export function addressOf (server: RendezvousServer, peer: TestPeer | PeerId | string): string {
   const id = typeof peer === 'string' ? peer : 'peerId' in peer ? peer.peerId.toString() : peer.toString()
   return `/ip4/127.0.0.1/tcp/${server.port}/ws/p2p-websocket-star/p2p/${id}`
@@ -162,13 +177,13 @@ export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
-export async function getJson (server: RendezvousServer, path: string): Promise<{ status: number, body: any }> {
-  const res = await fetch(`${serverUrl(server)}${path}`)
+export async function getJson (server: RendezvousServer, path: string, listener: Listener = 'client'): Promise<{ status: number, body: any }> {
+  const res = await fetch(`${listenerUrl(server, listener)}${path}`)
   return { status: res.status, body: await res.json() }
 }
 
-export async function getText (server: RendezvousServer, path: string): Promise<{ status: number, body: string, type: string | null }> {
-  const res = await fetch(`${serverUrl(server)}${path}`)
+export async function getText (server: RendezvousServer, path: string, listener: Listener = 'client'): Promise<{ status: number, body: string, type: string | null }> {
+  const res = await fetch(`${listenerUrl(server, listener)}${path}`)
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') }
 }
 

@@ -1,12 +1,14 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { closeClients, connect, errorCode, getJson, getText, joinedClient, metricValue, openDial, startServer } from './helpers.js'
+import { adminUrl, closeClients, connect, errorCode, getJson, getText, joinedClient, metricValue, openDial, startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
+
+const OPERATOR_PATHS = ['/metrics', '/status.json', '/', '/index.html', '/debug/internals']
 
 describe('http endpoints', () => {
   let server: RendezvousServer
 
-  before(async () => { server = await startServer() })
+  before(async () => { server = await startServer({ adminPort: 0, exposeInternals: true }) })
   afterEach(() => { closeClients() })
   after(async () => { await server.stop() })
 
@@ -25,7 +27,7 @@ describe('http endpoints', () => {
 
   it('GET /metrics answers the Prometheus text format with the wsstar metrics', async () => {
     const a = await joinedClient(server)
-    const { status, body, type } = await getText(server, '/metrics')
+    const { status, body, type } = await getText(server, '/metrics', 'admin')
     assert.equal(status, 200)
     assert.match(type ?? '', /^text\/plain/)
     for (const name of ['wsstar_peers', 'wsstar_sockets', 'wsstar_dials_active', 'wsstar_joins_total', 'wsstar_dials_total', 'wsstar_relayed_bytes_total',
@@ -70,7 +72,7 @@ describe('http endpoints', () => {
     await new Promise(resolve => setTimeout(resolve, 50))
     const socket = await connect(server)
     assert.equal(await errorCode(socket, 'ss-join', 'nope', {}), 'ERR_INVALID_ADDRESS')
-    const { status, body } = await getJson(server, '/status.json')
+    const { status, body } = await getJson(server, '/status.json', 'admin')
     assert.equal(status, 200)
     assert.equal(body.status, 'ok')
     assert.equal(body.peers, server.stats().peers)
@@ -87,14 +89,54 @@ describe('http endpoints', () => {
   })
 
   it('GET / is a self-contained status page; other paths 404, other methods 405', async () => {
-    const page = await getText(server, '/')
+    const page = await getText(server, '/', 'admin')
     assert.equal(page.status, 200)
     assert.match(page.type ?? '', /^text\/html/)
     assert.match(page.body, /wsstar rendezvous/)
     assert.doesNotMatch(page.body, /<script[^>]+src=|<link[^>]+href="http/, 'no external resources')
-    assert.equal((await getText(server, '/nope')).status, 404)
+    assert.equal((await getText(server, '/nope', 'admin')).status, 404)
     const res = await fetch(`http://127.0.0.1:${server.port}/health`, { method: 'POST' })
     assert.equal(res.status, 405)
+  })
+
+  it('the client port answers /health only: metrics, status and debug endpoints are 404 there', async () => {
+    assert.equal((await getJson(server, '/health')).status, 200)
+    for (const path of OPERATOR_PATHS) {
+      const res = await getText(server, path)
+      assert.equal(res.status, 404, `${path} on the client port`)
+      assert.doesNotMatch(res.body, /wsstar_|"peers"|<html/, `${path} leaks nothing on the client port`)
+    }
+  })
+
+  it('the admin listener serves /health, /metrics, /status.json, the status page and /debug/internals', async () => {
+    assert.notEqual(server.adminPort, undefined)
+    assert.notEqual(server.adminPort, server.port)
+    for (const path of ['/health', ...OPERATOR_PATHS]) {
+      const res = await fetch(`${adminUrl(server)}${path}`)
+      assert.equal(res.status, 200, `${path} on the admin port`)
+      await res.body?.cancel()
+    }
+    // socket.io lives on the client port only
+    const res = await fetch(`${adminUrl(server)}/socket.io/?EIO=4&transport=polling`)
+    assert.equal(res.status, 404)
+  })
+
+  it('without adminPort there is no admin listener; publicAdmin puts the operator endpoints back on the client port', async () => {
+    const plain = await startServer()
+    const open = await startServer({ publicAdmin: true })
+    try {
+      assert.equal(plain.adminPort, undefined)
+      assert.equal((await getText(plain, '/metrics')).status, 404)
+      assert.equal(open.adminPort, undefined)
+      for (const path of ['/metrics', '/status.json', '/']) {
+        assert.equal((await getText(open, path)).status, 200, `${path} with publicAdmin`)
+      }
+      // /debug/internals still needs exposeInternals
+      assert.equal((await getText(open, '/debug/internals')).status, 404)
+    } finally {
+      await plain.stop()
+      await open.stop()
+    }
   })
 
   it('two servers in one process keep separate metrics', async () => {

@@ -1,8 +1,9 @@
 /**
  * The rendezvous CLI as a child process on loopback, so a crash shows up as
  * an exit: its stdout lines (pino JSON) are kept for log-volume assertions,
- * and /health, /metrics and (with --expose-internals) /debug/internals are
- * read over HTTP.
+ * /health is read from the client port, /metrics and (with
+ * --expose-internals) /debug/internals from the admin listener
+ * (--admin-port, on a second free port).
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -27,6 +28,8 @@ export interface ServerProcessOptions {
 
 export interface ServerProcess {
   readonly port: number
+  /** the admin listener: /metrics, /status.json, /debug/internals */
+  readonly adminPort: number
   readonly child: ChildProcess
   /** resolves when the process exits, for whatever reason */
   readonly exited: Promise<Exit>
@@ -61,18 +64,21 @@ export function parseSamples (text: string, name: string): Record<string, number
   return out
 }
 
-/** Starts `wsstar-rendezvous --host 127.0.0.1 --port <port> ...args` and waits for /health. */
+/** Starts `wsstar-rendezvous --host 127.0.0.1 --port <port> --admin-port <port> ...args` and waits for /health. */
 export async function spawnServer (args: string[] = [], options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = options.port ?? await freePort()
+  const adminPort = await freePort()
   // HOSTILE_SERVER_NODE_ARGS: extra node flags for every server, e.g. --cpu-prof to see where the time goes
   const extra = (process.env.HOSTILE_SERVER_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
-  const child = spawn(process.execPath, [...extra, ...(options.nodeArgs ?? []), CLI, '--host', '127.0.0.1', '--port', String(port), '--log-level', options.logLevel ?? 'info', ...args], {
+  const child = spawn(process.execPath, [...extra, ...(options.nodeArgs ?? []), CLI, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', options.logLevel ?? 'info', ...args], {
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const base = `http://127.0.0.1:${port}`
+  const admin = `http://127.0.0.1:${adminPort}`
   let partial = ''
   const proc: ServerProcess = {
     port,
+    adminPort,
     child,
     lines: [],
     stderr: '',
@@ -87,7 +93,7 @@ export async function spawnServer (args: string[] = [], options: ServerProcessOp
       return { status: res.status, body: await res.json() }
     },
     async metricsText () {
-      const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })
+      const res = await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(5000) })
       return await res.text()
     },
     async metric (sample: string) {
@@ -99,7 +105,7 @@ export async function spawnServer (args: string[] = [], options: ServerProcessOp
       return parseSamples(await proc.metricsText(), name)
     },
     async internals (gc = false) {
-      const res = await fetch(`${base}/debug/internals${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(10_000) })
+      const res = await fetch(`${admin}/debug/internals${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(10_000) })
       if (res.status !== 200) throw new Error(`/debug/internals answered ${res.status}`)
       return await res.json() as any
     },
