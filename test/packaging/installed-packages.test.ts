@@ -85,6 +85,9 @@ describe('packed packages installed into a fresh project', { timeout: 300_000 },
       assert.equal(manifest.engines?.node, '>=22', `${p.name} engines`)
       assert.equal(typeof manifest.exports['.'].types, 'string', `${p.name} exports types`)
       assert.equal(typeof manifest.repository?.url, 'string', `${p.name} repository`)
+      for (const entry of Array.isArray(manifest.sideEffects) ? manifest.sideEffects as string[] : []) {
+        assert.ok(files.has(entry.replace(/^\.\//, '')), `${p.name}: sideEffects names ${entry}, which ships`)
+      }
     }
   })
 
