@@ -1,0 +1,78 @@
+/**
+ * The defaults the docs state are the code's: README.md's option and limits
+ * tables (every limit has a row, and its documented default, given as that
+ * flag's value, parses to DEFAULT_LIMITS), and the "`name` (default …)" or
+ * "`name`, default …" mentions of limits in docs/PROTOCOL.md and docs/CLUSTER.md.
+ */
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { describe, it } from 'node:test'
+import { parseCli } from '../src/cli-options.js'
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, LIMIT_NAMES } from '../src/index.js'
+import type { RendezvousLimits } from '../src/index.js'
+
+const ROOT = new URL('../../../../', import.meta.url)
+const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8')
+const KEY_OF = new Map(Object.entries(LIMIT_NAMES).map(([key, name]) => [name, key as keyof RendezvousLimits]))
+
+/** The rows of the first markdown table whose header row starts with `header`, as cells. */
+function table (markdown: string, header: string): string[][] {
+  const lines = markdown.split('\n')
+  const start = lines.findIndex(l => l.startsWith(header))
+  assert.ok(start >= 0, `a table headed "${header}"`)
+  const rows: string[][] = []
+  for (const line of lines.slice(start + 2)) {
+    if (!line.startsWith('|')) break
+    rows.push(line.split('|').slice(1, -1).map(c => c.trim()))
+  }
+  return rows
+}
+
+const flagsOf = (cell: string): string[] => [...cell.matchAll(/`--([a-z0-9-]+)/g)].map(m => m[1])
+
+/** A documented default ("128 KiB", "10/s", "10 s") as the value of its flag, parsed by the CLI. */
+function parsed (flag: string, documented: string): number | undefined {
+  const key = KEY_OF.get(flag)
+  assert.ok(key != null, `--${flag} is a limit`)
+  const cores = /^cores − 1, at most (\d+)$/.exec(documented)
+  if (cores != null) return Math.min(Number(cores[1]), Math.max(0, availableParallelism() - 1))
+  const raw = documented.replace(/\/s$/, '').replace(/(\d) +([a-z])/i, '$1$2')
+  return parseCli([`--${flag}`, raw]).options.limits[key]
+}
+
+describe('documented defaults', () => {
+  it('README: --port and --host defaults', () => {
+    const rows = table(read('README.md'), '| flag | env | default |')
+    const byFlag = new Map(rows.map(r => [flagsOf(r[0])[0], r[2]]))
+    assert.equal(byFlag.get('port'), String(DEFAULT_PORT))
+    assert.equal(byFlag.get('host'), DEFAULT_HOST)
+  })
+
+  it('README: the limits table has every limit, with the default the code has', () => {
+    const documented = new Map<string, string>()
+    for (const [flagCell, defaultCell] of table(read('README.md'), '| flag | default |')) {
+      const flags = flagsOf(flagCell)
+      const values = flags.length === 1 ? [defaultCell] : defaultCell.split(', ')
+      assert.equal(values.length, flags.length, `one default per flag in the row of ${flagCell}`)
+      flags.forEach((flag, i) => documented.set(flag, values[i]))
+    }
+    assert.deepEqual([...documented.keys()].filter(f => !KEY_OF.has(f)), [], 'rows of flags that are not limits')
+    assert.deepEqual(Object.values(LIMIT_NAMES).filter(name => !documented.has(name)), [], 'limits without a row')
+    for (const [flag, value] of documented) {
+      const key = KEY_OF.get(flag) as keyof RendezvousLimits
+      assert.equal(parsed(flag, value), DEFAULT_LIMITS[key], `--${flag}: README says ${value}, the code's default is ${DEFAULT_LIMITS[key]}`)
+    }
+  })
+
+  for (const doc of ['docs/PROTOCOL.md', 'docs/CLUSTER.md']) {
+    it(`${doc}: every "\`limit\` … (default …)" states the code's default`, () => {
+      const mentions = [...read(doc).matchAll(/`([a-z0-9-]+)`[^`(.]{0,30}?[(,] ?default ([^;),:]+)/g)].filter(m => KEY_OF.has(m[1]))
+      assert.ok(mentions.length > 0, `${doc} states some limit's default`)
+      for (const [text, flag, value] of mentions) {
+        const key = KEY_OF.get(flag) as keyof RendezvousLimits
+        assert.equal(parsed(flag, value.trim()), DEFAULT_LIMITS[key], `${doc}: "${text}"`)
+      }
+    })
+  }
+})
