@@ -23,6 +23,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 /** child scripts are .cjs files in the source dir (tsc does not copy them) */
 const PEER_SCRIPT = `${ROOT}test/legacy/legacy-peer.cjs`
 const RAW_SCRIPT = `${ROOT}test/legacy/legacy-raw.cjs`
+const ABUSE_SCRIPT = `${ROOT}test/legacy/legacy-relay-abuse.cjs`
 const MiB = 1024 * 1024
 
 type Msg = Record<string, any> & { type: string }
@@ -45,7 +46,7 @@ class LegacyPeer {
     })
   }
 
-  async waitFor (pred: (m: Msg) => boolean, timeoutMs = 20_000, what = 'message'): Promise<Msg> {
+  async waitFor (pred: (m: Msg, index: number) => boolean, timeoutMs = 20_000, what = 'message'): Promise<Msg> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
         const found = this.messages.find(pred)
@@ -74,6 +75,15 @@ class LegacyPeer {
     if (m.type === 'error') throw new Error(m.message)
     this.address = m.address
     this.id = m.id
+  }
+
+  /** sends a command and waits for the next message (one sent after the command) that is not a 'peer' */
+  async ask (command: Record<string, unknown>, timeoutMs = 30_000): Promise<Msg> {
+    const from = this.messages.length
+    this.child.send(command)
+    const m = await this.waitFor((m, i) => i >= from && m.type !== 'peer', timeoutMs, `answer to ${String(command.cmd)}`)
+    if (m.type === 'error') throw new Error(m.message)
+    return m
   }
 
   dial (to: string, mib: number, chunk = 64 * 1024): void {
@@ -106,8 +116,9 @@ async function v2Peer (port: number): Promise<{ socket: Socket, address: string,
   return { socket, address, id, joinPeers: (result.peers ?? []) as string[], seen }
 }
 
+/** a server with legacy mode on (it is off by default) */
 async function startServer (options: RendezvousServerOptions = {}): Promise<RendezvousServer> {
-  const server = createRendezvousServer({ port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), ...options })
+  const server = createRendezvousServer({ port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), legacy: true, ...options })
   await server.start()
   return server
 }
@@ -258,7 +269,7 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     // peak RSS (reported above) includes the transient garbage of reading the flood; only a sanity bound here
     assert.ok(grewMiB < FLOOD_MIB, `server RSS peaked at +${grewMiB.toFixed(1)} MiB`)
     const metrics = await server.metrics.metrics()
-    assert.match(metrics, /wsstar_legacy_dial_resets_total [1-9]/)
+    assert.match(metrics, /wsstar_legacy_dial_resets_total\{reason="buffer"\} [1-9]/)
     assert.match(metrics, /wsstar_limit_hits_total\{limit="legacy-max-buffered-bytes"\} [1-9]/)
   })
 
@@ -295,8 +306,164 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     assert.deepEqual([stats?.sockets, stats?.peers, stats?.dials, stats?.pendingChallenges], [0, 0, 0, 0])
   })
 
-  it('with legacy: false a legacy client cannot connect', async () => {
-    const server = await startServer({ legacy: false })
+  /** A dials B; B stops reading; A repeats one pull-stream event of its dial `n` times */
+  async function relayAbuse (event: string, arg: unknown, n: number): Promise<{ server: RendezvousServer, abuse: LegacyPeer, calleeId: string, retainedMiB: number }> {
+    const server = await startServer({ limits: { legacyMaxBufferedBytes: 1 * MiB } })
+    servers.push(server)
+    const abuse = spawn(ABUSE_SCRIPT)
+    await abuse.waitFor(m => m.type === 'ready', 20_000, 'ready')
+    const { calleeId } = await abuse.ask({ cmd: 'setup', port: server.port })
+    assert.match(calleeId, /^[0-9a-f-]{36}$/)
+    assert.equal(server.legacyStats()?.dials, 1)
+    await abuse.ask({ cmd: 'pause' })
+    const before = await retained()
+    await abuse.ask({ cmd: 'emit', event, arg, n }, 120_000)
+    await sleep(500)
+    const retainedMiB = (await retained() - before) / MiB
+    return { server, abuse, calleeId, retainedMiB }
+  }
+
+  async function afterAbuse (server: RendezvousServer, abuse: LegacyPeer, what: string, retainedMiB: number): Promise<void> {
+    const stats = server.legacyStats()
+    assert.ok(stats != null)
+    console.log(`# legacy ${what}: server retained +${retainedMiB.toFixed(1)} MiB for the callee that does not read (bound 1 MiB), dial resets ${stats.overflowResets + stats.protocolResets}, dials left ${stats.dials}`)
+    assert.ok(retainedMiB < 1 + 8, `the server holds +${retainedMiB.toFixed(1)} MiB for a callee that does not read`)
+    assert.equal(stats.dials, 0, 'the abused dial was reset')
+    // the caller was told: its dial ended in both directions
+    const { a } = await abuse.ask({ cmd: 'events' })
+    assert.ok(a.some((e: [string, unknown]) => e[0] === 'socket.io-pull-stream.error.x1.listener'), `caller events: ${JSON.stringify(a.slice(0, 5))}`)
+    // and the callee still works: it reads again and takes a new dial
+    await abuse.ask({ cmd: 'resume' })
+    const { ack } = await abuse.ask({ cmd: 'dial', id: 'x2' })
+    assert.deepEqual(ack, [])
+    assert.equal(server.legacyStats()?.peers, 2)
+  }
+
+  it('an accept flood on one legacy dial into a callee that does not read is bounded and resets the dial', async () => {
+    // the caller is the reader of the listener direction: one accept is its due, 200,000 are not
+    const { server, abuse, retainedMiB } = await relayAbuse('accept.x1.listener', undefined, 200_000)
+    await afterAbuse(server, abuse, 'accept flood', retainedMiB)
+  })
+
+  it('an error flood on one direction of a legacy dial is bounded and resets the dial', async () => {
+    const { server, abuse, retainedMiB } = await relayAbuse('error.x1.dialer', 'e'.repeat(200), 100_000)
+    await afterAbuse(server, abuse, 'error flood', retainedMiB)
+  })
+
+  it('a repeated error on one direction closes the legacy dial (it does not stay open half-ended)', async () => {
+    const server = await startServer()
+    servers.push(server)
+    const abuse = spawn(ABUSE_SCRIPT)
+    await abuse.waitFor(m => m.type === 'ready', 20_000, 'ready')
+    const { calleeId } = await abuse.ask({ cmd: 'setup', port: server.port })
+    // one end of one direction: the dial stays open for the other direction
+    await abuse.ask({ cmd: 'emit', event: 'error.x1.dialer', arg: true, n: 1 })
+    await sleep(300)
+    assert.equal(server.legacyStats()?.dials, 1)
+    // the same end again: a protocol violation, the whole dial is reset
+    await abuse.ask({ cmd: 'emit', event: 'error.x1.dialer', arg: true, n: 1 })
+    for (let i = 0; i < 50 && server.legacyStats()?.dials !== 0; i++) await sleep(100)
+    assert.equal(server.legacyStats()?.dials, 0)
+    const { a, b } = await abuse.ask({ cmd: 'events' })
+    assert.deepEqual(b.filter((e: [string, unknown]) => e[0] === `socket.io-pull-stream.error.${calleeId as string}.dialer`).length, 1, 'the callee got the end of the dialer direction once')
+    assert.ok(b.some((e: [string, unknown]) => e[0] === `socket.io-pull-stream.error.${calleeId as string}.listener`), 'the callee was told the dial is gone')
+    assert.ok(a.some((e: [string, unknown]) => e[0] === 'socket.io-pull-stream.error.x1.listener'), 'the caller was told the dial is gone')
+  })
+
+  it('legacy sockets take frames up to 1,000,000 bytes like the old server: 999,999-byte chunks, 8 MiB, sha256 checked; v2 sockets keep max-message-bytes', async () => {
+    const server = await startServer()
+    servers.push(server)
+    const a = spawn()
+    const b = spawn()
+    await a.listen(server.port)
+    await b.listen(server.port)
+    a.dial(b.address, 8, 999_999)
+    const dialed = await a.waitFor(m => m.type === 'dialed' || m.type === 'dial-error', 20_000, 'dial')
+    assert.equal(dialed.type, 'dialed', dialed.message)
+    const sent = await a.waitFor(m => m.type === 'sent' || m.type === 'error', 60_000, 'sent')
+    const received = await b.waitFor(m => m.type === 'received' || m.type === 'error', 60_000, 'received')
+    assert.equal(received.error, null, received.message)
+    assert.equal(received.bytes, 8 * MiB)
+    assert.equal(received.sha256, sent.sha256)
+    assert.equal(server.legacyStats()?.overflowResets, 0)
+    // a v2 socket on the same server is still cut at max-message-bytes (128 KiB)
+    const v2 = await v2Peer(server.port)
+    const closed = new Promise<string>(resolve => { v2.socket.once('disconnect', resolve) })
+    v2.socket.emit('x', Buffer.alloc(server.limits.maxMessageBytes + 1024))
+    assert.equal(await Promise.race([closed, sleep(5000).then(() => 'still connected')]), 'transport close')
+  })
+
+  it('ss-leave from a legacy client unregisters it, resets its dials and stops announcements to and about it', async () => {
+    const period = 300
+    const server = await startServer({ limits: { legacyAnnounceIntervalMs: period } })
+    servers.push(server)
+    const a = spawn()
+    const b = spawn()
+    await a.listen(server.port)
+    await b.listen(server.port)
+    await a.waitFor(m => m.type === 'peer' && m.id === b.id, 10_000, 'peer b')
+    await b.waitFor(m => m.type === 'peer' && m.id === a.id, 10_000, 'peer a')
+    // an open dial from a to b, not writing yet
+    a.child.send({ cmd: 'dial', to: b.address, mib: 1, chunk: 64 * 1024, hold: true })
+    await a.waitFor(m => m.type === 'dialed' || m.type === 'dial-error', 20_000, 'dial')
+    assert.equal(server.legacyStats()?.dials, 1)
+    await b.ask({ cmd: 'leave' })
+    for (let i = 0; i < 50 && server.legacyStats()?.peers !== 1; i++) await sleep(100)
+    assert.equal(server.legacyStats()?.peers, 1, 'b is unregistered')
+    assert.equal(server.legacyStats()?.dials, 0, 'b\'s dial was reset')
+    assert.equal(server.legacyStats()?.sockets, 2, 'b stays connected')
+    const aHeardOfB = a.messages.filter(m => m.type === 'peer' && m.id === b.id).length
+    const bHeard = b.messages.filter(m => m.type === 'peer').length
+    // a dial to the address b left fails
+    const from = a.messages.length
+    a.dial(b.address, 1)
+    const failed = await a.waitFor((m, i) => i >= from && (m.type === 'dial-error' || m.type === 'dialed'), 10_000, 'dial result')
+    assert.equal(failed.type, 'dial-error')
+    assert.match(failed.message, /Peer not found/)
+    // no announcement about b, none to b, for several periods
+    await sleep(4 * period)
+    assert.equal(a.messages.filter(m => m.type === 'peer' && m.id === b.id).length, aHeardOfB, 'a was told about b after b left')
+    assert.equal(b.messages.filter(m => m.type === 'peer').length, bHeard, 'b was told about peers after it left')
+  })
+
+  it('re-announces legacy peers periodically: a bounded random sample every legacy-announce-interval', async () => {
+    const period = 400
+    const k = 1
+    const server = await startServer({ limits: { legacyAnnounceIntervalMs: period, legacyAnnouncements: k } })
+    servers.push(server)
+    const [a, b] = [spawn(), spawn()]
+    await a.listen(server.port)
+    await b.listen(server.port)
+    await a.waitFor(m => m.type === 'peer' && m.id === b.id, 10_000, 'peer b')
+    // a periodic re-announcement within 2 periods
+    const from = a.messages.length
+    const started = Date.now()
+    await a.waitFor((m, i) => i >= from && m.type === 'peer' && m.id === b.id, 2 * period + 500, 'a re-announcement of b')
+    console.log(`# legacy periodic re-announcement after ${Date.now() - started} ms (period ${period} ms)`)
+    // two more peers: with a sample of one per period, each learns every other within a few periods
+    const [c, d] = [spawn(), spawn()]
+    await c.listen(server.port)
+    await d.listen(server.port)
+    const all = [a, b, c, d]
+    const counted = all.map(p => p.messages.length)
+    for (const p of all) {
+      for (const q of all) {
+        if (p !== q) await p.waitFor(m => m.type === 'peer' && m.id === q.id, 40 * period, `${p.id.slice(-6)} learns ${q.id.slice(-6)}`)
+      }
+    }
+    // bounded: per period at most k periodic announcements per peer, plus at most k for joins
+    const periods = Math.ceil((Date.now() - started) / period) + 1
+    all.forEach((p, i) => {
+      const got = p.messages.slice(counted[i]).filter(m => m.type === 'peer').length
+      assert.ok(got <= 2 * k * periods, `${got} announcements in ${periods} periods`)
+    })
+    const metrics = await server.metrics.metrics()
+    assert.match(metrics, /wsstar_legacy_announcements_total\{kind="periodic"\} [1-9]/)
+    assert.match(metrics, /wsstar_limit\{limit="legacy-announce-interval"\} 400/)
+  })
+
+  it('without legacy mode (the default) a legacy client cannot connect', async () => {
+    const server = await startServer({ legacy: undefined })
     servers.push(server)
     const p = spawn()
     await p.waitFor(m => m.type === 'ready', 20_000, 'ready')

@@ -7,7 +7,8 @@
 //   { type: 'sent', bytes, sha256 }              the dialer's source ended
 //   { type: 'received', bytes, sha256, error }   an incoming connection ended
 //   { type: 'error', message }
-// Commands: { cmd: 'listen', port }, { cmd: 'dial', to, mib, chunk }, { cmd: 'exit' }
+// Commands: { cmd: 'listen', port }, { cmd: 'dial', to, mib, chunk, hold }, { cmd: 'write' } (a held dial),
+//   { cmd: 'leave' } (ss-leave for its address; answers { type: 'left' }), { cmd: 'exit' }
 const path = require('path')
 const crypto = require('crypto')
 const { createRequire } = require('module')
@@ -76,6 +77,8 @@ process.on('message', (m) => {
   if (m.cmd === 'listen') listen(m.port).catch((err) => send({ type: 'error', message: String(err && err.message || err) }))
   else if (m.cmd === 'dial') dial(m)
   else if (m.cmd === 'write' && held) { const w = held; held = null; w() }
+  // the 0.10.2 client never sends ss-leave itself (closing a listener disconnects): send it on its socket
+  else if (m.cmd === 'leave') { listener.io.emit('ss-leave', listener.ma.toString()); send({ type: 'left' }) }
   else if (m.cmd === 'exit') { try { listener.close() } catch (_) {} setTimeout(() => process.exit(0), 100) }
 })
 process.on('disconnect', () => process.exit(0))

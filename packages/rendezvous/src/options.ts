@@ -63,8 +63,20 @@ export interface RendezvousLimits {
    * dial whose receiving socket has more than this queued on the server is reset
    */
   legacyMaxBufferedBytes: number
-  /** `ws-peer` announcements one legacy peer gets per 10 s at most (and the size of its join sample) */
+  /**
+   * the size of the fresh random sample of legacy peers each legacy peer is
+   * told about (`ws-peer`) every `legacyAnnounceIntervalMs`, of its join list,
+   * and the most announcements of joining peers it gets per period
+   */
   legacyAnnouncements: number
+  /** the period of the legacy re-announcements (the old rendezvous server re-announced every 10 s) */
+  legacyAnnounceIntervalMs: number
+  /**
+   * largest message a legacy socket may send (engine.io 3's default
+   * maxHttpBufferSize, which 0.10 clients were written against); larger ones
+   * close the socket. v2 sockets keep `maxMessageBytes`.
+   */
+  legacyMaxMessageBytes: number
   /** worker threads that verify join signatures; 0 verifies on the server's thread */
   verifyThreads: number
   /**
@@ -112,6 +124,8 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   shutdownGraceMs: 5_000,
   legacyMaxBufferedBytes: 8 * 1024 * 1024,
   legacyAnnouncements: 32,
+  legacyAnnounceIntervalMs: 10_000,
+  legacyMaxMessageBytes: 1_000_000,
   // joins scale with the cores the box has, one core being the server's own
   verifyThreads: Math.min(4, Math.max(0, availableParallelism() - 1)),
   // far above what honest joins keep in flight (each waits a batch, about a millisecond)
@@ -146,6 +160,9 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
   shutdownGraceMs: { min: 0, max: 2 ** 31 - 1, integer: true },
   legacyMaxBufferedBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
   legacyAnnouncements: { min: 1, max: 1e6, integer: true },
+  legacyAnnounceIntervalMs: { min: 100, max: 2 ** 31 - 1, integer: true },
+  // a full v2 data frame plus framing, as for maxMessageBytes
+  legacyMaxMessageBytes: { min: MAX_FRAME_BYTES + 1024, max: 64 * 1024 * 1024, integer: true },
   verifyThreads: { min: 0, max: 64, integer: true },
   maxPendingVerifications: { min: 1, max: 1e6, integer: true },
   reclaimQuietMs: { min: 0, max: 2 ** 31 - 1, integer: true },
@@ -180,6 +197,8 @@ export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Obj
   shutdownGraceMs: 'shutdown-grace',
   legacyMaxBufferedBytes: 'legacy-max-buffered-bytes',
   legacyAnnouncements: 'legacy-announcements',
+  legacyAnnounceIntervalMs: 'legacy-announce-interval',
+  legacyMaxMessageBytes: 'legacy-max-message-bytes',
   verifyThreads: 'verify-threads',
   maxPendingVerifications: 'max-pending-verifications',
   reclaimQuietMs: 'reclaim-after',
@@ -253,7 +272,10 @@ export interface RendezvousServerOptions {
   exposeInternals?: boolean
   /**
    * Legacy mode: also accept `libp2p-websocket-star@0.10` clients (socket.io v2,
-   * Engine.IO 3) as a separate population. Default true.
+   * Engine.IO 3) as a separate population. Off by default: a 0.10 client signs
+   * any nonce a server sends it, so it cannot get the v2 guarantees (docs/SECURITY.md).
+   * When off, Engine.IO 3 upgrade requests are refused with HTTP 400.
+   * @default false
    */
   legacy?: boolean
 }
@@ -335,7 +357,7 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
   if (options.legacy != null && typeof options.legacy !== 'boolean') {
     throw new TypeError('legacy must be a boolean')
   }
-  return { port, host, challenge: options.challenge ?? true, announce, limits, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? true }
+  return { port, host, challenge: options.challenge ?? true, announce, limits, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false }
 }
 
 function checkPort (port: unknown, name: string): number {

@@ -12,6 +12,7 @@ import { JoinHandler } from './join-handler.js'
 import { MemoryReclaim } from './memory-reclaim.js'
 import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
+import { refuseEngineIo3, webSocketServersPerProtocol } from './legacy/engine-io-3.js'
 import { LegacyGateway } from './legacy/legacy-gateway.js'
 import { Membership, REGISTERED_ROOM } from './membership.js'
 import { RendezvousMetrics } from './metrics.js'
@@ -341,8 +342,12 @@ class WsStarRendezvousServer implements RendezvousServer {
       serveClient: false,
       // no connectionStateRecovery: every socket gets a fresh random id (12 CSPRNG bytes) that is
       // never reused, which the one-request join relies on (it signs the id as its nonce)
-      // legacy mode: socket.io v2 clients (websocket-star 0.10) speak Engine.IO 3
+      // legacy mode: socket.io v2 clients (websocket-star 0.10) speak Engine.IO 3, with
+      // messages up to legacy-max-message-bytes; without it they get an HTTP 400 before the upgrade
       allowEIO3: this.#options.legacy,
+      ...(this.#options.legacy
+        ? { wsEngine: webSocketServersPerProtocol(limits.legacyMaxMessageBytes) }
+        : { allowRequest: refuseEngineIo3(() => { this.#rejections.count(ErrorCode.BAD_REQUEST, 'connect', undefined, 'Engine.IO 3 client: legacy mode is off') }) }),
       // an engine.io connection that never sends the socket.io CONNECT (default: 45 s)
       connectTimeout: limits.handshakeTimeoutMs,
       ...(this.#cluster == null ? {} : { adapter: this.#cluster.adapter() })

@@ -1,9 +1,13 @@
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, generateKeyPairSync, sign } from 'node:crypto'
+import { request as httpRequest } from 'node:http'
 import { CliUsageError, parseCli } from '../src/cli-options.js'
 import { base58btc, parseLegacyAddress, parseLegacyKey, verifyLegacySignature } from '../src/legacy/legacy-keys.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES, resolveOptions } from '../src/options.js'
+import { closeClients, connect, metricValue, startServer } from './helpers.js'
+import type { RendezvousServer } from '../src/index.js'
+import type { IncomingMessage } from 'node:http'
 
 /** protobuf PublicKey { Type: RSA, Data: SPKI DER } as a 0.10 client sends it (hex) */
 function legacyKey (): { hex: string, peerId: string, sign: (msg: string) => string } {
@@ -17,14 +21,15 @@ function legacyKey (): { hex: string, peerId: string, sign: (msg: string) => str
 }
 
 describe('legacy mode: options', () => {
-  it('is on by default and switched off by option, flag or env', () => {
-    assert.equal(resolveOptions({}).legacy, true)
-    assert.equal(resolveOptions({ legacy: false }).legacy, false)
+  it('is off by default and switched on by option, flag or env', () => {
+    assert.equal(resolveOptions({}).legacy, false)
+    assert.equal(resolveOptions({ legacy: true }).legacy, true)
     assert.throws(() => resolveOptions({ legacy: 'no' as unknown as boolean }), /legacy must be a boolean/)
     assert.equal(parseCli([]).options.legacy, undefined)
-    assert.equal(parseCli(['--no-legacy']).options.legacy, false)
-    assert.equal(parseCli([], { WSSTAR_LEGACY: 'false' }).options.legacy, false)
-    assert.equal(parseCli(['--legacy'], { WSSTAR_LEGACY: 'false' }).options.legacy, true)
+    assert.equal(parseCli(['--legacy']).options.legacy, true)
+    assert.equal(parseCli([], { WSSTAR_LEGACY: '1' }).options.legacy, true)
+    assert.equal(parseCli([], { WSSTAR_LEGACY: 'true' }).options.legacy, true)
+    assert.equal(parseCli(['--no-legacy'], { WSSTAR_LEGACY: '1' }).options.legacy, false)
     assert.throws(() => parseCli(['--legacy', '--no-legacy']), CliUsageError)
   })
 
@@ -64,5 +69,63 @@ describe('legacy mode: keys and addresses', () => {
     for (const bad of [`/ip4/1.2.3.4/tcp/9090/ws/ipfs/${id}`, `/p2p-websocket-star/ipfs/${id}`, `/ip4/1.2.3.4/ws/p2p-websocket-star/ipfs/0OIl`, 7, 'x'.repeat(600)]) {
       assert.equal(parseLegacyAddress(bad), undefined)
     }
+  })
+})
+
+/** an HTTP upgrade request as a socket.io client sends it; resolves with the HTTP answer (101 or an error response) */
+async function upgrade (server: RendezvousServer, eio: string): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: server.port,
+      path: `/socket.io/?EIO=${eio}&transport=websocket`,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      timeout: 5000
+    })
+    req.once('upgrade', (res, socket) => {
+      // what the server writes into the upgraded stream next
+      let body = ''
+      socket.on('data', (chunk: Buffer) => { body += chunk.toString('latin1') })
+      setTimeout(() => { socket.destroy(); resolve({ status: res.statusCode ?? 0, body }) }, 300)
+    })
+    req.once('response', (res: IncomingMessage) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (t: string) => { body += t })
+      res.once('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+    })
+    req.once('timeout', () => { req.destroy(new Error('no answer to the upgrade request')) })
+    req.once('error', reject)
+    req.end()
+  })
+}
+
+describe('legacy mode off (the default)', () => {
+  const servers: RendezvousServer[] = []
+  after(async () => {
+    closeClients()
+    await Promise.all(servers.map(async s => s.stop()))
+  })
+
+  it('refuses an Engine.IO 3 upgrade request with HTTP 400 before upgrading, saying legacy mode is off', async () => {
+    const server = await startServer()
+    servers.push(server)
+    assert.equal(server.legacyStats(), undefined)
+    const refused = await upgrade(server, '3')
+    assert.equal(refused.status, 400, `got ${refused.status} then ${JSON.stringify(refused.body.slice(0, 120))}`)
+    assert.match(refused.body, /legacy/i)
+    assert.match(refused.body, /--legacy/)
+    // an Engine.IO 4 client still upgrades, and v2 sockets keep working
+    const ok = await upgrade(server, '4')
+    assert.equal(ok.status, 101)
+    await connect(server)
+    assert.equal(server.stats().sockets, 1)
+    assert.ok(await metricValue(server, 'wsstar_rejected_total{code="ERR_BAD_REQUEST"}') >= 1)
+  })
+
+  it('upgrades an Engine.IO 3 request when legacy mode is on', async () => {
+    const server = await startServer({ legacy: true })
+    servers.push(server)
+    const ok = await upgrade(server, '3')
+    assert.equal(ok.status, 101)
   })
 })

@@ -20,6 +20,7 @@ import type { Socket } from 'socket.io'
 
 export const LEGACY_EVENT = {
   JOIN: 'ss-join',
+  LEAVE: 'ss-leave',
   DIAL: 'ss-dial',
   INCOMING: 'ss-incomming',
   PEER: 'ws-peer'
@@ -43,9 +44,11 @@ export const LEGACY_ERRORS = {
   SHUTDOWN: 'Server is shutting down'
 } as const
 
-/** the period of the per-peer announcement budget (`legacy-announcements` per period) */
-export const LEGACY_ANNOUNCE_PERIOD_MS = 10_000
 const PULL = 'socket.io-pull-stream.'
+/** what one queued event costs beyond its payload (packet objects, framing), counted against the receiver's buffer */
+const EVENT_OVERHEAD_BYTES = 256
+/** legacy sockets re-announced per event-loop turn in a re-announcement round, so a round never blocks the loop */
+const ANNOUNCE_SLICE = 256
 const DIAL_ID = /^[A-Za-z0-9_-]{1,64}$/
 const NONCE_PREFIX = 'wsstar-legacy-join:'
 
@@ -64,11 +67,23 @@ interface DialEnd {
   id: string
 }
 
+/** one direction of a dial: `dialer` (the caller writes, the callee reads) or `listener` (the other way) */
+interface Direction {
+  /** its reader sent `accept` */
+  accepted: boolean
+  /** its writer sent `error` (the end) */
+  ended: boolean
+}
+
+type Role = 'dialer' | 'listener'
+
 interface LegacyDial {
   caller: DialEnd
   callee: DialEnd
-  /** directions that saw `error` (end) */
-  ended: Set<string>
+  /** the peer ids the dial is from and to (a leave resets the dials of that peer id only) */
+  callerPeerId: string
+  calleePeerId: string
+  directions: Record<Role, Direction>
   /** the caller's ss-dial ack while the callee has not answered */
   pendingAck?: Ack
   done: boolean
@@ -94,8 +109,18 @@ class LegacySession {
     this.joinBucket = new TokenBucket(limits.joinRate, limits.joinBurst)
     this.dialBucket = new TokenBucket(limits.dialRate, limits.dialBurst)
     const k = limits.legacyAnnouncements
-    this.announceBucket = new TokenBucket(k / (LEGACY_ANNOUNCE_PERIOD_MS / 1000), k)
+    this.announceBucket = new TokenBucket(k / (limits.legacyAnnounceIntervalMs / 1000), k)
     socket.conn.on('flush', () => { this.unflushedBytes = 0 })
+  }
+
+  /** emits an event to this socket, counting what it costs until engine.io hands it to the websocket */
+  send (event: string, payload?: unknown): void {
+    this.unflushedBytes += EVENT_OVERHEAD_BYTES + event.length + payloadBytes(payload)
+    if (payload === undefined) {
+      this.socket.emit(event)
+    } else {
+      this.socket.emit(event, payload)
+    }
   }
 
   /** bytes queued on the server for this socket (engine.io write buffer + ws) */
@@ -126,9 +151,17 @@ export interface LegacyStats {
   droppedBytes: number
   /** dials reset because the receiving socket's buffer passed legacy-max-buffered-bytes */
   overflowResets: number
+  /** dials reset because an end broke the pull-stream rules (a repeated accept or end, a write after its end, the other end's event) */
+  protocolResets: number
   /** the largest buffer ever seen on a receiving legacy socket right after a relayed write */
   maxBufferedBytes: number
+  /** ws-peer events sent: announcing a joining peer, and in the periodic re-announcements */
   announcements: number
+  periodicAnnouncements: number
+  /** legacy peers left out of a re-announcement round because more than legacy-max-buffered-bytes was queued for them */
+  announcementsSkipped: number
+  /** legacy sockets closed for a message over legacy-max-message-bytes */
+  oversizedMessages: number
   pendingChallenges: number
 }
 
@@ -145,9 +178,14 @@ export class LegacyGateway {
   /** chunks for dials that do not exist (any more), e.g. written after a reset: read and dropped */
   #droppedBytes = 0
   #overflowResets = 0
+  #protocolResets = 0
   #maxBuffered = 0
   #announcements = 0
-  readonly #resets: Counter
+  #periodicAnnouncements = 0
+  #announcementsSkipped = 0
+  #oversizedMessages = 0
+  #announceTimer?: ReturnType<typeof setInterval>
+  readonly #resets: Counter<'reason'>
   readonly #joins: Counter<'result'>
 
   constructor (init: LegacyGatewayInit) {
@@ -165,11 +203,31 @@ export class LegacyGateway {
     })
     new Counter({
       name: 'wsstar_legacy_announcements_total',
-      help: 'ws-peer announcements sent to legacy sockets',
+      help: 'ws-peer announcements sent to legacy sockets, by kind (join: a joining peer announced; periodic: the re-announcement rounds)',
+      labelNames: ['kind'],
       registers,
-      collect () { this.reset(); this.inc(self.#announcements) }
+      collect () {
+        this.reset()
+        this.inc({ kind: 'join' }, self.#announcements)
+        this.inc({ kind: 'periodic' }, self.#periodicAnnouncements)
+      }
     })
-    this.#resets = new Counter({ name: 'wsstar_legacy_dial_resets_total', help: 'Legacy dials reset because the receiver\'s buffer on the server passed legacy-max-buffered-bytes', registers })
+    new Counter({
+      name: 'wsstar_legacy_announcements_skipped_total',
+      help: 'Legacy peers left out of a re-announcement round because more than legacy-max-buffered-bytes was queued for them',
+      registers,
+      collect () { this.reset(); this.inc(self.#announcementsSkipped) }
+    })
+    this.#resets = new Counter({
+      name: 'wsstar_legacy_dial_resets_total',
+      help: 'Legacy dials reset by the server, by reason (buffer: the receiver\'s buffer passed legacy-max-buffered-bytes; protocol: an end repeated or misplaced a socket.io-pull-stream event)',
+      labelNames: ['reason'],
+      registers
+    })
+    this.#resets.inc({ reason: 'buffer' }, 0)
+    this.#resets.inc({ reason: 'protocol' }, 0)
+    this.#announceTimer = setInterval(() => { this.#announceRound() }, init.limits.legacyAnnounceIntervalMs)
+    this.#announceTimer.unref?.()
     this.#joins = new Counter({ name: 'wsstar_legacy_joins_total', help: 'Legacy join requests by result', labelNames: ['result'], registers })
   }
 
@@ -195,13 +253,19 @@ export class LegacyGateway {
       relayedBytes: this.#relayedBytes,
       droppedBytes: this.#droppedBytes,
       overflowResets: this.#overflowResets,
+      protocolResets: this.#protocolResets,
       maxBufferedBytes: this.#maxBuffered,
       announcements: this.#announcements,
+      periodicAnnouncements: this.#periodicAnnouncements,
+      announcementsSkipped: this.#announcementsSkipped,
+      oversizedMessages: this.#oversizedMessages,
       pendingChallenges
     }
   }
 
   stop (): void {
+    clearInterval(this.#announceTimer)
+    this.#announceTimer = undefined
     for (const session of this.#sessions) {
       if (session.handshakeTimer != null) clearTimeout(session.handshakeTimer)
       session.handshakeTimer = undefined
@@ -219,7 +283,14 @@ export class LegacyGateway {
         this.#init.logger.debug({ err, event }, 'legacy event failed')
       }
     })
-    socket.on('disconnect', () => { this.#onDisconnect(session) })
+    socket.on('disconnect', (reason: string, description?: unknown) => {
+      if (reason === 'transport error' && /max payload size exceeded/i.test((description as Error | undefined)?.message ?? '')) {
+        // ws closed the socket for a message over legacy-max-message-bytes
+        this.#oversizedMessages++
+        this.#init.metrics.limitHit(LIMIT_NAMES.legacyMaxMessageBytes)
+      }
+      this.#onDisconnect(session)
+    })
   }
 
   #onEvent (session: LegacySession, event: unknown, args: unknown[]): void {
@@ -230,6 +301,11 @@ export class LegacyGateway {
     }
     const last = args[args.length - 1]
     const ack = typeof last === 'function' ? last as Ack : undefined
+    if (event === LEGACY_EVENT.LEAVE) {
+      // the 0.10 spec sends it without an ack
+      this.#leave(session, args[0])
+      return
+    }
     if (ack == null) return
     if (event === LEGACY_EVENT.JOIN) {
       this.#join(session, args[0], args[1], ack)
@@ -335,9 +411,7 @@ export class LegacyGateway {
     if (existing != null && existing.session !== session) {
       // re-joined from another socket: the old one loses the id and its dials of it
       existing.session.addresses.delete(peerId)
-      for (const dial of [...existing.session.dials.values()]) {
-        this.#endDial(dial, LEGACY_ERRORS.GONE)
-      }
+      this.#endDialsOf(existing.session, peerId)
     }
     if (existing == null) {
       this.#index.set(peerId, this.#list.length)
@@ -363,6 +437,23 @@ export class LegacyGateway {
     this.#index.set(lastId, i)
     this.#list.pop()
     this.#index.delete(peerId)
+  }
+
+  /** `ss-leave(address)`: as on v2, the peer id is unregistered, its dials reset, and no announcements go to or about it */
+  #leave (session: LegacySession, address: unknown): void {
+    const parsed = parseLegacyAddress(address)
+    if (parsed == null || !session.addresses.has(parsed.peerId)) return
+    this.#endDialsOf(session, parsed.peerId)
+    this.#unregister(session, parsed.peerId)
+  }
+
+  /** resets the dials of `session` that are from or to `peerId` */
+  #endDialsOf (session: LegacySession, peerId: string): void {
+    for (const dial of [...session.dials.values()]) {
+      if ((dial.caller.session === session && dial.callerPeerId === peerId) || (dial.callee.session === session && dial.calleePeerId === peerId)) {
+        this.#endDial(dial, LEGACY_ERRORS.GONE)
+      }
+    }
   }
 
   /** up to `k` distinct random registrations not held by `session` */
@@ -401,8 +492,38 @@ export class LegacyGateway {
       told.add(entry.session)
       if (!entry.session.announceBucket.take()) continue
       this.#announcements++
-      entry.session.socket.emit(LEGACY_EVENT.PEER, address)
+      entry.session.send(LEGACY_EVENT.PEER, address)
     }
+  }
+
+  /**
+   * The old server re-announced every peer to every peer every 10 s (N²);
+   * here every legacy-announce-interval each registered legacy socket is told
+   * about a fresh random sample of at most legacy-announcements others, so a
+   * peer it missed is learned within a few periods while what each socket
+   * receives stays bounded. Sockets with more than legacy-max-buffered-bytes
+   * queued are left out of the round (counted).
+   */
+  #announceRound (): void {
+    const sessions = [...this.#sessions]
+    const step = (from: number): void => {
+      const { legacyAnnouncements, legacyMaxBufferedBytes } = this.#init.limits
+      const end = Math.min(sessions.length, from + ANNOUNCE_SLICE)
+      for (let i = from; i < end; i++) {
+        const session = sessions[i]
+        if (!session.connected || session.addresses.size === 0) continue
+        if (session.bufferedBytes() > legacyMaxBufferedBytes) {
+          this.#announcementsSkipped++
+          continue
+        }
+        for (const entry of this.#randomPeers(session, legacyAnnouncements)) {
+          this.#periodicAnnouncements++
+          session.send(LEGACY_EVENT.PEER, entry.address)
+        }
+      }
+      if (end < sessions.length && this.#announceTimer != null) setImmediate(() => { step(end) })
+    }
+    step(0)
   }
 
   // --- dial -------------------------------------------------------------------
@@ -459,7 +580,9 @@ export class LegacyGateway {
     const dial: LegacyDial = {
       caller: { session, id: dialId },
       callee: { session: callee, id: calleeId },
-      ended: new Set(),
+      callerPeerId: caller.peerId,
+      calleePeerId: target.peerId,
+      directions: { dialer: { accepted: false, ended: false }, listener: { accepted: false, ended: false } },
       pendingAck: ack,
       done: false
     }
@@ -484,7 +607,14 @@ export class LegacyGateway {
     })
   }
 
-  /** relays one socket.io-pull-stream event to the other end of its dial */
+  /**
+   * Relays one socket.io-pull-stream event to the other end of its dial.
+   * Each direction has one writer (`queue`, then one `error` that ends it)
+   * and one reader (one `accept`), as the 0.10 client's pull streams do; an
+   * event out of that order (a second accept or end, a write after the end,
+   * an event from the wrong end) resets the dial. Every relayed event counts
+   * against the receiver's buffer bound.
+   */
   #onPull (session: LegacySession, event: string, args: unknown[]): void {
     const rest = event.slice(PULL.length)
     const first = rest.indexOf('.')
@@ -499,43 +629,68 @@ export class LegacyGateway {
       if (kind === 'queue' && args[0] instanceof Uint8Array) this.#droppedBytes += args[0].byteLength
       return
     }
-    const target = dial.caller.session === session && dial.caller.id === id ? dial.callee : dial.caller
+    const fromCaller = dial.caller.session === session && dial.caller.id === id
+    const target = fromCaller ? dial.callee : dial.caller
+    const direction = dial.directions[role]
+    // the caller writes the dialer direction, the callee the listener direction
+    const fromWriter = fromCaller === (role === 'dialer')
+    if (kind === 'accept' ? fromWriter || direction.accepted : !fromWriter || direction.ended) {
+      this.#protocolReset(dial, kind)
+      return
+    }
     const name = `${PULL}${kind}.${target.id}.${role}`
     if (kind === 'accept') {
-      target.session.socket.emit(name)
+      direction.accepted = true
+      this.#relay(dial, target.session, name, undefined)
       return
     }
     if (kind === 'queue') {
       const bytes = args[0]
       if (!(bytes instanceof Uint8Array)) return
-      const receiver = target.session
-      const buffered = receiver.bufferedBytes()
-      if (buffered + bytes.byteLength > this.#init.limits.legacyMaxBufferedBytes) {
-        this.#overflow(dial, buffered)
-        return
-      }
-      receiver.unflushedBytes += bytes.byteLength
-      this.#relayedBytes += bytes.byteLength
-      receiver.socket.emit(name, bytes)
-      const after = buffered + bytes.byteLength
-      if (after > this.#maxBuffered) this.#maxBuffered = after
+      if (this.#relay(dial, target.session, name, bytes)) this.#relayedBytes += bytes.byteLength
       return
     }
-    // error: `true` ends this direction, anything else is an error
+    // error: `true` ends this direction, anything else is an error (and ends it too)
     const value = args[0] === true ? true : typeof args[0] === 'string' ? args[0].slice(0, 200) : 'error'
-    target.session.socket.emit(name, value)
-    dial.ended.add(role)
-    if (dial.ended.has('dialer') && dial.ended.has('listener')) {
+    if (!this.#relay(dial, target.session, name, value)) return
+    direction.ended = true
+    if (dial.directions.dialer.ended && dial.directions.listener.ended) {
       this.#forget(dial)
     }
   }
 
-  /** the receiver does not read (legacy clients have no backpressure): reset the dial */
+  /**
+   * Emits one relayed event to `receiver` unless that would take what is
+   * queued for it past legacy-max-buffered-bytes (legacy clients have no
+   * backpressure): then the dial is reset instead. True if relayed.
+   */
+  #relay (dial: LegacyDial, receiver: LegacySession, name: string, payload: unknown): boolean {
+    const buffered = receiver.bufferedBytes()
+    const cost = EVENT_OVERHEAD_BYTES + name.length + payloadBytes(payload)
+    if (buffered + cost > this.#init.limits.legacyMaxBufferedBytes) {
+      this.#overflow(dial, buffered)
+      return false
+    }
+    receiver.send(name, payload)
+    const after = buffered + cost
+    if (after > this.#maxBuffered) this.#maxBuffered = after
+    return true
+  }
+
+  /** the receiver does not read: reset the dial */
   #overflow (dial: LegacyDial, buffered: number): void {
     this.#overflowResets++
-    this.#resets.inc()
+    this.#resets.inc({ reason: 'buffer' })
     this.#init.metrics.limitHit(LIMIT_NAMES.legacyMaxBufferedBytes)
     this.#init.logger.info({ buffered }, 'legacy dial reset: the receiver\'s buffer passed legacy-max-buffered-bytes')
+    this.#endDial(dial, true)
+  }
+
+  /** an end broke the pull-stream rules (e.g. repeated an end or an accept): reset the dial */
+  #protocolReset (dial: LegacyDial, kind: string): void {
+    this.#protocolResets++
+    this.#resets.inc({ reason: 'protocol' })
+    this.#init.logger.debug({ kind }, 'legacy dial reset: a socket.io-pull-stream event out of order')
     this.#endDial(dial, true)
   }
 
@@ -544,8 +699,10 @@ export class LegacyGateway {
     if (dial.done) return
     for (const end of [dial.caller, dial.callee]) {
       if (!end.session.connected) continue
-      for (const role of ['dialer', 'listener']) {
-        end.session.socket.emit(`${PULL}error.${end.id}.${role}`, value)
+      for (const role of ['dialer', 'listener'] as const) {
+        // a direction that ended was already ended at its reader
+        if (dial.directions[role].ended) continue
+        end.session.send(`${PULL}error.${end.id}.${role}`, value)
       }
     }
     const pendingAck = dial.pendingAck
@@ -590,4 +747,11 @@ export class LegacyGateway {
       this.#unregister(session, peerId)
     }
   }
+}
+
+/** the bytes of a relayed payload on the wire (a chunk, an error string) */
+function payloadBytes (payload: unknown): number {
+  if (payload instanceof Uint8Array) return payload.byteLength
+  if (typeof payload === 'string') return payload.length
+  return payload === undefined ? 0 : 8
 }
