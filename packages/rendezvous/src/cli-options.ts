@@ -115,9 +115,10 @@ function parsePort (given: { raw: string, name: string }): number {
   return n
 }
 
+/** a host name or a file path: not empty */
 function parseHost (given: { raw: string, name: string }): string {
   if (given.raw.trim() === '') {
-    throw new CliUsageError(`invalid value for ${given.name}: empty host`)
+    throw new CliUsageError(`invalid value for ${given.name}: empty`)
   }
   return given.raw.trim()
 }
@@ -148,6 +149,8 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
         help: { type: 'boolean', short: 'h' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'admin-port': { type: 'string' },
         'admin-host': { type: 'string' },
         'public-admin': { type: 'boolean' },
@@ -192,6 +195,15 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
   const host = pick('host')
   if (host != null) {
     config.options.host = parseHost(host)
+  }
+  const tlsCert = pick('tls-cert')
+  const tlsKey = pick('tls-key')
+  if ((tlsCert == null) !== (tlsKey == null)) {
+    throw new CliUsageError(`${(tlsCert ?? tlsKey)?.name ?? ''} needs ${tlsCert == null ? '--tls-cert' : '--tls-key'} too`)
+  }
+  if (tlsCert != null && tlsKey != null) {
+    config.options.tlsCert = parseHost(tlsCert)
+    config.options.tlsKey = parseHost(tlsKey)
   }
   const adminPort = pick('admin-port')
   if (adminPort != null) {
@@ -335,6 +347,8 @@ export function helpText (): string {
   const rows: Array<[string, string, string]> = [
     ['-p, --port <n>', `TCP port (default ${DEFAULT_PORT}; 0 picks a free one)`, envName('port')],
     ['--host <addr>', `interface to bind (default ${DEFAULT_HOST})`, envName('host')],
+    ['--tls-cert <file>', 'serve wss: PEM certificate (chain) file; with --tls-key. SIGHUP reloads both', envName('tls-cert')],
+    ['--tls-key <file>', 'serve wss: PEM private key file of --tls-cert', envName('tls-key')],
     ['--admin-port <n>', 'serve the operator endpoints (/metrics, /status.json, status page, /debug/*) on this port (default: off; 0 picks a free one)', envName('admin-port')],
     ['--admin-host <addr>', `interface of the admin listener (default ${DEFAULT_ADMIN_HOST})`, envName('admin-host')],
     ['--public-admin', 'also serve the operator endpoints on the client port, to anyone who reaches it (the old behaviour)', envName('public-admin')],

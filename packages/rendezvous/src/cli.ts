@@ -8,6 +8,7 @@
  * or in cluster mode (`--redis-url`) with the Redis registry and adapter.
  * Flags mirror the server options; every flag has a WSSTAR_* env var.
  * SIGTERM / SIGINT stop it gracefully (exit 0); a second signal exits at once.
+ * SIGHUP reloads the TLS certificate and key (--tls-cert / --tls-key).
  */
 import { pino } from 'pino'
 import { CliUsageError, helpText, parseCli } from './cli-options.js'
@@ -64,6 +65,16 @@ function onSignal (signal: NodeJS.Signals): void {
 }
 process.on('SIGTERM', onSignal)
 process.on('SIGINT', onSignal)
+// a renewed certificate: new connections get it, open ones keep theirs
+process.on('SIGHUP', () => {
+  if (config.options.tlsCert == null) {
+    logger.info('SIGHUP: no --tls-cert to reload')
+    return
+  }
+  server.reloadTls().catch((err: unknown) => {
+    logger.error({ err }, 'TLS reload failed; still serving the previous certificate')
+  })
+})
 
 try {
   await server.start()

@@ -248,6 +248,15 @@ export interface RendezvousServerOptions {
    */
   cluster?: ClusterOptions
   /**
+   * TLS: path of the PEM certificate (chain) file. With `tlsKey`, the
+   * client port serves https / wss and the server's addresses say `/wss`.
+   * `server.reloadTls()` (the CLI: SIGHUP) reads both files again. Default:
+   * plain ws (TLS terminated by a load balancer, or none).
+   */
+  tlsCert?: string
+  /** TLS: path of the PEM private key file of `tlsCert` */
+  tlsKey?: string
+  /**
    * Port of the admin listener, a second plain-HTTP listener for the
    * operator: `GET /metrics`, `/status.json`, the status page at `/`,
    * `/health` and (with `exposeInternals`) `/debug/internals`. 0 picks a
@@ -299,6 +308,8 @@ export interface ResolvedOptions {
   challenge: boolean
   announce: Multiaddr[]
   limits: RendezvousLimits
+  /** certificate and key files; undefined: plain ws */
+  tls: { cert: string, key: string } | undefined
   /** undefined: no admin listener */
   adminPort: number | undefined
   adminHost: string
@@ -350,6 +361,12 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
   if (options.exposeInternals != null && typeof options.exposeInternals !== 'boolean') {
     throw new TypeError('exposeInternals must be a boolean')
   }
+  if ((options.tlsCert == null) !== (options.tlsKey == null)) {
+    throw new TypeError('tlsCert and tlsKey go together: give both files or neither')
+  }
+  const tls = options.tlsCert == null || options.tlsKey == null
+    ? undefined
+    : { cert: checkHost(options.tlsCert, 'tlsCert'), key: checkHost(options.tlsKey, 'tlsKey') }
   const exposeInternals = options.exposeInternals ?? false
   if (exposeInternals && adminPort == null && !publicAdmin) {
     throw new TypeError('exposeInternals serves /debug/internals on the admin listener: set adminPort (or publicAdmin)')
@@ -357,7 +374,7 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
   if (options.legacy != null && typeof options.legacy !== 'boolean') {
     throw new TypeError('legacy must be a boolean')
   }
-  return { port, host, challenge: options.challenge ?? true, announce, limits, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false }
+  return { port, host, challenge: options.challenge ?? true, announce, limits, tls, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false }
 }
 
 function checkPort (port: unknown, name: string): number {
@@ -367,11 +384,12 @@ function checkPort (port: unknown, name: string): number {
   return port
 }
 
-function checkHost (host: unknown, name: string): string {
-  if (typeof host !== 'string' || host.length === 0) {
+/** a host name or a file path: any non-empty string */
+function checkHost (value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(`${name} must be a non-empty string`)
   }
-  return host
+  return value
 }
 
 /** An announced server address: `/ip4/1.2.3.4/tcp/13579/ws`, `/dns4/example.com/tcp/443/wss`, ... */

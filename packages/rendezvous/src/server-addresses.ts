@@ -8,9 +8,10 @@ import type { WebSocketStarAddress } from '@wsstar/protocol'
 /**
  * The websocket server addresses peers can use to reach this server: the
  * announced ones when configured, otherwise derived from the bound host
- * (every local interface for a wildcard host).
+ * (every local interface for a wildcard host), `/wss` when the server
+ * itself terminates TLS.
  */
-export function serverAddresses (host: string, port: number, announce: Multiaddr[]): Multiaddr[] {
+export function serverAddresses (host: string, port: number, announce: Multiaddr[], secure = false): Multiaddr[] {
   if (announce.length > 0) {
     return [...announce]
   }
@@ -28,7 +29,7 @@ export function serverAddresses (host: string, port: number, announce: Multiaddr
   } else {
     hosts.push(host)
   }
-  return [...new Set(hosts)].map(h => multiaddr(`${hostPart(h)}/tcp/${port}/ws`))
+  return [...new Set(hosts)].map(h => multiaddr(`${hostPart(h)}/tcp/${port}/${secure ? 'wss' : 'ws'}`))
 }
 
 function hostPart (host: string): string {

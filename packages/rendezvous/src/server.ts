@@ -1,4 +1,5 @@
 import { createServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { ErrorCode, Event } from '@wsstar/protocol'
 import { pino } from 'pino'
 import { Server as SocketIoServer } from 'socket.io'
@@ -23,6 +24,7 @@ import { SignaturePool } from './signature-pool.js'
 import { Relay } from './relay.js'
 import { serverAddresses } from './server-addresses.js'
 import { Session, handshakeProtocol } from './session.js'
+import { readTlsCredentials } from './tls-credentials.js'
 import { keepHandshakeAuth, releaseUpgradeRequest } from './upgrade-request.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
@@ -31,7 +33,8 @@ import type { LegacyStats } from './legacy/legacy-gateway.js'
 import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerOptions as HttpServerOptions, ServerResponse } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -84,6 +87,12 @@ export interface RendezvousServer {
   inspectDial(dialId: string): DialInfo | undefined
   /** legacy mode (websocket-star 0.10 clients): its numbers; undefined when legacy mode is off */
   legacyStats(): LegacyStats | undefined
+  /**
+   * Reads `tlsCert` / `tlsKey` again and serves the new certificate to new
+   * connections; open ones keep theirs. Rejects (TlsCredentialsError) and
+   * keeps the current certificate when the files are unusable.
+   */
+  reloadTls(): Promise<void>
 }
 
 export function createRendezvousServer (options: RendezvousServerOptions = {}): RendezvousServer {
@@ -297,6 +306,17 @@ class WsStarRendezvousServer implements RendezvousServer {
     return this.#legacy?.stats()
   }
 
+  async reloadTls (): Promise<void> {
+    const tls = this.#options.tls
+    if (tls == null) {
+      throw new Error('this server does not terminate TLS (no tlsCert / tlsKey)')
+    }
+    const credentials = await readTlsCredentials(tls)
+    // before start() the files are read when the listener is created
+    ;(this.#http as HttpsServer | undefined)?.setSecureContext(credentials)
+    this.#logger.info({ cert: tls.cert }, 'TLS certificate reloaded')
+  }
+
   async start (): Promise<void> {
     if (this.#stopping != null) {
       throw new Error('this server was stopped; create a new one')
@@ -325,11 +345,16 @@ class WsStarRendezvousServer implements RendezvousServer {
     // a connection that never becomes a socket.io socket is cut like one that never joins:
     // request headers (a bare TCP connect, a slow upgrade) within the handshake timeout
     const handshakeMs = limits.handshakeTimeoutMs
-    const http = createServer({
+    const httpOptions: HttpServerOptions = {
       headersTimeout: Math.min(handshakeMs, 60_000),
       requestTimeout: Math.max(Math.min(handshakeMs, 60_000), 30_000),
       connectionsCheckingInterval: Math.max(100, Math.min(Math.floor(handshakeMs / 2), 30_000))
-    }, handler)
+    }
+    const tls = this.#options.tls
+    const http: HttpServer = tls == null
+      ? createServer(httpOptions, handler)
+      // the TLS handshake gets the same deadline as the rest of the way to a join
+      : createHttpsServer({ ...httpOptions, ...await readTlsCredentials(tls), handshakeTimeout: handshakeMs }, handler)
     // and a bare TCP connection that sends nothing at all (headersTimeout only runs once bytes arrive);
     // ws clears this timeout on the sockets it takes over
     http.setTimeout(handshakeMs)
@@ -382,15 +407,17 @@ class WsStarRendezvousServer implements RendezvousServer {
       admin.on('error', (err) => { this.#logger.error({ err }, 'admin http server error') })
       this.#adminPort = (admin.address() as AddressInfo).port
     }
-    this.#addresses = serverAddresses(host, this.#port, this.#options.announce)
+    this.#addresses = serverAddresses(host, this.#port, this.#options.announce, tls != null)
     this.#startedAt = Date.now()
     this.#reclaim.start()
     if (!this.#options.challenge) {
       this.#logger.warn('the join challenge is OFF: anyone can register any peer id. Use this only in trusted test setups')
     }
     const admin = this.#admin == null ? undefined : `http://${hostPort(this.#options.adminHost, this.#adminPort ?? 0)}/`
-    this.#logger.info({ port: this.#port, host, addresses: this.#addresses.map(a => a.toString()), admin, ed25519: ed25519Backend, verifyThreads: this.#verifier.threads },
-      `wsstar rendezvous listening on ${this.#addresses.map(a => a.toString()).join(', ')}`)
+    // what a client puts in its listen addresses, ready to copy
+    const clientAddresses = this.#addresses.map(a => `${a.toString()}/p2p-websocket-star`)
+    this.#logger.info({ port: this.#port, host, tls: tls != null, addresses: clientAddresses, admin, ed25519: ed25519Backend, verifyThreads: this.#verifier.threads },
+      `wsstar rendezvous listening on ${clientAddresses.join(', ')}`)
     this.#logger.info({ admin },
       admin == null
         ? 'operator endpoints (/metrics, status page) off: --admin-port serves them on 127.0.0.1'
