@@ -51,7 +51,7 @@ async function serve (kind) {
       port: 0,
       host: '127.0.0.1',
       logger: pino({ level: 'warn' }),
-      limits: { joinRate: 1e6, joinBurst: 1e6, ...(window > 0 ? { windowBytes: window } : {}) }
+      limits: { joinRate: 1e6, joinBurst: 1e6, maxSocketsPerIp: 1e6, joinRatePerIp: 1e6, joinBurstPerIp: 1e6, ...(window > 0 ? { windowBytes: window } : {}) }
     })
     await server.start()
     port = server.port

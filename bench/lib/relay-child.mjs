@@ -27,14 +27,17 @@ async function startCircuit ({ pingAbort }) {
 async function startWsstar () {
   const { createRendezvousServer } = await import('@wsstar/rendezvous')
   const { pino } = await import('pino')
+  // extra options as JSON, e.g. WSSTAR_BENCH_SERVER_OPTIONS='{"limits":{"windowBytes":4194304}}'
+  const extra = process.env.WSSTAR_BENCH_SERVER_OPTIONS != null ? JSON.parse(process.env.WSSTAR_BENCH_SERVER_OPTIONS) : {}
   const server = createRendezvousServer({
     port: 0,
     host: '127.0.0.1',
     // the default logger logs at info (one line per join/dial); keep the
     // benchmark's stdout quiet, override with WSSTAR_BENCH_LOG_LEVEL
     logger: pino({ name: 'wsstar-rendezvous', level: process.env.WSSTAR_BENCH_LOG_LEVEL ?? 'warn' }),
-    // extra options as JSON, e.g. WSSTAR_BENCH_SERVER_OPTIONS='{"limits":{"windowBytes":4194304}}'
-    ...(process.env.WSSTAR_BENCH_SERVER_OPTIONS != null ? JSON.parse(process.env.WSSTAR_BENCH_SERVER_OPTIONS) : {})
+    ...extra,
+    // every endpoint connects from 127.0.0.1: per-IP limits out of the way
+    limits: { maxSocketsPerIp: 1e6, joinRatePerIp: 1e6, joinBurstPerIp: 1e6, ...extra.limits }
   })
   await server.start()
   stopFn = () => server.stop()

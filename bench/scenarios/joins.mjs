@@ -21,9 +21,10 @@ export const defaultPaths = ['wsstar']
 
 const LOAD = new URL('../lib/load-child.mjs', import.meta.url).pathname
 
-// per-socket join limits and the handshake timeout are raised: all sockets of
-// a load process share one IP and the sockets wait for their turn to join
-export const SERVER_LIMITS = { joinRate: 1e6, joinBurst: 1e6, handshakeTimeoutMs: '10m' }
+// per-socket and per-IP join limits, sockets per IP and the handshake timeout
+// are raised: every socket connects from 127.0.0.1 and the sockets wait for
+// their turn to join
+export const SERVER_LIMITS = { joinRate: 1e6, joinBurst: 1e6, maxSocketsPerIp: 1e6, joinRatePerIp: 1e6, joinBurstPerIp: 1e6, handshakeTimeoutMs: '10m' }
 
 export function config (ctx) {
   return ctx.quick

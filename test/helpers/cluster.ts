@@ -156,7 +156,9 @@ export async function startReplica (options: ReplicaOptions): Promise<Replica> {
   const port = await freePort()
   const nodeId = options.nodeId ?? `n${port}`
   const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', String(port), '--redis-url', options.redisUrl,
-    '--redis-prefix', options.prefix, '--node-id', nodeId, '--log-level', process.env.WSSTAR_CLUSTER_LOG ?? 'warn', ...(options.args ?? [])],
+    '--redis-prefix', options.prefix, '--node-id', nodeId, '--log-level', process.env.WSSTAR_CLUSTER_LOG ?? 'warn',
+    // every client (and HAProxy) connects from 127.0.0.1: per-IP limits out of the way
+    '--max-sockets-per-ip', '1000000', '--join-rate-per-ip', '1000000', '--join-burst-per-ip', '1000000', ...(options.args ?? [])],
   { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   const { output } = track(child, nodeId)
   const health = async (): Promise<any> => {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { compileTrustedProxies } from './client-ip.js'
 import { DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, LIMIT_NAMES, LIMIT_RANGES, checkLimit, parseAnnounce } from './options.js'
 import type { RendezvousLimits, RendezvousServerOptions } from './options.js'
 
@@ -24,6 +25,9 @@ type Unit = 'bytes' | 'ms' | 'count' | 'rate'
 const UNITS: Record<keyof RendezvousLimits, Unit> = {
   maxPeers: 'count',
   maxSockets: 'count',
+  maxSocketsPerIp: 'count',
+  joinRatePerIp: 'rate',
+  joinBurstPerIp: 'count',
   maxAddressesPerSocket: 'count',
   maxAddressLength: 'count',
   maxDialsPerSocket: 'count',
@@ -56,6 +60,9 @@ const UNITS: Record<keyof RendezvousLimits, Unit> = {
 const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
   maxPeers: 'registered peers on this server',
   maxSockets: 'connected sockets',
+  maxSocketsPerIp: 'connections from one client address (IPv4, IPv6 /64; see --trusted-proxies)',
+  joinRatePerIp: 'joins per second per client address (token bucket)',
+  joinBurstPerIp: 'per-address join token bucket size',
   maxAddressesPerSocket: 'peer addresses one socket may register',
   maxAddressLength: 'longest peer address (characters) a join may register',
   maxDialsPerSocket: 'concurrent dials one socket may take part in',
@@ -164,6 +171,7 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
         'expose-internals': { type: 'boolean' },
         legacy: { type: 'boolean' },
         'no-legacy': { type: 'boolean' },
+        'trusted-proxies': { type: 'string', multiple: true },
         ...limitOptions
       }
     }))
@@ -244,6 +252,20 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
       }
     }
     config.options.announce = list
+  }
+
+  const proxyFlags = values['trusted-proxies'] as string[] | undefined
+  const proxiesRaw = proxyFlags != null && proxyFlags.length > 0
+    ? { list: proxyFlags.flatMap(a => a.split(',')), name: '--trusted-proxies' }
+    : env.WSSTAR_TRUSTED_PROXIES != null && env.WSSTAR_TRUSTED_PROXIES !== '' ? { list: env.WSSTAR_TRUSTED_PROXIES.split(','), name: 'WSSTAR_TRUSTED_PROXIES' } : undefined
+  if (proxiesRaw != null) {
+    const list = proxiesRaw.list.map(a => a.trim()).filter(a => a !== '')
+    try {
+      compileTrustedProxies(list)
+    } catch (err) {
+      throw new CliUsageError(`invalid value for ${proxiesRaw.name}: ${(err as Error).message}`)
+    }
+    config.options.trustedProxies = list
   }
 
   if (values['expose-internals'] === true) {
@@ -355,6 +377,7 @@ export function helpText (): string {
     ['--challenge', 'require the join challenge (default)', envName('challenge')],
     ['--no-challenge', 'skip the join challenge: anyone can register any peer id (trusted test setups only)', ''],
     ['--announce <ma>', 'public server address, e.g. /dns4/example.com/tcp/443/wss; repeat or comma-separate. Joins naming another server are refused', envName('announce')],
+    ['--trusted-proxies <list>', 'IPs / CIDRs (or loopback, linklocal, uniquelocal) of load balancers whose X-Forwarded-For names the client for the per-IP limits; repeat or comma-separate (default: none, every connection counts for its remote address)', envName('trusted-proxies')],
     ['--legacy', 'also accept libp2p-websocket-star 0.10 clients (socket.io v2 / Engine.IO 3) as a separate population; they sign any nonce, see docs/SECURITY.md', envName('legacy')],
     ['--no-legacy', 'refuse legacy websocket-star 0.10 clients: HTTP 400 to their upgrade request (default)', ''],
     ['--expose-internals', 'serve GET /debug/internals (internal counts, handles, memory) on the admin listener, for leak tests', envName('expose-internals')],

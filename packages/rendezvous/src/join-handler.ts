@@ -27,6 +27,8 @@ export interface JoinHandlerInit {
   verifyKey?: KeyVerifier
   /** join signatures verified at once, server-wide (`max-pending-verifications`) */
   maxPendingVerifications: number
+  /** takes a join token of the session's client address (`join-rate-per-ip`); false: none left */
+  takeIpJoin?: (session: Session) => boolean
 }
 
 /**
@@ -93,6 +95,10 @@ export class JoinHandler {
     if (!session.joinBucket.take()) {
       this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
       throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
+    }
+    if (this.#init.takeIpJoin?.(session) === false) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.joinRatePerIp)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests from this address; slow down')
     }
     const publicKey = publicKeyForPeer(request.address.peerId, step.publicKey)
     if (!this.#init.challenge) {

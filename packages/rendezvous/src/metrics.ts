@@ -22,6 +22,8 @@ export interface MetricsSource {
   verifier(): { backend: string, batches: number, restarts: number, verified: Record<string, Record<'worker' | 'server', number>>, pending: number }
   /** memory-reducing collections run when quiet (memory-reclaim.ts) */
   memoryReclaim(): { reclaims: number, reclaimedBytes: number, pauseSeconds: number }
+  /** client addresses the per-IP limits track */
+  clientIps(): number
 }
 
 export type JoinResultLabel = 'ok' | 'challenged' | ErrorCode
@@ -72,6 +74,7 @@ export class RendezvousMetrics {
         this.set({ state: 'open' }, source.dialsOpen())
       }
     })
+    new Gauge({ name: 'wsstar_client_ips', help: 'Client addresses tracked by the per-IP limits (with connections, or a join bucket still refilling)', registers, collect () { this.set(source.clientIps()) } })
     new Gauge({ name: 'wsstar_join_challenges_pending', help: 'Join nonces issued and not yet used', registers, collect () { this.set(source.pendingChallenges()) } })
     new Gauge({ name: 'wsstar_verify_backend_info', help: 'Ed25519 backend verifying join signatures (libsodium or node:crypto)', labelNames: ['backend'], registers, collect () { this.reset(); this.set({ backend: source.verifier().backend }, 1) } })
     new Gauge({ name: 'wsstar_verify_batches', help: 'Batches of join signatures sent to the verification threads', registers, collect () { this.set(source.verifier().batches) } })

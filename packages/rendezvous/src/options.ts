@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { DEFAULT_WINDOW_BYTES, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, CHALLENGE_TTL_MS, WebSocketStarServer } from '@wsstar/protocol'
 import { multiaddr } from '@multiformats/multiaddr'
+import { compileTrustedProxies } from './client-ip.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
@@ -16,6 +17,15 @@ export interface RendezvousLimits {
   maxPeers: number
   /** connected sockets (refused at connect with ERR_LIMIT_EXCEEDED) */
   maxSockets: number
+  /**
+   * connections from one client address (an IPv4 address, an IPv6 /64; see
+   * `trustedProxies`); the one over it is refused at connect with ERR_LIMIT_EXCEEDED
+   */
+  maxSocketsPerIp: number
+  /** joins (hellos and one-request joins) one client address may start per second, token bucket refill rate */
+  joinRatePerIp: number
+  /** per-address join token bucket size */
+  joinBurstPerIp: number
   /** peer addresses one socket may register */
   maxAddressesPerSocket: number
   /**
@@ -98,6 +108,11 @@ export interface RendezvousLimits {
 export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   maxPeers: 100_000,
   maxSockets: 100_000,
+  // a NAT or a campus gateway puts many honest peers behind one address; an
+  // attacker's address gets no more than this many sockets and joins
+  maxSocketsPerIp: 256,
+  joinRatePerIp: 20,
+  joinBurstPerIp: 100,
   maxAddressesPerSocket: 8,
   // real addresses are < 200 characters; the wire accepts up to MAX_ADDRESS_LENGTH
   maxAddressLength: 256,
@@ -138,6 +153,9 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
 export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number, max: number, integer: boolean }>> = Object.freeze({
   maxPeers: { min: 1, max: 1e9, integer: true },
   maxSockets: { min: 1, max: 1e9, integer: true },
+  maxSocketsPerIp: { min: 1, max: 1e9, integer: true },
+  joinRatePerIp: { min: 0.001, max: 1e9, integer: false },
+  joinBurstPerIp: { min: 1, max: 1e9, integer: true },
   maxAddressesPerSocket: { min: 1, max: 1024, integer: true },
   maxAddressLength: { min: 64, max: MAX_ADDRESS_LENGTH, integer: true },
   maxDialsPerSocket: { min: 1, max: 1e6, integer: true },
@@ -176,6 +194,9 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
 export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Object.freeze({
   maxPeers: 'max-peers',
   maxSockets: 'max-sockets',
+  maxSocketsPerIp: 'max-sockets-per-ip',
+  joinRatePerIp: 'join-rate-per-ip',
+  joinBurstPerIp: 'join-burst-per-ip',
   maxAddressesPerSocket: 'max-addresses-per-socket',
   maxAddressLength: 'max-address-length',
   maxDialsPerSocket: 'max-dials-per-socket',
@@ -280,6 +301,15 @@ export interface RendezvousServerOptions {
    */
   exposeInternals?: boolean
   /**
+   * Proxies whose `X-Forwarded-For` is believed: IPs, CIDRs, or `loopback`,
+   * `linklocal`, `uniquelocal`. A connection from one of them counts for the
+   * client the header names (the nearest untrusted entry); any other
+   * connection counts for its own remote address, whatever its headers say.
+   * Default: none. Set it behind a load balancer, or every client counts as
+   * the balancer against the per-IP limits.
+   */
+  trustedProxies?: string[]
+  /**
    * Legacy mode: also accept `libp2p-websocket-star@0.10` clients (socket.io v2,
    * Engine.IO 3) as a separate population. Off by default: a 0.10 client signs
    * any nonce a server sends it, so it cannot get the v2 guarantees (docs/SECURITY.md).
@@ -316,6 +346,7 @@ export interface ResolvedOptions {
   publicAdmin: boolean
   exposeInternals: boolean
   legacy: boolean
+  trustedProxies: string[]
 }
 
 /** Checks one limit value; returns an error message or undefined. */
@@ -374,7 +405,12 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
   if (options.legacy != null && typeof options.legacy !== 'boolean') {
     throw new TypeError('legacy must be a boolean')
   }
-  return { port, host, challenge: options.challenge ?? true, announce, limits, tls, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false }
+  const trustedProxies = options.trustedProxies ?? []
+  if (!Array.isArray(trustedProxies) || trustedProxies.some(p => typeof p !== 'string')) {
+    throw new TypeError('trustedProxies must be an array of strings')
+  }
+  compileTrustedProxies(trustedProxies)
+  return { port, host, challenge: options.challenge ?? true, announce, limits, tls, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false, trustedProxies: [...trustedProxies] }
 }
 
 function checkPort (port: unknown, name: string): number {

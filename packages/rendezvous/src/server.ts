@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import { ErrorCode, Event } from '@wsstar/protocol'
 import { pino } from 'pino'
 import { Server as SocketIoServer } from 'socket.io'
+import { clientIpKey, compileTrustedProxies, hasForwardedFor } from './client-ip.js'
 import { ClusterMode } from './cluster-mode.js'
 import { withDebugInternals } from './debug-internals.js'
 import { DialRouter } from './dial-router.js'
@@ -19,6 +20,7 @@ import { Membership, REGISTERED_ROOM } from './membership.js'
 import { RendezvousMetrics } from './metrics.js'
 import { LIMIT_NAMES, limitsByName, resolveOptions } from './options.js'
 import { InMemoryPeerRegistry } from './peer-registry.js'
+import { PerIpLimits } from './per-ip-limits.js'
 import { Rejections } from './rejections.js'
 import { SignaturePool } from './signature-pool.js'
 import { Relay } from './relay.js'
@@ -101,6 +103,15 @@ export function createRendezvousServer (options: RendezvousServerOptions = {}): 
 
 type Ack = (...args: unknown[]) => void
 
+/** An engine.io connection as its 'connection' event hands it over (before releaseUpgradeRequest). */
+interface EngineConnection {
+  request: IncomingMessage
+  once(event: 'close', listener: (this: EngineConnection) => void): unknown
+}
+
+/** The client address of a connection, and whether it was within its address's socket limit when it opened. */
+interface ConnectionIp { ip: string, admitted: boolean }
+
 const PEER_GONE = { code: ErrorCode.PEER_GONE, message: 'the other end disconnected' }
 /** after the grace, connections that do not close by themselves are cut after this long */
 const FORCE_CLOSE_MS = 1000
@@ -126,6 +137,11 @@ class WsStarRendezvousServer implements RendezvousServer {
   })
   readonly #dials: DialRouter
   readonly #cleanups = new Set<Promise<void>>()
+  readonly #perIp: PerIpLimits
+  readonly #trustedProxy: (address: string, hop: number) => boolean
+  /** engine.io connection -> its client address (client-ip.ts) */
+  readonly #connectionIps = new WeakMap<object, ConnectionIp>()
+  #warnedForwardedFor = false
   #http?: HttpServer
   /** the operator endpoints' own listener (adminPort) */
   #admin?: HttpServer
@@ -152,6 +168,8 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#cluster = options.cluster == null ? undefined : new ClusterMode(options.cluster, this.#logger)
     this.#registry = options.registry ?? this.#cluster?.registry ?? new InMemoryPeerRegistry()
     this.#ownRegistry = options.registry == null
+    this.#trustedProxy = compileTrustedProxies(this.#options.trustedProxies)
+    this.#perIp = new PerIpLimits({ maxSockets: limits.maxSocketsPerIp, joinRate: limits.joinRatePerIp, joinBurst: limits.joinBurstPerIp })
     this.#metrics = new RendezvousMetrics({
       sockets: () => this.#sessions.size,
       peers: () => this.#membership.localPeers,
@@ -163,7 +181,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       relayedBytes: () => this.#relay.relayedBytes,
       frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames }),
       verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures, verified: this.#verifier.verified, pending: this.#joins.verifying }),
-      memoryReclaim: () => this.#reclaim.stats
+      memoryReclaim: () => this.#reclaim.stats,
+      clientIps: () => this.#perIp.size
     }, limitsByName(limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
     this.#challenges = new JoinChallengeStore({
@@ -238,7 +257,11 @@ class WsStarRendezvousServer implements RendezvousServer {
       isShuttingDown,
       verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey),
       verifyKey: async (publicKey, message, signature) => await this.#verifier.verifyKey(publicKey, message, signature),
-      maxPendingVerifications: limits.maxPendingVerifications
+      maxPendingVerifications: limits.maxPendingVerifications,
+      takeIpJoin: (session) => {
+        const conn = this.#connectionIps.get(session.socket.conn)
+        return conn == null || this.#perIp.takeJoin(conn.ip)
+      }
     })
     if (this.#options.legacy) {
       this.#legacy = new LegacyGateway({
@@ -378,7 +401,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       ...(this.#cluster == null ? {} : { adapter: this.#cluster.adapter() })
     })
     io.use((socket, next) => {
-      const refusal = this.#admit()
+      const refusal = this.#admit(socket)
       if (refusal == null) {
         next()
         return
@@ -389,7 +412,11 @@ class WsStarRendezvousServer implements RendezvousServer {
       // flushes it before closing the connection
       setImmediate(() => { socket.conn.close() })
     })
-    io.engine.on('connection', releaseUpgradeRequest)
+    io.engine.on('connection', (conn: EngineConnection) => {
+      // the client address comes from the upgrade request, which is released right after
+      this.#onEngineConnection(conn)
+      releaseUpgradeRequest(conn)
+    })
     io.on('connection', (socket) => { this.#onConnection(socket) })
     io.engine.on('connection_error', (err: { code?: number, message?: string }) => {
       this.#logger.debug({ code: err.code, message: err.message }, 'engine.io connection error')
@@ -538,6 +565,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       heldDials: this.#relay.heldCount,
       dialInFlightBytes: this.#relay.inFlightBytes,
       challenges: this.#challenges.size,
+      clientIps: this.#perIp.size,
       discoveryPending: this.#discovery.pending,
       cleanups: this.#cleanups.size,
       engineClients: io?.engine.clientsCount ?? 0,
@@ -551,14 +579,41 @@ class WsStarRendezvousServer implements RendezvousServer {
     }
   }
 
+  /** Counts the connection for its client address (until it closes); sockets are refused in #admit. */
+  #onEngineConnection (conn: EngineConnection): void {
+    const request = conn.request
+    if (request == null) {
+      return
+    }
+    const ip = clientIpKey(request, this.#trustedProxy)
+    if (!this.#warnedForwardedFor && this.#options.trustedProxies.length === 0 && hasForwardedFor(request)) {
+      this.#warnedForwardedFor = true
+      this.#logger.warn({ from: request.socket?.remoteAddress }, 'a connection came with X-Forwarded-For, which is ignored without --trusted-proxies: behind a load balancer, set --trusted-proxies or every client counts as the balancer against the per-IP limits')
+    }
+    this.#connectionIps.set(conn, { ip, admitted: this.#perIp.opened(ip) })
+    conn.once('close', this.#onEngineClose)
+  }
+
+  /** shared by every connection (`this` is the connection): no closure per socket */
+  readonly #onEngineClose = ((server: WsStarRendezvousServer) => function (this: EngineConnection): void {
+    const conn = server.#connectionIps.get(this)
+    if (conn != null) {
+      server.#perIp.closed(conn.ip)
+    }
+  })(this)
+
   /** undefined: let the socket in; otherwise why not, as a socket.io connect error with data. */
-  #admit (): (Error & { data: { code: ErrorCode, message: string } }) | undefined {
+  #admit (socket: Socket): (Error & { data: { code: ErrorCode, message: string } }) | undefined {
     if (this.#shuttingDown) {
       return connectError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down')
     }
     if (this.#sessions.size + (this.#legacy?.sockets ?? 0) >= this.#options.limits.maxSockets) {
       this.#metrics.limitHit(LIMIT_NAMES.maxSockets)
       return connectError(ErrorCode.LIMIT_EXCEEDED, 'this server has reached its socket limit')
+    }
+    if (this.#connectionIps.get(socket.conn)?.admitted === false) {
+      this.#metrics.limitHit(LIMIT_NAMES.maxSocketsPerIp)
+      return connectError(ErrorCode.LIMIT_EXCEEDED, 'too many connections from this address')
     }
     return undefined
   }

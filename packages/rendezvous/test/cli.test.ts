@@ -133,4 +133,14 @@ describe('wsstar-rendezvous CLI', () => {
     assert.throws(() => parseCli(['--admin-port', 'x']), /--admin-port/)
     assert.throws(() => parseCli(['--expose-internals']), /--admin-port/)
   })
+
+  it('--trusted-proxies takes IPs, CIDRs and proxy-addr names, from flags or WSSTAR_TRUSTED_PROXIES; the per-IP limits take their units', () => {
+    assert.deepEqual(parseCli(['--trusted-proxies', '10.0.0.0/8,192.0.2.1', '--trusted-proxies', 'loopback']).options.trustedProxies, ['10.0.0.0/8', '192.0.2.1', 'loopback'])
+    assert.deepEqual(parseCli([], { WSSTAR_TRUSTED_PROXIES: 'uniquelocal, fd00::/8' }).options.trustedProxies, ['uniquelocal', 'fd00::/8'])
+    assert.equal(parseCli([]).options.trustedProxies, undefined)
+    assert.throws(() => parseCli(['--trusted-proxies', '10.0.0.0/99']), /--trusted-proxies/)
+    assert.throws(() => parseCli([], { WSSTAR_TRUSTED_PROXIES: 'not-an-ip' }), /WSSTAR_TRUSTED_PROXIES/)
+    const limits = parseCli(['--max-sockets-per-ip', '32', '--join-rate-per-ip', '2.5'], { WSSTAR_JOIN_BURST_PER_IP: '40' }).options.limits
+    assert.deepEqual([limits.maxSocketsPerIp, limits.joinRatePerIp, limits.joinBurstPerIp], [32, 2.5, 40])
+  })
 })

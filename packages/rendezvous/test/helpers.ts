@@ -27,8 +27,11 @@ export async function makePeer (type: KeyType = 'Ed25519'): Promise<TestPeer> {
 
 export const silentLogger = pino({ level: 'silent' })
 
+/** every test client connects from 127.0.0.1: the per-IP limits are tested on their own (per-ip-limits.test.ts, test/hostile/per-ip.test.ts) */
+export const RAISED_PER_IP_LIMITS = { maxSocketsPerIp: 1e6, joinRatePerIp: 1e6, joinBurstPerIp: 1e6 }
+
 export async function startServer (options: RendezvousServerOptions = {}): Promise<RendezvousServer> {
-  const server = createRendezvousServer({ port: 0, host: '127.0.0.1', logger: silentLogger, ...options, limits: { shutdownGraceMs: 200, ...options.limits } })
+  const server = createRendezvousServer({ port: 0, host: '127.0.0.1', logger: silentLogger, ...options, limits: { shutdownGraceMs: 200, ...RAISED_PER_IP_LIMITS, ...options.limits } })
   await server.start()
   return server
 }

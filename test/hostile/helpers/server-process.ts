@@ -24,7 +24,15 @@ export interface ServerProcessOptions {
   nodeArgs?: string[]
   /** default info */
   logLevel?: string
+  /**
+   * keep the per-IP limits at their defaults; otherwise they are raised out
+   * of the way (every client of this suite connects from 127.0.0.1)
+   */
+  defaultPerIpLimits?: boolean
 }
+
+/** Per-IP limits out of the way: `args` given after these still win (the last flag counts). */
+export const RAISED_PER_IP_LIMITS = ['--max-sockets-per-ip', '1000000', '--join-rate-per-ip', '1000000', '--join-burst-per-ip', '1000000']
 
 export interface ServerProcess {
   readonly port: number
@@ -70,7 +78,7 @@ export async function spawnServer (args: string[] = [], options: ServerProcessOp
   const adminPort = await freePort()
   // HOSTILE_SERVER_NODE_ARGS: extra node flags for every server, e.g. --cpu-prof to see where the time goes
   const extra = (process.env.HOSTILE_SERVER_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
-  const child = spawn(process.execPath, [...extra, ...(options.nodeArgs ?? []), CLI, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', options.logLevel ?? 'info', ...args], {
+  const child = spawn(process.execPath, [...extra, ...(options.nodeArgs ?? []), CLI, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', options.logLevel ?? 'info', ...(options.defaultPerIpLimits === true ? [] : RAISED_PER_IP_LIMITS), ...args], {
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const base = `http://127.0.0.1:${port}`
