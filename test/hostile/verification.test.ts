@@ -54,21 +54,21 @@ describe('hostile: verification off the event loop, pending-verification budget'
   it('secp256k1 joins are verified on a verification thread, counted by key type and thread; an honest peer stays dialable', async () => {
     server = await spawnServer(['--verify-threads', '1', ...FLOOD])
     const honest = await peer(server.port)
-    const joins = await signedJoins(server.port, 50, 8)
+    const joins = await signedJoins(server.port, 25, 8)
     await server.metricsText() // resets the event-loop lag histogram
     const codes = await fire(joins)
     // one scrape: each scrape resets the lag histogram
     const text = await server.metricsText()
     const lag = parseSamples(text, 'nodejs_eventloop_lag_max_seconds')['']
     const verified = parseSamples(text, 'wsstar_signatures_verified_total')
-    console.log(`# 400 secp256k1 joins: event-loop lag max ${(lag * 1000).toFixed(1)} ms; signatures verified ${JSON.stringify(verified)}`)
-    assert.deepEqual(codes, { ok: 400 })
-    assert.equal(verified['key="secp256k1",thread="worker"'], 400, 'every secp256k1 signature went to the worker')
+    console.log(`# 200 secp256k1 joins: event-loop lag max ${(lag * 1000).toFixed(1)} ms; signatures verified ${JSON.stringify(verified)}`)
+    assert.deepEqual(codes, { ok: 200 })
+    assert.equal(verified['key="secp256k1",thread="worker"'], 200, 'every secp256k1 signature went to the worker')
     assert.equal(verified['key="secp256k1",thread="server"'] ?? 0, 0, 'none on the server thread')
     // The lag is printed, not asserted: parsing a secp256k1 peer id validates its point on the
-    // server thread (~0.4 ms each, in @libp2p/peer-id), so a burst of 400 still blocks the loop for
+    // server thread (~0.4 ms each, in @libp2p/peer-id), so a burst still blocks the loop for
     // a while, and on a shared 2-core box the figure moves with the neighbours. Measured here:
-    // ~600 ms with the verifications on the loop, ~300 ms with them on the thread.
+    // for 400 joins, ~600 ms with the verifications on the loop, ~300 ms with them on the thread.
     const other = await peer(server.port)
     assert.ok(typeof await dial(other, honest.address) === 'string', 'the honest peer is still dialable')
   })
