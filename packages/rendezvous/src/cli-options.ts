@@ -154,6 +154,7 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
       allowPositionals: false,
       options: {
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
         'tls-cert': { type: 'string' },
@@ -392,7 +393,8 @@ export function helpText (): string {
     const arg = unit === 'bytes' ? '<bytes>' : unit === 'ms' ? '<ms>' : '<n>'
     rows.push([`--${flag} ${arg}`, `${DESCRIPTIONS[key]} (default ${formatDefault(key)})`, envName(flag)])
   }
-  rows.push(['-h, --help', 'show this help', ''])
+  rows.push(['--version', 'print the version and exit', ''])
+  rows.push(['-h, --help', 'show this help (env vars are not read)', ''])
   const width = Math.max(...rows.map(r => r[0].length)) + 2
   const lines = rows.map(([flag, text, env]) => `  ${flag.padEnd(width)}${text}${env !== '' ? `  [${env}]` : ''}`)
   return [
@@ -401,6 +403,7 @@ export function helpText (): string {
     'wsstar rendezvous server (protocol wsstar/2): peers join with a crypto challenge,',
     'discover each other, and dial each other through this server.',
     'Every option can also be set by the env var in brackets; flags win over env vars.',
+    'Logs are JSON lines, human-readable when stdout is a terminal. SIGHUP reloads the TLS files.',
     'HTTP on the client port: GET /health (503 while draining). With --admin-port: GET /metrics,',
     'GET /status.json and the status page (GET /) on the admin listener (127.0.0.1 by default).',
     '',

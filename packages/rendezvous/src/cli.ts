@@ -10,14 +10,26 @@
  * SIGTERM / SIGINT stop it gracefully (exit 0); a second signal exits at once.
  * SIGHUP reloads the TLS certificate and key (--tls-cert / --tls-key).
  */
-import { pino } from 'pino'
+import { BUILD_INFO } from './build-info.js'
+import { cliLogger } from './cli-logger.js'
 import { CliUsageError, helpText, parseCli } from './cli-options.js'
 import { createRendezvousServer } from './server.js'
 import type { CliConfig } from './cli-options.js'
 
+// before the env vars are read: a bad WSSTAR_* must not hide the help
+const argv = process.argv.slice(2)
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(helpText())
+  process.exit(0)
+}
+if (argv.includes('--version')) {
+  process.stdout.write(`${BUILD_INFO.version}\n`)
+  process.exit(0)
+}
+
 let config: CliConfig
 try {
-  config = parseCli(process.argv.slice(2), process.env)
+  config = parseCli(argv, process.env)
 } catch (err) {
   if (err instanceof CliUsageError) {
     process.stderr.write(`wsstar-rendezvous: ${err.message}\nRun wsstar-rendezvous --help for the options.\n`)
@@ -26,12 +38,7 @@ try {
   throw err
 }
 
-if (config.help) {
-  process.stdout.write(helpText())
-  process.exit(0)
-}
-
-const logger = pino({ name: 'wsstar-rendezvous', level: config.logLevel })
+const logger = cliLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true })
 const server = createRendezvousServer({ ...config.options, logger })
 
 process.on('uncaughtException', (err) => {

@@ -87,6 +87,11 @@ export class ClusterMode {
     return createShardedAdapter(this.#pub, this.#sub, { channelPrefix: `${this.prefix}io`, subscriptionMode: 'dynamic' })
   }
 
+  /** whether all three Redis connections are ready now (the `wsstar_cluster_redis_up` gauge) */
+  get redisReady (): boolean {
+    return [this.#commands, this.#pub, this.#sub].every(client => client.status === 'ready')
+  }
+
   /** Connects to Redis, writes the liveness key, subscribes the link. */
   async start (io: SocketIoServer): Promise<void> {
     await Promise.all([this.#commands, this.#pub, this.#sub].map(async client => { await connect(client) }))

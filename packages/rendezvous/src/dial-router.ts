@@ -45,9 +45,10 @@ export class DialRouter {
   }
 
   async dial (session: Session, from: unknown, to: unknown): Promise<DialResult> {
+    const started = performance.now()
     try {
       const result = await this.#dial(session, from, to)
-      this.#init.metrics.dial('ok')
+      this.#init.metrics.dial('ok', (performance.now() - started) / 1000)
       return result
     } catch (err) {
       this.#init.metrics.dial(err instanceof WsStarError ? err.code : ErrorCode.BAD_REQUEST)

@@ -48,9 +48,14 @@ export class JoinHandler {
   }
 
   async join (session: Session, address: unknown, data: unknown): Promise<JoinChallenge | JoinResult> {
+    const started = performance.now()
     try {
       const result = await this.#join(session, address, data)
-      this.#init.metrics.join('nonce' in result ? 'challenged' : 'ok')
+      if ('nonce' in result) {
+        this.#init.metrics.join('challenged')
+      } else {
+        this.#init.metrics.join('ok', (performance.now() - started) / 1000)
+      }
       return result
     } catch (err) {
       this.#init.metrics.join(err instanceof WsStarError ? err.code : ErrorCode.BAD_REQUEST)

@@ -1,5 +1,9 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { readdir } from 'node:fs/promises'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { BUILD_INFO } from './build-info.js'
+import type { PowerOfTwoSizeHistogram } from './size-histogram.js'
 import type { ErrorCode } from '@wsstar/protocol'
+import type { Metric } from 'prom-client'
 
 /** Live numbers the metrics read at scrape time (hot paths only bump plain fields). */
 export interface MetricsSource {
@@ -24,6 +28,10 @@ export interface MetricsSource {
   memoryReclaim(): { reclaims: number, reclaimedBytes: number, pauseSeconds: number }
   /** client addresses the per-IP limits track */
   clientIps(): number
+  /** payload sizes of the relayed data frames, counted by the relay */
+  frameSizes(): PowerOfTwoSizeHistogram
+  /** cluster mode only: whether every Redis connection is ready */
+  redisUp?: () => boolean
 }
 
 export type JoinResultLabel = 'ok' | 'challenged' | ErrorCode
@@ -38,6 +46,12 @@ const O_N_DEFAULT_METRICS = [
   'nodejs_active_resources_total'
 ]
 
+/** a gauge whose name ends in _total, which Prometheus tooling takes for a counter; nodejs_active_requests has the same by type */
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_requests_total']
+
+/** request durations, seconds: a join that verifies on an idle thread takes about a millisecond */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
 /**
  * Prometheus metrics of one server, on a Registry of its own (several
  * servers can run in one process). Per-frame counters are plain numbers in
@@ -50,6 +64,8 @@ export class RendezvousMetrics {
   readonly #dials: Counter<'result'>
   readonly #rejected: Counter<'code'>
   readonly #limitHits: Counter<'limit'>
+  readonly #joinDuration: Histogram
+  readonly #dialSetup: Histogram
 
   constructor (source: MetricsSource, limits: Record<string, number>) {
     const registry = new Registry()
@@ -60,7 +76,27 @@ export class RendezvousMetrics {
     // these walk every handle / every open fd synchronously on each scrape: ~70 ms of blocked
     // event loop at 10,000 sockets, which every relayed byte and dial then waits out.
     // wsstar_sockets counts what matters here, at no cost.
-    for (const name of O_N_DEFAULT_METRICS) registry.removeSingleMetric(name)
+    for (const name of [...O_N_DEFAULT_METRICS, ...MISNAMED_DEFAULT_METRICS]) registry.removeSingleMetric(name)
+    // open fds back, read off the event loop: readdir runs on libuv's thread pool
+    if (process.platform === 'linux') {
+      new Gauge({
+        name: 'process_open_fds',
+        help: 'Number of open file descriptors.',
+        registers,
+        async collect () {
+          try {
+            // minus the descriptor readdir itself holds open
+            this.set((await readdir('/proc/self/fd')).length - 1)
+          } catch {}
+        }
+      })
+    }
+    new Gauge({
+      name: 'wsstar_build_info',
+      help: 'What this server is: its version, the wire protocol, the Node.js running it (always 1)',
+      labelNames: ['version', 'protocol', 'node'],
+      registers
+    }).set({ version: BUILD_INFO.version, protocol: BUILD_INFO.protocol, node: BUILD_INFO.node }, 1)
 
     new Gauge({ name: 'wsstar_sockets', help: 'Connected sockets', registers, collect () { this.set(source.sockets()) } })
     new Gauge({ name: 'wsstar_peers', help: 'Registered peers on this server', registers, collect () { this.set(source.peers()) } })
@@ -77,7 +113,7 @@ export class RendezvousMetrics {
     new Gauge({ name: 'wsstar_client_ips', help: 'Client addresses tracked by the per-IP limits (with connections, or a join bucket still refilling)', registers, collect () { this.set(source.clientIps()) } })
     new Gauge({ name: 'wsstar_join_challenges_pending', help: 'Join nonces issued and not yet used', registers, collect () { this.set(source.pendingChallenges()) } })
     new Gauge({ name: 'wsstar_verify_backend_info', help: 'Ed25519 backend verifying join signatures (libsodium or node:crypto)', labelNames: ['backend'], registers, collect () { this.reset(); this.set({ backend: source.verifier().backend }, 1) } })
-    new Gauge({ name: 'wsstar_verify_batches', help: 'Batches of join signatures sent to the verification threads', registers, collect () { this.set(source.verifier().batches) } })
+    new Counter({ name: 'wsstar_verify_batches_total', help: 'Batches of join signatures sent to the verification threads', registers, collect () { this.reset(); this.inc(source.verifier().batches) } })
     new Counter({
       name: 'wsstar_signatures_verified_total',
       help: 'Join signatures verified, by key type and thread (worker: a verification thread; server: the event loop, with --verify-threads 0 or after a thread died)',
@@ -92,7 +128,7 @@ export class RendezvousMetrics {
       }
     })
     new Gauge({ name: 'wsstar_verifications_pending', help: 'Join signatures being verified now (bounded by max-pending-verifications)', registers, collect () { this.set(source.verifier().pending) } })
-    new Gauge({ name: 'wsstar_verify_thread_restarts', help: 'Verification threads that died and were replaced (their signatures were verified on the server thread)', registers, collect () { this.set(source.verifier().restarts) } })
+    new Counter({ name: 'wsstar_verify_thread_restarts_total', help: 'Verification threads that died and were replaced (their signatures were verified on the server thread)', registers, collect () { this.reset(); this.inc(source.verifier().restarts) } })
     new Gauge({ name: 'wsstar_dial_inflight_bytes', help: 'Bytes forwarded over all dials and not yet credited back by the receivers', registers, collect () { this.set(source.inFlightBytes()) } })
     new Gauge({ name: 'wsstar_dial_inflight_max_bytes', help: 'Most bytes ever in flight in one direction of one dial (bounded by the window)', registers, collect () { this.set(source.maxDialInFlight()) } })
     new Counter({
@@ -117,6 +153,30 @@ export class RendezvousMetrics {
         this.inc({ type: 'e' }, frames.e)
       }
     })
+    // counted by the relay per frame in plain buckets (size-histogram.ts), exposed as a histogram here
+    const frameSizes = { name: 'wsstar_relayed_frame_bytes', help: 'Payload sizes of the relayed data frames, bytes (power-of-two buckets)', type: 'histogram', aggregator: 'sum' }
+    registry.registerMetric({
+      ...frameSizes,
+      collect () {},
+      reset () {},
+      get: async () => ({ ...frameSizes, values: source.frameSizes().samples(frameSizes.name) })
+    } as unknown as Metric)
+    this.#joinDuration = new Histogram({
+      name: 'wsstar_join_duration_seconds',
+      help: 'Time from a join request to its answer, for joins that registered (signature verification included)',
+      buckets: DURATION_BUCKETS,
+      registers
+    })
+    this.#dialSetup = new Histogram({
+      name: 'wsstar_dial_setup_seconds',
+      help: 'Time from a dial request to its answer, for dials the callee accepted',
+      buckets: DURATION_BUCKETS,
+      registers
+    })
+    const redisUp = source.redisUp
+    if (redisUp != null) {
+      new Gauge({ name: 'wsstar_cluster_redis_up', help: 'Cluster mode: 1 while every Redis connection of this node is ready, else 0', registers, collect () { this.set(redisUp() ? 1 : 0) } })
+    }
     const reclaimCounter = (name: string, help: string, read: (s: ReturnType<MetricsSource['memoryReclaim']>) => number): void => {
       new Counter({ name, help, registers, collect () { this.reset(); this.inc(read(source.memoryReclaim())) } })
     }
@@ -133,12 +193,16 @@ export class RendezvousMetrics {
     this.#limitHits = new Counter({ name: 'wsstar_limit_hits_total', help: 'Times a limit was hit, by limit', labelNames: ['limit'], registers })
   }
 
-  join (result: JoinResultLabel): void {
+  /** `seconds`: how long a join that registered took */
+  join (result: JoinResultLabel, seconds?: number): void {
     this.#joins.inc({ result })
+    if (seconds != null) this.#joinDuration.observe(seconds)
   }
 
-  dial (result: DialResultLabel): void {
+  /** `seconds`: how long a dial the callee accepted took to set up */
+  dial (result: DialResultLabel, seconds?: number): void {
     this.#dials.inc({ result })
+    if (seconds != null) this.#dialSetup.observe(seconds)
   }
 
   rejected (code: ErrorCode): void {

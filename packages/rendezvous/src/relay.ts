@@ -1,5 +1,6 @@
 import { EndKind, ErrorCode, Event, WsStarError, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
 import { LIMIT_NAMES } from './options.js'
+import { PowerOfTwoSizeHistogram } from './size-histogram.js'
 import type { Dial } from './dial.js'
 import type { Rejections } from './rejections.js'
 import type { Session } from './session.js'
@@ -57,6 +58,8 @@ export class Relay {
   maxDialInFlight = 0
   relayedBytes = 0
   dataFrames = 0
+  /** payload sizes of the relayed data frames, 64 B .. 64 KiB (MAX_FRAME_BYTES) */
+  readonly frameSizes = new PowerOfTwoSizeHistogram(6, 16)
   creditFrames = 0
   endFrames = 0
 
@@ -170,6 +173,7 @@ export class Relay {
     this.inFlightBytes += n
     this.relayedBytes += n
     this.dataFrames++
+    this.frameSizes.observe(n)
     receiver.unflushedBytes += n
     if (dial.held != null) {
       dial.held.push(() => { receiver.socket.emit(Event.DATA, frame.dialId, frame.bytes) })

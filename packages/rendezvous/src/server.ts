@@ -182,7 +182,9 @@ class WsStarRendezvousServer implements RendezvousServer {
       frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames }),
       verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures, verified: this.#verifier.verified, pending: this.#joins.verifying }),
       memoryReclaim: () => this.#reclaim.stats,
-      clientIps: () => this.#perIp.size
+      clientIps: () => this.#perIp.size,
+      frameSizes: () => this.#relay.frameSizes,
+      ...(this.#cluster == null ? {} : { redisUp: () => this.#cluster?.redisReady === true })
     }, limitsByName(limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
     this.#challenges = new JoinChallengeStore({

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { Writable } from 'node:stream'
 import { CliUsageError, parseCli } from '../src/cli-options.js'
+import { cliLogger } from '../src/cli-logger.js'
 import type { ChildProcess } from 'node:child_process'
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url))
@@ -58,6 +61,30 @@ describe('wsstar-rendezvous CLI', () => {
     }
   })
 
+  it('--version prints the package version; --help and --version work whatever the env vars say', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    const version = await run(['--version'], { WSSTAR_WINDOW: 'lots' }).done
+    assert.equal(version.code, 0, version.stderr)
+    assert.equal(version.stdout.trim(), pkg.version)
+    const help = await run(['--help'], { WSSTAR_WINDOW: 'lots', WSSTAR_PORT: 'eighty' }).done
+    assert.equal(help.code, 0, help.stderr)
+    assert.match(help.stdout, /Usage: wsstar-rendezvous/)
+    assert.match(help.stdout, /--version/)
+  })
+
+  it('logs JSON when stdout is not a terminal, human-readable lines when it is', () => {
+    const lines: string[] = []
+    const sink = new Writable({ write (chunk: Buffer, _encoding, done) { lines.push(chunk.toString()); done() } })
+    cliLogger({ level: 'info', pretty: false, destination: sink }).info({ port: 1 }, 'hello json')
+    assert.equal(JSON.parse(lines[0]).msg, 'hello json')
+    lines.length = 0
+    cliLogger({ level: 'info', pretty: true, destination: sink }).info({ port: 1 }, 'hello terminal')
+    const text = lines.join('')
+    assert.throws(() => JSON.parse(text), 'not JSON')
+    assert.match(text, /INFO/)
+    assert.match(text, /hello terminal/)
+  })
+
   it('a bad flag value exits with 2 and a clear message', async () => {
     const result = await run(['--port', 'eighty']).done
     assert.equal(result.code, 2)
@@ -77,7 +104,8 @@ describe('wsstar-rendezvous CLI', () => {
       const health = await waitForHealth(port)
       assert.equal(health.status, 'ok')
       // the log line travels a pipe, /health a socket: either may arrive first
-      const listening = new RegExp(`listening on /ip4/127.0.0.1/tcp/${port}/ws`)
+      // the exact address a client listens on
+      const listening = new RegExp(`listening on /ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star`)
       for (let i = 0; i < 100 && !listening.test(proc.output()); i++) {
         await new Promise(resolve => setTimeout(resolve, 20))
       }
