@@ -1,4 +1,4 @@
-import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
+import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame, parsePeersDelta } from '@wsstar/protocol'
 import { Command } from 'ioredis'
 import { Dial } from './dial.js'
 import { BATCH, encodeSpublish } from './spublish.js'
@@ -9,7 +9,7 @@ import type { PeerRecord } from './peer-registry.js'
 import type { Rejections } from './rejections.js'
 import type { Relay } from './relay.js'
 import type { Session } from './session.js'
-import type { DialResult, WireError } from '@wsstar/protocol'
+import type { DialResult, PeersDelta, WireError } from '@wsstar/protocol'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Server as SocketIoServer } from 'socket.io'
@@ -72,7 +72,9 @@ const Msg = {
   /** home -> callee node: credit for the callee, decimal */
   TO_CREDIT: 10,
   /** home -> callee node: JSON [kind, error?] for the callee */
-  TO_END: 11
+  TO_END: 11,
+  /** any node -> every node, on the discovery channel: JSON `ws-peers` delta; the id is the sending node's */
+  PEERS: 12
 } as const
 type Msg = typeof Msg[keyof typeof Msg]
 
@@ -82,9 +84,9 @@ const REMOTE_ANSWER_MARGIN_MS = 2000
 /** a batch is published once it holds this many bytes (else at the end of the event-loop turn) */
 const BATCH_MAX_BYTES = 1024 * 1024
 
-/** Messages to one node waiting for the end of this event-loop turn (their fields as `encodeSpublish` takes them). */
+/** Messages to one channel waiting for the end of this event-loop turn (their fields as `encodeSpublish` takes them). */
 interface Outbox extends SpublishMessages {
-  nodeId: string
+  channel: string
   types: Msg[]
   /** resolves with the receivers of the SPUBLISH (0: the node is gone) */
   done: Promise<number>
@@ -199,6 +201,8 @@ export interface ClusterLinkInit {
   isShuttingDown(): boolean
   /** `peerId` of local socket `socketId` re-joined on another node: end it here (ERR_REPLACED) */
   evict(socketId: string, peerId: string): void
+  /** another node's discovery delta: send it to this node's registered sockets */
+  onPeers?(delta: PeersDelta): void
   /** a local callee's outgoing buffer is over the bound: disconnect it (as the relay does) */
   onSlowConsumer?(session: Session): void
 }
@@ -207,9 +211,11 @@ export interface ClusterLinkInit {
 export class ClusterLink {
   readonly #init: ClusterLinkInit
   readonly #channel: string
+  /** every node's discovery deltas */
+  readonly #peersChannel: string
   readonly #forwards = new Map<string, Forward>()
   readonly #forwardsBySession = new Map<Session, Set<Forward>>()
-  /** per destination node: messages of this event-loop turn */
+  /** per channel: messages of this event-loop turn */
   readonly #outboxes = new Map<string, Outbox>()
   #io?: SocketIoServer
   #closed = false
@@ -221,6 +227,7 @@ export class ClusterLink {
   constructor (init: ClusterLinkInit) {
     this.#init = init
     this.#channel = this.#nodeChannel(init.nodeId)
+    this.#peersChannel = `${init.prefix}peers`
   }
 
   get nodeId (): string {
@@ -237,6 +244,7 @@ export class ClusterLink {
     this.#io = io
     this.#init.sub.on('smessageBuffer', this.#onMessage)
     await this.#init.sub.ssubscribe(this.#channel)
+    await this.#init.sub.ssubscribe(this.#peersChannel)
   }
 
   async close (): Promise<void> {
@@ -247,7 +255,20 @@ export class ClusterLink {
     this.#init.sub.off('smessageBuffer', this.#onMessage)
     if (this.#init.sub.status === 'ready') {
       await this.#init.sub.sunsubscribe(this.#channel).catch(() => {})
+      await this.#init.sub.sunsubscribe(this.#peersChannel).catch(() => {})
     }
+  }
+
+  // --- discovery ---------------------------------------------------------------
+
+  /** This node's discovery delta, for the registered sockets of the other nodes. */
+  publishPeers (delta: PeersDelta): void {
+    if (this.#closed) {
+      return
+    }
+    this.#publishTo(this.#peersChannel, Msg.PEERS, this.#init.nodeId, JSON.stringify(delta)).catch((err: unknown) => {
+      this.#init.logger.debug({ err }, 'cannot publish a discovery delta')
+    })
   }
 
   // --- membership ------------------------------------------------------------
@@ -558,7 +579,7 @@ export class ClusterLink {
   // --- messages from other nodes -------------------------------------------------
 
   readonly #onMessage = (channel: Buffer, message: Buffer): void => {
-    if (channel.length !== this.#channel.length || channel.toString() !== this.#channel) {
+    if (!this.#isOurs(channel)) {
       return
     }
     if (message.length < 2) {
@@ -610,6 +631,9 @@ export class ClusterLink {
         }
         return
       }
+      case Msg.PEERS:
+        this.#onPeers(dialId, body)
+        return
       case Msg.EVICT: {
         const { peerId, socketId } = JSON.parse(body.toString()) as { peerId: string, socketId: string }
         this.#init.registry.forgetLocal(peerId, socketId)
@@ -666,6 +690,22 @@ export class ClusterLink {
     }
   }
 
+  /** A delta from the discovery channel: another node's, for our registered sockets. */
+  #onPeers (origin: string, body: Buffer): void {
+    if (origin === this.#init.nodeId) {
+      // our own, already sent to our sockets
+      return
+    }
+    this.#init.onPeers?.(parsePeersDelta(JSON.parse(body.toString())))
+  }
+
+  #isOurs (channel: Buffer): boolean {
+    const own = this.#channel
+    const peers = this.#peersChannel
+    return (channel.length === own.length && channel.toString() === own) ||
+      (channel.length === peers.length && channel.toString() === peers)
+  }
+
   #nodeChannel (nodeId: string): string {
     return `${this.#init.prefix}to:${nodeId}`
   }
@@ -676,14 +716,18 @@ export class ClusterLink {
    * receivers (0: nobody listens, the node is gone).
    */
   #publish (nodeId: string, type: Msg, dialId: string, body: string | Uint8Array): Promise<number> {
-    let box = this.#outboxes.get(nodeId)
+    return this.#publishTo(this.#nodeChannel(nodeId), type, dialId, body)
+  }
+
+  #publishTo (channel: string, type: Msg, dialId: string, body: string | Uint8Array): Promise<number> {
+    let box = this.#outboxes.get(channel)
     if (box == null) {
       let resolve!: (receivers: number) => void
       let reject!: (err: unknown) => void
       const done = new Promise<number>((res, rej) => { resolve = res; reject = rej })
-      const created: Outbox = { nodeId, types: [], ids: [], bodies: [], bodyLengths: [], bytes: 0, done, resolve, reject }
+      const created: Outbox = { channel, types: [], ids: [], bodies: [], bodyLengths: [], bytes: 0, done, resolve, reject }
       box = created
-      this.#outboxes.set(nodeId, created)
+      this.#outboxes.set(channel, created)
       setImmediate(() => { this.#flush(created) })
     }
     const bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
@@ -701,12 +745,12 @@ export class ClusterLink {
   }
 
   #flush (box: Outbox): void {
-    if (this.#outboxes.get(box.nodeId) !== box) {
+    if (this.#outboxes.get(box.channel) !== box) {
       return
     }
-    this.#outboxes.delete(box.nodeId)
+    this.#outboxes.delete(box.channel)
     this.publishes++
-    const command = new RawCommand('spublish', encodeSpublish(this.#nodeChannel(box.nodeId), box))
+    const command = new RawCommand('spublish', encodeSpublish(box.channel, box))
     const sent = this.#init.pub.sendCommand(command) as Promise<unknown>
     sent.then((receivers) => { box.resolve(Number(receivers)) }, box.reject)
   }

@@ -32,23 +32,44 @@ export interface DiscoveryInit {
  */
 export const RESAMPLE_DELAY_STEP_MS = 100
 
-/** `count` random elements of `items` (all of them, shuffled, when fewer). */
-export function randomSubset<T> (items: T[], count: number, random: () => number = Math.random): T[] {
-  const n = Math.min(count, items.length)
-  for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(random() * (items.length - i))
-    const tmp = items[i]
-    items[i] = items[j]
-    items[j] = tmp
+/**
+ * An address over a delta's cap waits for the next periods, up to this many
+ * periods' worth per list (`batchMax` each); beyond that the oldest are
+ * dropped, and peers learn of them from the re-sample. So a burst of joins
+ * (a start, everyone re-joining after a restart) is announced in full, a
+ * delta at a time, while what a peer receives stays bounded.
+ */
+export const BACKLOG_PERIODS = 8
+
+/** The first change after a quiet period is sent this long after it (at most one period). */
+export const GATHER_MS = 100
+
+/** Takes up to `max` of `set`'s oldest entries out of it; then trims what is left to `backlog`, oldest first. */
+function takeOldest (set: Set<string>, max: number, backlog: number): string[] {
+  const out: string[] = []
+  for (const address of set) {
+    if (out.length >= max) {
+      break
+    }
+    out.push(address)
   }
-  items.length = n
-  return items
+  for (const address of out) {
+    set.delete(address)
+  }
+  for (const address of set) {
+    if (set.size <= backlog) {
+      break
+    }
+    set.delete(address)
+  }
+  return out
 }
 
 /**
  * Bounded discovery. A joiner gets a random sample; afterwards joins and
  * leaves are collected and broadcast as one `ws-peers { joined, left }`
- * packet per period (each list capped, a random subset beyond the cap), and
+ * packet per period (each list capped, oldest first; what is over the cap
+ * waits for the next periods, within a backlog of BACKLOG_PERIODS), and
  * each registered socket gets a fresh random sample on a slow jittered
  * period. Per-peer traffic is O(sample), whatever the number of peers.
  */
@@ -139,13 +160,15 @@ export class Discovery {
     if (this.#joined.size > max || this.#left.size > max) {
       this.#init.onCapped?.()
     }
-    const joined = randomSubset([...this.#joined], max, this.#random)
-    const left = randomSubset([...this.#left], max, this.#random)
-    this.#joined.clear()
-    this.#left.clear()
+    const backlog = max * BACKLOG_PERIODS
+    const joined = takeOldest(this.#joined, max, backlog)
+    const left = takeOldest(this.#left, max, backlog)
     this.#lastFlush = Date.now()
     this.deltas++
     this.#init.broadcast({ joined, left })
+    if (this.pending > 0) {
+      this.#schedule()
+    }
   }
 
   stop (): void {
@@ -162,7 +185,11 @@ export class Discovery {
     if (this.#timer != null || this.#stopped) {
       return
     }
-    const wait = Math.max(0, this.#lastFlush + this.#init.intervalMs - Date.now())
+    // after a quiet period, wait a little: a burst of joins (a start, every
+    // peer re-joining after a restart) then shares one delta instead of the
+    // first joiner taking a whole period for itself
+    const gather = Math.min(GATHER_MS, this.#init.intervalMs)
+    const wait = Math.max(gather, this.#lastFlush + this.#init.intervalMs - Date.now())
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       try {

@@ -9,6 +9,8 @@ export interface PeersBroadcastInit {
   /** ids of the sockets to reach, read when a broadcast starts */
   members(): Iterable<string>
   socket(id: string): Socket | undefined
+  /** true: the socket gets `delta` later, not now (its join answer is not out yet) */
+  hold?(id: string, delta: PeersDelta): boolean
   chunk?: number
 }
 
@@ -46,7 +48,7 @@ export function textFrameHeader (length: number): Buffer {
 export class PeersBroadcast {
   readonly #init: PeersBroadcastInit
   readonly #chunk: number
-  #queue: Array<{ ids: string[], data: string, frame: Buffer[] }> = []
+  #queue: Array<{ ids: string[], delta: PeersDelta, data: string, frame: Buffer[] }> = []
   #offset = 0
   #timer?: ReturnType<typeof setImmediate>
   /** broadcasts started and socket writes made (tests, debugging) */
@@ -63,7 +65,7 @@ export class PeersBroadcast {
     const data = `2${JSON.stringify([Event.PEERS, delta])}`
     // engine.io adds its MESSAGE type "4"
     const payload = Buffer.from(`4${data}`, 'utf8')
-    this.#queue.push({ ids: [...this.#init.members()], data, frame: [Buffer.concat([textFrameHeader(payload.byteLength), payload])] })
+    this.#queue.push({ ids: [...this.#init.members()], delta, data, frame: [Buffer.concat([textFrameHeader(payload.byteLength), payload])] })
     this.broadcasts++
     if (this.#timer == null) {
       this.#run()
@@ -87,8 +89,9 @@ export class PeersBroadcast {
       const current = this.#queue[0]
       const end = Math.min(current.ids.length, this.#offset + budget)
       for (let i = this.#offset; i < end; i++) {
-        const socket = this.#init.socket(current.ids[i])
-        if (socket?.connected === true) {
+        const id = current.ids[i]
+        const socket = this.#init.socket(id)
+        if (socket?.connected === true && this.#init.hold?.(id, current.delta) !== true) {
           // engine.io writes the pre-encoded frame as is on websockets (what
           // socket.io's own broadcast hands it) and encodes `data` otherwise
           socket.conn.write(current.data, { wsPreEncodedFrame: current.frame } as unknown as { compress: boolean })

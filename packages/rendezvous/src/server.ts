@@ -133,7 +133,8 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #reclaim: MemoryReclaim
   readonly #peersBroadcast = new PeersBroadcast({
     members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
-    socket: (id) => this.#io?.of('/').sockets.get(id)
+    socket: (id) => this.#io?.of('/').sockets.get(id),
+    hold: (id, delta) => this.#sessions.get(id)?.holdDelta(delta) === true
   })
   readonly #dials: DialRouter
   readonly #cleanups = new Set<Promise<void>>()
@@ -213,16 +214,18 @@ class WsStarRendezvousServer implements RendezvousServer {
       intervalMs: limits.peersIntervalMs,
       batchMax: limits.peersBatchMax,
       resampleIntervalMs: limits.resampleIntervalMs,
-      // one packet, encoded once, to every registered socket: in a cluster
-      // through the adapter (every node's sockets), else a chunk per turn
+      // one packet, encoded once, to every registered socket of this server, a
+      // chunk per turn; in a cluster the other servers get it on the link and
+      // send it to theirs the same way
       broadcast: (delta) => {
-        if (this.#cluster != null) {
-          this.#io?.to(REGISTERED_ROOM).emit(Event.PEERS, delta)
-        } else {
-          this.#peersBroadcast.send(delta)
+        this.#peersBroadcast.send(delta)
+        this.#link?.publishPeers(delta)
+      },
+      send: (session, delta) => {
+        if (!session.holdDelta(delta)) {
+          session.socket.emit(Event.PEERS, delta)
         }
       },
-      send: (session, delta) => { session.socket.emit(Event.PEERS, delta) },
       logger: this.#logger,
       onCapped: () => { this.#metrics.limitHit(LIMIT_NAMES.peersBatchMax) }
     })
@@ -234,6 +237,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       limits,
       isShuttingDown,
       evict: (socketId, peerId) => { this.#membership.evict(socketId, peerId) },
+      onPeers: (delta) => { this.#peersBroadcast.send(delta) },
       onSlowConsumer: (session) => { this.#slowConsumer(session) }
     })
     this.#membership = new Membership({
@@ -655,7 +659,16 @@ class WsStarRendezvousServer implements RendezvousServer {
       join (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
         if (session == null) return
-        server.#request(session, Event.JOIN, args, true, async () => server.#joins.join(session, args[0], args[1]))
+        // ws-peers for this socket wait until the answer is out (Session.holdDelta)
+        session.pendingJoinAnswers++
+        server.#request(session, Event.JOIN, args, true, async () => server.#joins.join(session, args[0], args[1]), undefined, () => {
+          const held = session.joinAnswered()
+          if (held != null && session.connected) {
+            for (const delta of held) {
+              session.socket.emit(Event.PEERS, delta)
+            }
+          }
+        })
       },
       leave (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
@@ -717,9 +730,10 @@ class WsStarRendezvousServer implements RendezvousServer {
    * Runs a request handler so nothing can throw out of it: the result or a
    * `{ code, message }` error goes to the ack when there is one; requests
    * that need an answer but came without an ack are dropped. `afterAck`
-   * runs right after a successful answer is emitted (even if the ack threw).
+   * runs right after a successful answer is emitted (even if the ack threw),
+   * `afterAnswer` after any answer (or none, for a dropped request).
    */
-  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<unknown>, afterAck?: (result: unknown) => void): void {
+  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<unknown>, afterAck?: (result: unknown) => void, afterAnswer?: () => void): void {
     const last = args[args.length - 1]
     let ack: Ack | undefined
     if (typeof last === 'function') {
@@ -728,6 +742,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     }
     if (ack == null && needsAck) {
       this.#rejections.count(ErrorCode.BAD_REQUEST, event, session.id, `${event} without an ack`)
+      afterAnswer?.()
       return
     }
     let result: Promise<unknown>
@@ -751,6 +766,12 @@ class WsStarRendezvousServer implements RendezvousServer {
       ack?.(wire)
     }).catch((err: unknown) => {
       this.#logger.warn({ err, event }, 'ack failed')
+    }).finally(() => {
+      try {
+        afterAnswer?.()
+      } catch (err) {
+        this.#logger.warn({ err, event }, 'after-answer step failed')
+      }
     })
   }
 

@@ -2,6 +2,7 @@ import { PROTOCOL_VERSION } from '@wsstar/protocol'
 import { TokenBucket } from './token-bucket.js'
 import type { Dial } from './dial.js'
 import type { RendezvousLimits } from './options.js'
+import type { PeersDelta } from '@wsstar/protocol'
 import type { Socket } from 'socket.io'
 
 /** What the socket stated in its socket.io handshake (`auth.protocol`). */
@@ -25,6 +26,13 @@ export function handshakeProtocol (socket: Socket): HandshakeProtocol {
 }
 
 interface BufferedSocket { bufferedAmount?: number }
+
+/**
+ * `ws-peers` deltas one socket may have waiting for its join answer. An
+ * answer is out within a registry round trip; the bound only matters if
+ * the registry hangs (deltas come at most once a period per server).
+ */
+const MAX_HELD_DELTAS = 16
 
 /**
  * Server-side state of one connected socket: its registrations, the dials
@@ -51,6 +59,10 @@ export class Session {
   unflushedBytes = 0
   handshakeTimer?: ReturnType<typeof setTimeout>
   resampleTimer?: ReturnType<typeof setTimeout>
+  /** join requests whose answer is not sent yet: `ws-peers` wait for them */
+  pendingJoinAnswers = 0
+  /** `ws-peers` held until the pending join answers are out */
+  heldDeltas?: PeersDelta[]
 
   constructor (socket: Socket, limits: RendezvousLimits) {
     this.id = socket.id
@@ -88,6 +100,35 @@ export class Session {
     this.addresses.delete(peerId)
     this.peerIds.delete(peerId)
     return address
+  }
+
+  /**
+   * A socket's join answer goes out before any `ws-peers` (PROTOCOL.md): the
+   * server puts a joiner in the discovery room before it takes its sample,
+   * so a delta may be ready while the answer is still being made. True:
+   * `delta` waits for the answer (see `joinAnswered`).
+   */
+  holdDelta (delta: PeersDelta): boolean {
+    if (this.pendingJoinAnswers === 0) {
+      return false
+    }
+    this.heldDeltas ??= []
+    if (this.heldDeltas.length >= MAX_HELD_DELTAS) {
+      this.heldDeltas.shift()
+    }
+    this.heldDeltas.push(delta)
+    return true
+  }
+
+  /** One join answer was sent: the deltas to send now that none is pending. */
+  joinAnswered (): PeersDelta[] | undefined {
+    this.pendingJoinAnswers = Math.max(0, this.pendingJoinAnswers - 1)
+    if (this.pendingJoinAnswers > 0 || this.heldDeltas == null) {
+      return undefined
+    }
+    const held = this.heldDeltas
+    this.heldDeltas = undefined
+    return held
   }
 
   clearTimers (): void {

@@ -1,9 +1,10 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import { Discovery } from '../src/discovery.js'
+import { BACKLOG_PERIODS, Discovery, GATHER_MS } from '../src/discovery.js'
 import { InMemoryPeerRegistry } from '../src/peer-registry.js'
-import { closeClients, joinedClient, nextEvent, request, startServer } from './helpers.js'
+import { signJoin } from '@wsstar/protocol'
+import { addressOf, closeClients, connect, joinedClient, makePeer, nextEvent, request, sleep, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 import type { Session } from '../src/session.js'
 import type { PeersDelta } from '@wsstar/protocol'
@@ -44,6 +45,49 @@ describe('discovery (server)', () => {
     await gone
   })
 
+  it('the join answer reaches the joiner before any ws-peers, even when a delta goes out while the answer is being made', async () => {
+    // a registry that takes its time for the joiner's sample (as Redis can):
+    // the delta announcing the joiner goes out to the room, joiner included, meanwhile
+    class SlowSampleRegistry extends InMemoryPeerRegistry {
+      slowMs = 0
+      override async sample (count: number, exclude?: ReadonlySet<string>): Promise<string[]> {
+        await sleep(this.slowMs)
+        return await super.sample(count, exclude)
+      }
+    }
+    const registry = new SlowSampleRegistry()
+    const slow = await startServer({ registry, limits: { peersIntervalMs: 50 } })
+    try {
+      const a = await joinedClient(slow)
+      const peer = await makePeer()
+      const socket = await connect(slow)
+      const address = addressOf(slow, peer)
+      const order: string[] = []
+      socket.on('ws-peers', (delta: PeersDelta) => { order.push(delta.joined.includes(address) ? 'ws-peers announcing the joiner' : 'ws-peers') })
+      const [, hello] = await request(socket, 'ss-join', address, {})
+      const signature = await signJoin(peer.key, address, hello.nonce)
+      registry.slowMs = 300
+      const seenByA = nextEvent(a.socket, 'ws-peers', (delta: PeersDelta) => delta.joined.includes(address))
+      await new Promise<void>((resolve, reject) => {
+        // the ack is recorded in its callback, synchronously, as the packets are read
+        socket.emit('ss-join', address, { signature }, (err: unknown, result: { peers: string[] }) => {
+          if (err != null) reject(new Error(JSON.stringify(err)))
+          order.push('join answer')
+          assert.ok(result.peers.includes(a.address))
+          resolve()
+        })
+      })
+      await seenByA
+      // the delta that announced the joiner went to it as well, but after its answer
+      await waitUntil(() => order.length >= 2, 2000, 'the delta after the answer')
+      assert.equal(order[0], 'join answer', order.join(', '))
+      assert.ok(order.includes('ws-peers announcing the joiner'), order.join(', '))
+    } finally {
+      closeClients()
+      await slow.stop()
+    }
+  })
+
   it('the join sample is bounded by the sample size', async () => {
     const small = await startServer({ limits: { sampleSize: 3 } })
     try {
@@ -65,9 +109,9 @@ describe('discovery (server)', () => {
     try {
       const a = await joinedClient(fast)
       const b = await joinedClient(fast)
-      // the resample carries b even though a already learnt it from the delta
-      const [delta] = await nextEvent(a.socket, 'ws-peers', (d: PeersDelta) => d.joined.includes(b.address) && d.left.length === 0, 3000)
-      assert.ok(!delta.joined.includes(a.address))
+      // the resample carries b even though a already learnt it from the delta (one
+      // broadcast delta announces b; a re-sample never holds a's own address)
+      await nextEvent(a.socket, 'ws-peers', (d: PeersDelta) => d.joined.includes(b.address) && !d.joined.includes(a.address) && d.left.length === 0, 3000)
       const again = await nextEvent(a.socket, 'ws-peers', (d: PeersDelta) => d.joined.includes(b.address), 3000)
       assert.ok(again != null)
     } finally {
@@ -94,31 +138,48 @@ describe('Discovery batching (unit)', () => {
   }
 
   it('collects joins and leaves into one delta per period', async () => {
-    const { discovery, sent } = make(128, 30)
+    const { discovery, sent } = make(128, 300)
     discovery.joined('/a')
-    await new Promise(resolve => setTimeout(resolve, 5))
-    assert.equal(sent.length, 1, 'the first change after a quiet period goes out at once')
+    await new Promise(resolve => setTimeout(resolve, GATHER_MS / 2))
     discovery.joined('/b')
+    assert.equal(sent.length, 0, 'the first change after a quiet period waits a little for others')
+    await waitUntil(() => sent.length === 1, 2000)
+    assert.deepEqual(sent[0].joined, ['/a', '/b'], 'a burst shares one delta')
     discovery.joined('/c')
     discovery.left('/d')
-    assert.equal(sent.length, 1)
-    await new Promise(resolve => setTimeout(resolve, 60))
-    assert.equal(sent.length, 2)
-    assert.deepEqual([...sent[1].joined].sort(), ['/b', '/c'])
+    await new Promise(resolve => setTimeout(resolve, GATHER_MS * 1.5))
+    assert.equal(sent.length, 1, 'then at most one delta per period')
+    await waitUntil(() => sent.length === 2, 2000)
+    assert.deepEqual(sent[1].joined, ['/c'])
     assert.deepEqual(sent[1].left, ['/d'])
     discovery.stop()
   })
 
-  it('caps each list with a random subset', () => {
-    const { discovery, sent } = make(2)
+  it('caps each list; what is over the cap goes out in the next periods, oldest first', async () => {
+    const { discovery, sent } = make(2, 20)
     for (const x of ['/1', '/2', '/3', '/4', '/5']) {
       discovery.joined(x)
       discovery.left(`/gone${x}`)
     }
     discovery.flush()
-    assert.equal(sent[0].joined.length, 2)
-    assert.equal(sent[0].left.length, 2)
-    assert.ok(sent[0].joined.every(x => ['/1', '/2', '/3', '/4', '/5'].includes(x)))
+    assert.deepEqual(sent[0], { joined: ['/1', '/2'], left: ['/gone/1', '/gone/2'] })
+    assert.equal(discovery.pending, 6, 'the rest waits for the next periods')
+    await waitUntil(() => sent.length === 3, 2000)
+    assert.deepEqual(sent[1], { joined: ['/3', '/4'], left: ['/gone/3', '/gone/4'] })
+    assert.deepEqual(sent[2], { joined: ['/5'], left: ['/gone/5'] })
+    assert.equal(discovery.pending, 0)
+    discovery.stop()
+  })
+
+  it(`keeps at most ${BACKLOG_PERIODS} periods' worth of addresses over the cap (the newest); the re-sample covers the rest`, () => {
+    const { discovery, sent } = make(2)
+    const all = Array.from({ length: 2 + 2 * BACKLOG_PERIODS + 5 }, (_, i) => `/${i}`)
+    for (const x of all) discovery.joined(x)
+    discovery.flush()
+    assert.deepEqual(sent[0].joined, all.slice(0, 2))
+    assert.equal(discovery.pending, 2 * BACKLOG_PERIODS)
+    discovery.flush()
+    assert.deepEqual(sent[1].joined, all.slice(7, 9), 'the oldest over the backlog were dropped')
     discovery.stop()
   })
 

@@ -18,7 +18,7 @@ import type { ResolvedOptions } from './options.js'
 import type { FrameChannel } from './relayed-connection.js'
 import type { ComponentLogger, Logger, MessageStreamDirection, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { WebSocketStarAddress } from '@wsstar/protocol'
+import type { PeersDelta, WebSocketStarAddress } from '@wsstar/protocol'
 import type { Socket } from 'socket.io-client'
 
 /**
@@ -81,6 +81,14 @@ export interface OpenDialOptions {
 const LEAVE_TIMEOUT = 500
 
 /**
+ * `ws-peers` deltas kept while the join is under way. The join answer and
+ * the next delta can arrive in one read (and an older server may even send
+ * the delta first); a join sees a handful at most, the bound only stops a
+ * server from filling the client's memory with deltas it never lets us apply.
+ */
+const MAX_HELD_DELTAS = 16
+
+/**
  * One socket.io connection to one rendezvous server, shared by the listener
  * on that server, the dials through it and discovery. It registers the
  * node's peer address (two-step join challenge), keeps it registered
@@ -121,6 +129,8 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
   #lingerTimer?: ReturnType<typeof setTimeout>
   /** why we dropped the socket ourselves (a failed join), reported by the retry */
   #retryError?: Error
+  /** `ws-peers` that arrived during the current join, applied right after its sample */
+  #heldDeltas: PeersDelta[] = []
 
   constructor (init: ServerConnectionInit) {
     super()
@@ -251,6 +261,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
   #onConnect (): void {
     const session = ++this.#session
     this.#shuttingDown = false
+    this.#heldDeltas = []
     this.#setStatus('joining')
     joinServer({
       request: async (event, args) => raceDeadline(this.#request(event, args), this.#options.joinTimeout, () => new RequestTimeoutError(`no answer to ${event} within ${this.#options.joinTimeout} ms`)),
@@ -273,8 +284,15 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
         this.maxFrame = result.maxFrame
         this.#attempt = 0
         this.#setStatus('registered')
+        const held = this.#heldDeltas
+        this.#heldDeltas = []
+        // in the order they came: the sample, then what changed since
         this.#peers(result.peers, [])
+        for (const delta of held) {
+          this.#peers(delta.joined, delta.left)
+        }
       }, (err: Error) => {
+        this.#heldDeltas = []
         if (session !== this.#session || this.status === 'closed') {
           return
         }
@@ -295,6 +313,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
 
   #onDisconnect (reason: string): void {
     this.#session++
+    this.#heldDeltas = []
     const error = this.#retryError ?? new ServerUnavailableError(`connection to ${this.url} lost (${reason})`)
     this.#retryError = undefined
     for (const reject of this.#pending) {
@@ -567,15 +586,27 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
   }
 
   #onPeers (payload: unknown): void {
-    if (this.status !== 'registered') {
+    const joining = this.status === 'joining' || this.status === 'challenged'
+    if (this.status !== 'registered' && !joining) {
       return
     }
+    let delta: PeersDelta
     try {
-      const { joined, left } = parsePeersDelta(payload)
-      this.#peers(joined, left)
+      delta = parsePeersDelta(payload)
     } catch (err) {
       this.#log('dropping malformed ws-peers - %e', err)
+      return
     }
+    if (joining) {
+      // the join answer is on its way (or already read, its promise steps not run yet)
+      if (this.#heldDeltas.length >= MAX_HELD_DELTAS) {
+        this.#log('%s sent more than %d ws-peers during the join; dropping the oldest', this.url, MAX_HELD_DELTAS)
+        this.#heldDeltas.shift()
+      }
+      this.#heldDeltas.push(delta)
+      return
+    }
+    this.#peers(delta.joined, delta.left)
   }
 
   #peers (joined: string[], left: string[]): void {
