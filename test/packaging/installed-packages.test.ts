@@ -2,7 +2,7 @@
  * The packages as an npm user gets them: `npm pack` of protocol, rendezvous
  * and transport, installed together into a fresh project under the OS temp
  * dir (outside the workspace, so nothing resolves from its node_modules),
- * with libp2p from the npm cache. There: the installed bin's --help, a server
+ * with libp2p (from the npm cache where it has them). There: the installed bin's --help, a server
  * started from the installed bin, two libp2p 3 nodes through the installed
  * transport (consumer/connect.mjs), and a type check of the installed
  * declarations (consumer/types.ts). Uses only npm and the registry (or its cache).
@@ -26,16 +26,16 @@ const PEERS = ['libp2p', '@libp2p/noise', '@libp2p/yamux', '@libp2p/ping', '@typ
 const run = promisify(execFile)
 
 /**
- * The environment of an npm user's shell: npm's own variables from the
- * `npm test` around us dropped (they name the workspace), the cache and
- * registry kept, and the Node running this test first on PATH, so the bin's
- * `#!/usr/bin/env -S node …` shebang and npm itself run on it.
+ * The environment of an npm user's shell: what the `npm test` around us set
+ * for the workspace (package, lifecycle, local prefix) dropped, the npm
+ * configuration it passed on (cache, global config with its CA file, …) kept.
+ * npm runs on the Node of the caller's PATH, as the user's npm would (its
+ * global config is found from there).
  */
-function userEnv (): NodeJS.ProcessEnv {
-  const keep = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig'])
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') || keep.has(k.toLowerCase())))
-  return { ...env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` }
-}
+const WORKSPACE_VARS = /^(npm_package_|npm_lifecycle_|npm_command$|npm_config_local_prefix$|npm_config_call$|npm_config_workspaces?$|init_cwd$)/i
+const npmEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !WORKSPACE_VARS.test(k)))
+/** The installed bin's `#!/usr/bin/env -S node …` needs Node >= 22: the one running this test, first on PATH. */
+const binEnv: NodeJS.ProcessEnv = { ...npmEnv, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` }
 
 function versionOf (name: string): string {
   return (JSON.parse(readFileSync(`${ROOT}node_modules/${name}/package.json`, 'utf8')) as { version: string }).version
@@ -43,24 +43,23 @@ function versionOf (name: string): string {
 
 interface PackResult { filename: string, name: string, files: Array<{ path: string }> }
 
-describe('packed packages installed into a fresh project', { timeout: 300_000 }, () => {
+describe('packed packages installed into a fresh project', { timeout: 420_000 }, () => {
   let dir = ''
   let project = ''
   let packed: PackResult[] = []
   let server: ChildProcess | undefined
-  const env = userEnv()
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wsstar-installed-'))
     project = join(dir, 'project')
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir, ...PACKAGES.map(p => `--workspace=packages/${p}`)],
-      { cwd: ROOT, env, timeout: 60_000 })
+      { cwd: ROOT, env: npmEnv, timeout: 60_000 })
     packed = JSON.parse(stdout) as PackResult[]
     cpSync(CONSUMER, project, { recursive: true })
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error',
       ...packed.map(p => join(dir, p.filename)), ...PEERS.map(name => `${name}@${versionOf(name)}`)],
-    { cwd: project, env, timeout: 180_000 })
+    { cwd: project, env: npmEnv, timeout: 240_000 })
   })
 
   after(() => {
@@ -92,12 +91,12 @@ describe('packed packages installed into a fresh project', { timeout: 300_000 },
   })
 
   it('npx wsstar-rendezvous --help runs the installed bin', async () => {
-    const { stdout } = await run('npx', ['wsstar-rendezvous', '--help'], { cwd: project, env, timeout: 30_000 })
+    const { stdout } = await run('npx', ['wsstar-rendezvous', '--help'], { cwd: project, env: binEnv, timeout: 30_000 })
     assert.match(stdout, /--port/)
   })
 
   it('two libp2p 3 nodes discover each other and ping through a server started from the installed bin', async () => {
-    server = spawn('npx', ['wsstar-rendezvous', '--port', '0', '--host', '127.0.0.1'], { cwd: project, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    server = spawn('npx', ['wsstar-rendezvous', '--port', '0', '--host', '127.0.0.1'], { cwd: project, env: binEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     let log = ''
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`the server did not start within 30 s: ${log}`)) }, 30_000)
@@ -113,7 +112,7 @@ describe('packed packages installed into a fresh project', { timeout: 300_000 },
       server?.stderr?.on('data', onData)
       server?.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}): ${log}`)) })
     })
-    const { stdout } = await run(process.execPath, ['connect.mjs', String(port)], { cwd: project, env, timeout: 60_000 })
+    const { stdout } = await run(process.execPath, ['connect.mjs', String(port)], { cwd: project, env: binEnv, timeout: 60_000 })
     const line = stdout.split('\n').find(l => l.startsWith('result '))
     assert.ok(line != null, `connect.mjs printed no result: ${stdout}`)
     const result = JSON.parse(line.slice('result '.length))
@@ -125,7 +124,7 @@ describe('packed packages installed into a fresh project', { timeout: 300_000 },
 
   it('the installed declarations type-check (exports lead to types; WsStarError comes from the transport)', async () => {
     const tsc = join(project, 'node_modules/typescript/bin/tsc')
-    await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, env, timeout: 120_000 }).catch((err: { stdout?: string }) => {
+    await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, env: binEnv, timeout: 120_000 }).catch((err: { stdout?: string }) => {
       assert.fail(`tsc: ${err.stdout ?? String(err)}`)
     })
   })
