@@ -370,6 +370,28 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     assert.ok(a.some((e: [string, unknown]) => e[0] === 'socket.io-pull-stream.error.x1.listener'), 'the caller was told the dial is gone')
   })
 
+  it('a legacy socket that does not read the answers to its requests is bounded: disconnected, not buffered without end', async () => {
+    const bound = 1 * MiB
+    const server = await startServer({ limits: { legacyMaxBufferedBytes: bound } })
+    servers.push(server)
+    const abuse = spawn(ABUSE_SCRIPT)
+    await abuse.waitFor(m => m.type === 'ready', 20_000, 'ready')
+    await abuse.ask({ cmd: 'setup', port: server.port })
+    // garbage joins: each one is answered ("Invalid request") before any rate limit. Without a
+    // bound the answers pile up on the server until the ping timeout (~45 s) closes the socket
+    const started = Date.now()
+    const { closed } = await abuse.ask({ cmd: 'requests', event: 'ss-join', args: [null, null], n: 1_000_000 }, 180_000)
+    for (let i = 0; i < 100 && server.legacyStats()?.sockets !== 1; i++) await sleep(100)
+    const secs = (Date.now() - started) / 1000
+    const stats = server.legacyStats()
+    console.log(`# legacy request flood without reading: the flooder ${closed === true ? 'was disconnected' : 'stayed connected'} after ${secs.toFixed(1)} s, slow consumers ${stats?.slowConsumers}`)
+    assert.equal(server.legacyStats()?.sockets, 1, 'the flooder was disconnected')
+    assert.equal(stats?.slowConsumers, 1)
+    assert.ok(secs < 30, `cut after ${secs.toFixed(1)} s: by the bound, not by the ping timeout`)
+    assert.equal(server.legacyStats()?.peers, 1, 'the honest callee is still registered')
+    assert.match(await server.metrics.metrics(), /wsstar_legacy_slow_consumers_total [1-9]/)
+  })
+
   it('legacy sockets take frames up to 1,000,000 bytes like the old server: 999,999-byte chunks, 8 MiB, sha256 checked; v2 sockets keep max-message-bytes', async () => {
     const server = await startServer()
     servers.push(server)

@@ -9,6 +9,8 @@
 //                                      and waits until its socket wrote them all -> { type: 'emitted' }
 //   { cmd: 'events' }                  -> { type: 'events', a: [...], b: [...] }  pull-stream events each end got
 //   { cmd: 'dial', id }                A dials B again -> { type: 'dialed', ack }
+//   { cmd: 'requests', event, args, n } A stops reading its own socket and sends n requests with an
+//                                      ack (answers it will never read) -> { type: 'requested', closed }
 const path = require('path')
 const { createRequire } = require('module')
 
@@ -97,6 +99,17 @@ async function handle (m) {
     }
     await drained(a)
     return { type: 'emitted' }
+  }
+  if (m.cmd === 'requests') {
+    tcpOf(a).pause()
+    let closed = false
+    a.once('disconnect', () => { closed = true })
+    for (let i = 0; i < m.n && !closed; i++) {
+      a.emit(m.event, ...m.args, () => {})
+      if (i % 5000 === 4999) await sleep(1)
+    }
+    if (!closed) await drained(a).catch(() => {})
+    return { type: 'requested', closed }
   }
   if (m.cmd === 'events') return { type: 'events', a: aEvents, b: bEvents }
   if (m.cmd === 'dial') {

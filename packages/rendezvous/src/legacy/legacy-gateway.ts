@@ -162,6 +162,8 @@ export interface LegacyStats {
   announcementsSkipped: number
   /** legacy sockets closed for a message over legacy-max-message-bytes */
   oversizedMessages: number
+  /** legacy sockets disconnected for not reading the answers to their requests */
+  slowConsumers: number
   pendingChallenges: number
 }
 
@@ -184,6 +186,7 @@ export class LegacyGateway {
   #periodicAnnouncements = 0
   #announcementsSkipped = 0
   #oversizedMessages = 0
+  #slowConsumers = 0
   #announceTimer?: ReturnType<typeof setInterval>
   readonly #resets: Counter<'reason'>
   readonly #joins: Counter<'result'>
@@ -211,6 +214,12 @@ export class LegacyGateway {
         this.inc({ kind: 'join' }, self.#announcements)
         this.inc({ kind: 'periodic' }, self.#periodicAnnouncements)
       }
+    })
+    new Counter({
+      name: 'wsstar_legacy_slow_consumers_total',
+      help: 'Legacy sockets disconnected because they did not read the answers to their own requests (more than twice legacy-max-buffered-bytes queued)',
+      registers,
+      collect () { this.reset(); this.inc(self.#slowConsumers) }
     })
     new Counter({
       name: 'wsstar_legacy_announcements_skipped_total',
@@ -259,6 +268,7 @@ export class LegacyGateway {
       periodicAnnouncements: this.#periodicAnnouncements,
       announcementsSkipped: this.#announcementsSkipped,
       oversizedMessages: this.#oversizedMessages,
+      slowConsumers: this.#slowConsumers,
       pendingChallenges
     }
   }
@@ -300,7 +310,7 @@ export class LegacyGateway {
       return
     }
     const last = args[args.length - 1]
-    const ack = typeof last === 'function' ? last as Ack : undefined
+    const ack = typeof last === 'function' ? this.#boundedAck(session, last as Ack) : undefined
     if (event === LEGACY_EVENT.LEAVE) {
       // the 0.10 spec sends it without an ack
       this.#leave(session, args[0])
@@ -317,6 +327,34 @@ export class LegacyGateway {
     } else {
       ack('Unknown event')
     }
+  }
+
+  /**
+   * The ack of a request, counted against what is queued for the socket.
+   * Relayed data stops at legacy-max-buffered-bytes (the dial is reset), so
+   * past twice that the socket is not reading the answers to its own
+   * requests: it is disconnected rather than answered without end.
+   */
+  #boundedAck (session: LegacySession, ack: Ack): Ack {
+    return (...args: unknown[]) => {
+      if (!session.connected) return
+      if (session.bufferedBytes() > 2 * this.#init.limits.legacyMaxBufferedBytes) {
+        this.#slowConsumer(session)
+        return
+      }
+      session.unflushedBytes += EVENT_OVERHEAD_BYTES + args.reduce<number>((sum, arg) => sum + payloadBytes(arg), 0)
+      ack(...args)
+    }
+  }
+
+  #slowConsumer (session: LegacySession): void {
+    this.#slowConsumers++
+    this.#init.metrics.limitHit(LIMIT_NAMES.legacyMaxBufferedBytes)
+    this.#init.logger.info({ buffered: session.bufferedBytes() }, 'disconnecting a legacy socket that does not read the answers to its requests')
+    const ws = (session.socket.conn.transport as unknown as { socket?: { terminate?: () => void } }).socket
+    session.socket.disconnect(true)
+    // do not wait for what is queued to drain
+    ws?.terminate?.()
   }
 
   // --- join -------------------------------------------------------------------
@@ -753,5 +791,6 @@ export class LegacyGateway {
 function payloadBytes (payload: unknown): number {
   if (payload instanceof Uint8Array) return payload.byteLength
   if (typeof payload === 'string') return payload.length
+  if (Array.isArray(payload)) return payload.reduce<number>((sum, item) => sum + 8 + payloadBytes(item), 0)
   return payload === undefined ? 0 : 8
 }
