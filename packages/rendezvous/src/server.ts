@@ -69,7 +69,8 @@ export interface RendezvousServer {
   /**
    * Graceful stop: refuses new sockets, joins and dials (ERR_SHUTTING_DOWN),
    * sends `ss-shutdown` to everyone, lets open dials drain for up to the
-   * shutdown grace, then disconnects everyone and closes. Idempotent.
+   * shutdown grace with the listener still open (`/health` answers 503),
+   * then closes the listener, disconnects everyone and closes. Idempotent.
    */
   stop(): Promise<void>
   /** the bound port (the configured one before start) */
@@ -485,11 +486,11 @@ class WsStarRendezvousServer implements RendezvousServer {
     }
     const graceMs = this.#options.limits.shutdownGraceMs
     this.#logger.info({ graceMs, dials: this.#relay.dials.size }, 'stopping')
-    // stop accepting connections now; resolves once every connection is gone
-    const httpClosed = new Promise<void>(resolve => { http.close(() => { resolve() }) })
-    http.closeIdleConnections()
     // local: in a cluster the adapter would reach the sockets of every node
     io.local.emit(Event.SHUTDOWN, { code: ErrorCode.SHUTTING_DOWN, message: 'the server is shutting down', graceMs })
+    // the listener stays open while dials drain: /health answers 503, so a load balancer
+    // takes this node out of rotation on its own checks, and new sockets are refused
+    // with ERR_SHUTTING_DOWN rather than by a closed port
     if (this.#relay.dials.size > 0 && graceMs > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined
       await Promise.race([
@@ -498,6 +499,9 @@ class WsStarRendezvousServer implements RendezvousServer {
       ])
       clearTimeout(timer)
     }
+    // stop accepting connections now; resolves once every connection is gone
+    const httpClosed = new Promise<void>(resolve => { http.close(() => { resolve() }) })
+    http.closeIdleConnections()
     this.#discovery.stop()
     this.#peersBroadcast.stop()
     this.#legacy?.stop()
