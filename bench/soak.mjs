@@ -50,7 +50,7 @@ const rand = n => Math.floor(Math.random() * n)
 const port = await freePort()
 const adminPort = await freePort()
 const server = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--expose-internals', '--log-level', values['log-level'],
-  '--join-rate', '1000', '--join-burst', '1000', '--dial-rate', '1000', '--dial-burst', '1000',
+  '--join-rate', '1000', '--join-burst', '1000', '--churn-rate', '1000', '--churn-burst', '1000', '--dial-rate', '1000', '--dial-burst', '1000',
   // every client connects from 127.0.0.1
   '--max-sockets-per-ip', '1000000', '--join-rate-per-ip', '1000000', '--join-burst-per-ip', '1000000'], { stdio: ['ignore', 'pipe', 'pipe'] })
 let serverExit = null

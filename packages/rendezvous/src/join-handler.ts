@@ -65,6 +65,10 @@ export class JoinHandler {
 
   async leave (session: Session, address: unknown): Promise<void> {
     const parsed = parseLeaveRequest(address)
+    if (session.addresses.has(parsed.peerId.toString())) {
+      this.#checkChurn(session)
+      session.churnBucket.charge()
+    }
     if (!await this.#init.membership.unregister(session, parsed.peerId.toString())) {
       throw new WsStarError(ErrorCode.NOT_REGISTERED, 'this socket has not joined with that address')
     }
@@ -101,13 +105,18 @@ export class JoinHandler {
       this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
       throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
     }
+    // a join that would register a new address for this socket is broadcast: it is
+    // admitted while the socket has a churn token, and pays for it once it registers
+    if (!session.addresses.has(request.address.peerId.toString())) {
+      this.#checkChurn(session)
+    }
     if (this.#init.takeIpJoin?.(session) === false) {
       this.#init.metrics.limitHit(LIMIT_NAMES.joinRatePerIp)
       throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests from this address; slow down')
     }
     const publicKey = publicKeyForPeer(request.address.peerId, step.publicKey)
     if (!this.#init.challenge) {
-      return await this.#init.membership.register(session, registered)
+      return await this.#register(session, registered)
     }
     if (step.kind === 'hello') {
       return { nonce: this.#init.challenges.issue(session.id, sent, publicKey, registered) }
@@ -163,9 +172,27 @@ export class JoinHandler {
     if (!session.connected) {
       throw new WsStarError(ErrorCode.PEER_GONE, 'the socket disconnected during the join')
     }
-    const result = await this.#init.membership.register(session, challenge.parsed)
+    const result = await this.#register(session, challenge.parsed)
     result.verified = true
     return result
+  }
+
+  /** A new address for this socket is broadcast to every peer: it costs a churn token. */
+  async #register (session: Session, address: WebSocketStarAddress): Promise<JoinResult> {
+    const isNew = !session.addresses.has(address.peerId.toString())
+    const result = await this.#init.membership.register(session, address)
+    if (isNew) {
+      session.churnBucket.charge()
+    }
+    return result
+  }
+
+  /** Registrations and leaves of one socket, each broadcast to every peer (`churn-rate`). */
+  #checkChurn (session: Session): void {
+    if (session.churnBucket.tokens < 1) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.churnRate)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many registrations and leaves on this socket; slow down')
+    }
   }
 
   /** Server-wide: a flood of joins queues a bounded amount of verification work. */

@@ -42,6 +42,13 @@ export interface RendezvousLimits {
   joinRate: number
   /** join token bucket size */
   joinBurst: number
+  /**
+   * registrations of a new address and leaves per second per socket, token
+   * bucket refill rate: each one is broadcast to every peer (ERR_RATE_LIMITED)
+   */
+  churnRate: number
+  /** churn token bucket size */
+  churnBurst: number
   /** dial requests per second per socket, token bucket refill rate */
   dialRate: number
   /** dial token bucket size */
@@ -120,6 +127,10 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   maxPendingChallengesPerSocket: 16,
   joinRate: 10,
   joinBurst: 20,
+  // a peer joins its few addresses and leaves them; a socket that keeps
+  // joining and leaving makes every peer hear about it
+  churnRate: 1,
+  churnBurst: 16,
   dialRate: 50,
   dialBurst: 100,
   maxMessageBytes: 128 * 1024,
@@ -162,6 +173,8 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
   maxPendingChallengesPerSocket: { min: 1, max: 1024, integer: true },
   joinRate: { min: 0.001, max: 1e6, integer: false },
   joinBurst: { min: 1, max: 1e6, integer: true },
+  churnRate: { min: 0.001, max: 1e6, integer: false },
+  churnBurst: { min: 1, max: 1e6, integer: true },
   dialRate: { min: 0.001, max: 1e6, integer: false },
   dialBurst: { min: 1, max: 1e6, integer: true },
   // a full data frame plus its socket.io framing must fit
@@ -203,6 +216,8 @@ export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Obj
   maxPendingChallengesPerSocket: 'max-pending-challenges',
   joinRate: 'join-rate',
   joinBurst: 'join-burst',
+  churnRate: 'churn-rate',
+  churnBurst: 'churn-burst',
   dialRate: 'dial-rate',
   dialBurst: 'dial-burst',
   maxMessageBytes: 'max-message-bytes',

@@ -49,6 +49,8 @@ export class Session {
   /** dials this socket takes part in, pending or open */
   readonly dials = new Set<Dial>()
   readonly joinBucket: TokenBucket
+  /** registrations of new addresses and leaves: each is broadcast to every peer */
+  readonly churnBucket: TokenBucket
   readonly dialBucket: TokenBucket
   /** limits `ERR_DIAL_NOT_FOUND` answers to stray data frames */
   readonly strayBucket: TokenBucket
@@ -69,6 +71,7 @@ export class Session {
     this.socket = socket
     this.protocol = handshakeProtocol(socket)
     this.joinBucket = new TokenBucket(limits.joinRate, limits.joinBurst)
+    this.churnBucket = new TokenBucket(limits.churnRate, limits.churnBurst)
     this.dialBucket = new TokenBucket(limits.dialRate, limits.dialBurst)
     this.strayBucket = new TokenBucket(10, 20)
     // engine.io empties its write buffer into the websocket on every flush

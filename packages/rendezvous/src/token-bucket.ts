@@ -36,7 +36,17 @@ export class TokenBucket {
     return true
   }
 
-  /** Tokens available now (fractional). */
+  /**
+   * Takes a token even when there is none, leaving a debt that the refill
+   * pays back first: for work whose cost is only known once it is done,
+   * admitted while `tokens >= 1`.
+   */
+  charge (n = 1): void {
+    this.take(0)
+    this.#tokens -= n
+  }
+
+  /** Tokens available now (fractional; negative while a `charge` is being paid back). */
   get tokens (): number {
     const elapsed = this.#now() - this.#last
     return Math.min(this.burst, this.#tokens + Math.max(0, elapsed) * this.rate / 1000)

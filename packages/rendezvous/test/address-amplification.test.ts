@@ -2,11 +2,13 @@
  * Discovery amplification: what one join makes the server send to every
  * other peer. The registered address is capped (`max-address-length`) and
  * stored and broadcast in its canonical form (server part + the peer id),
- * so padding inside the server part (`/tls/sni/<padding>`) is not fanned out.
+ * so padding inside the server part (`/tls/sni/<padding>`) is not fanned out;
+ * and registrations and leaves, each broadcast to every peer, are bounded
+ * per socket (`churn-rate` / `churn-burst`).
  */
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { closeClients, connect, join, joinedClient, makePeer, nextEvent, startServer } from './helpers.js'
+import { closeClients, connect, join, joinedClient, makePeer, nextEvent, request, startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 import type { PeersDelta } from '@wsstar/protocol'
 
@@ -64,6 +66,38 @@ describe('discovery amplification: address length and canonical form', () => {
     } finally {
       closeClients()
       await announced.stop()
+    }
+  })
+
+  it('join/leave churn on one socket is bounded (ERR_RATE_LIMITED past the churn bucket, counted), even with the join rate out of the way; a watcher keeps its registration', async () => {
+    const churny = await startServer({ limits: { peersIntervalMs: 50, joinRate: 1000, joinBurst: 1000, churnRate: 1, churnBurst: 6 } })
+    try {
+      const watcher = await joinedClient(churny)
+      const peer = await makePeer()
+      const socket = await connect(churny)
+      const address = `/ip4/127.0.0.1/tcp/${churny.port}/ws/p2p-websocket-star/p2p/${peer.peerId.toString()}`
+      const codes: string[] = []
+      for (let i = 0; i < 20; i++) {
+        try {
+          await join(socket, peer, address)
+          codes.push('join:ok')
+        } catch (err) {
+          codes.push(`join:${(err as { code?: string }).code ?? 'error'}`)
+        }
+        const [err] = await request(socket, 'ss-leave', address)
+        codes.push(`leave:${err?.code ?? 'ok'}`)
+      }
+      const changes = codes.filter(c => c === 'join:ok' || c === 'leave:ok').length
+      assert.ok(codes.includes('join:ERR_RATE_LIMITED'), codes.join(' '))
+      // 6 tokens at once, 1 a second; the loop takes well under 10 s
+      assert.ok(changes >= 6 && changes <= 16, `${changes} registrations and leaves went through: ${codes.join(' ')}`)
+      const hits = (await churny.metrics.getSingleMetricAsString('wsstar_limit_hits_total')).split('\n').find(l => l.includes('limit="churn-rate"'))
+      assert.ok(hits != null && Number(hits.split(' ').pop()) > 0, `churn-rate hits counted: ${hits ?? 'none'}`)
+      const again = await joinedClient(churny)
+      assert.ok(again.result.peers.includes(watcher.address), 'the watcher is still registered')
+    } finally {
+      closeClients()
+      await churny.stop()
     }
   })
 })

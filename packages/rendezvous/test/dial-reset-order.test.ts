@@ -98,7 +98,7 @@ describe('a dial reset right after the accept', () => {
 describe('a real server: the callee accepts and leaves at once', () => {
   let server: RendezvousServer
 
-  before(async () => { server = await startServer({ limits: { joinRate: 1000, joinBurst: 1000 } }) })
+  before(async () => { server = await startServer({ limits: { joinRate: 1000, joinBurst: 1000, churnRate: 1000, churnBurst: 1000 } }) })
   afterEach(async () => {
     closeClients()
     await waitUntil(() => server.stats().sockets === 0, 2000, 'sockets to close')

@@ -22,6 +22,19 @@ describe('TokenBucket', () => {
     now += 10_000
     assert.equal(Math.round(bucket.tokens), 3, 'never more than the burst')
   })
+
+  it('charge takes a token even when none is left; the debt is paid back before the next take', () => {
+    let now = 0
+    const bucket = new TokenBucket(1, 2, () => now)
+    bucket.charge()
+    bucket.charge()
+    bucket.charge()
+    assert.equal(bucket.tokens, -1)
+    now += 1500
+    assert.equal(bucket.take(), false, 'half a token after 1.5 s of paying back')
+    now += 500
+    assert.equal(bucket.take(), true)
+  })
 })
 
 describe('InMemoryPeerRegistry', () => {
