@@ -2,7 +2,8 @@
  * Hostile: abuse. A fleet of hostile clients (its own process, see
  * helpers/attacker.ts) floods a real server process with joins, dials,
  * dials to self, frames on a dial id it does not own, data beyond credit,
- * a peer that accepts dials and never reads, and 2,000 half-open sockets
+ * a peer that accepts dials and never reads (more dials than it may be owed
+ * windows for are refused), and 2,000 half-open sockets
  * that never join (handshake timeout 500 ms) — while an honest pair moves
  * data over its dial.
  *
@@ -161,14 +162,14 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
       assert.ok((c['ss-dial:ERR_LIMIT_EXCEEDED'] ?? 0) > 0, 'concurrent dial limit')
       assert.ok((c['ss-dial:ERR_BAD_REQUEST'] ?? 0) > 0, 'dial to self refused')
       assert.ok((c['beyond-credit:reset:ERR_FLOW_CONTROL'] ?? 0) > 0, 'data beyond credit reset')
-      assert.equal(c['non-reader-cut'], 1, 'the peer that never reads was cut off')
+      assert.ok((c['feed-dial-refused'] ?? 0) > 0, 'dials beyond what the peer that never reads may be owed were refused')
       const rejected = await server.metricsOf('wsstar_rejected_total')
       for (const code of ['ERR_RATE_LIMITED', 'ERR_LIMIT_EXCEEDED', 'ERR_BAD_REQUEST', 'ERR_FLOW_CONTROL', 'ERR_DIAL_NOT_FOUND', 'ERR_DIAL_TIMEOUT']) {
         assert.ok((rejected[`code="${code}"`] ?? 0) > 0, `${code} counted in /metrics: ${JSON.stringify(rejected)}`)
       }
       const hits = await server.metricsOf('wsstar_limit_hits_total')
       assert.ok((hits['limit="handshake-timeout"'] ?? 0) >= HALF_OPEN * 0.6 - 1, `handshake timeouts: ${JSON.stringify(hits)}`)
-      assert.ok((hits['limit="max-socket-buffered-bytes"'] ?? 0) >= 1, 'slow consumer limit hit')
+      assert.ok((hits['limit="max-socket-buffered-bytes"'] ?? 0) >= 1, 'buffer bound hit (dials refused)')
       assert.ok((hits['limit="dial-rate"'] ?? 0) > 0 && (hits['limit="join-rate"'] ?? 0) > 0 && (hits['limit="max-dials-per-socket"'] ?? 0) > 0)
       assert.ok((hits['limit="window"'] ?? 0) > 0)
 

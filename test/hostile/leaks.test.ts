@@ -92,6 +92,7 @@ describe('hostile: leaks', { timeout: 120_000 }, () => {
       '--dial-rate', '1000000', '--dial-burst', '1000000',
       '--join-rate', '1000000', '--join-burst', '1000000',
       '--churn-rate', '1000000', '--churn-burst', '1000000',
+      '--request-rate', '1000000', '--request-burst', '1000000',
       '--max-dials-per-socket', '10000',
       // a socket between two of its join/leave cycles must not be cut
       '--handshake-timeout', '60s'

@@ -1,6 +1,8 @@
 import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame, parsePeersDelta } from '@wsstar/protocol'
 import { Command } from 'ioredis'
 import { Dial } from './dial.js'
+import type { DialLimit } from './dial-router.js'
+import { FRAME_COST } from './outgoing-backlog.js'
 import { BATCH, encodeSpublish } from './spublish.js'
 import type { SpublishMessages } from './spublish.js'
 import type { RedisPeerRegistry } from './redis-peer-registry.js'
@@ -151,7 +153,6 @@ export class RemoteEnd {
   readonly peerId: string
   connected = true
   readonly dials = new Set<Dial>()
-  unflushedBytes = 0
   /** stray frames from a remote end are not answered */
   readonly strayBucket = { take: (): boolean => false }
   /** `d`, `c` and `e` go to the callee's node on its channel, anything else to the peer's room */
@@ -203,8 +204,8 @@ export interface ClusterLinkInit {
   evict(socketId: string, peerId: string): void
   /** another node's discovery delta: send it to this node's registered sockets */
   onPeers?(delta: PeersDelta): void
-  /** a local callee's outgoing buffer is over the bound: disconnect it (as the relay does) */
-  onSlowConsumer?(session: Session): void
+  /** dials per socket (max-dials-per-socket and what max-socket-buffered-bytes holds) */
+  dialLimit: DialLimit
 }
 
 /** Cross-node dials, frames and evictions of one cluster node. See the top of this file. */
@@ -400,11 +401,15 @@ export class ClusterLink {
       return
     }
     if (type === Msg.TO_DATA) {
-      if (callee.bufferedBytes() > this.#init.limits.maxSocketBufferedBytes && this.#init.onSlowConsumer != null) {
-        this.#init.onSlowConsumer(callee)
+      const { limits } = this.#init
+      if (callee.bufferedBytes() + body.length + FRAME_COST > limits.maxSocketBufferedBytes + limits.maxSocketControlBytes) {
+        // as the relay does for a local receiver: the dial ends, the callee stays
+        const error = { code: ErrorCode.LIMIT_EXCEEDED, message: 'the receiver has no room for more data on the server: the dial is reset' }
+        this.#init.rejections.count(error.code, Event.DATA, callee.id, error.message)
+        this.fromCallee(callee, Event.END, dialId, EndKind.RESET, error)
+        callee.socket.emit(Event.END, dialId, EndKind.RESET, error)
         return
       }
-      callee.unflushedBytes += body.length
       callee.socket.emit(Event.DATA, dialId, body)
     } else if (type === Msg.TO_CREDIT) {
       callee.socket.emit(Event.CREDIT, dialId, Number(body.toString('latin1')))
@@ -537,8 +542,10 @@ export class ClusterLink {
       return
     }
     const { limits } = this.#init
-    if (callee.dials.size + this.forwardsOf(callee) >= limits.maxDialsPerSocket) {
-      answer({ code: ErrorCode.LIMIT_EXCEEDED, message: 'the dialled peer has too many concurrent dials' })
+    try {
+      this.#init.dialLimit.check(callee.dials.size + this.forwardsOf(callee), 'callee')
+    } catch (err) {
+      answer((err as WsStarError).toWire())
       return
     }
     const forward: Forward = { id: dialId, home: request.home, callee, calleePeerId: request.to, state: 'pending' }

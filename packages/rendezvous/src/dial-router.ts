@@ -3,6 +3,7 @@ import { AddressPeerIds } from './address-peer-ids.js'
 import { Dial } from './dial.js'
 import { DialIdPool } from './dial-ids.js'
 import { LIMIT_NAMES } from './options.js'
+import { dialsWithinBuffer } from './outgoing-backlog.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { RendezvousLimits } from './options.js'
 import type { PeerRecord, PeerRegistry } from './peer-registry.js'
@@ -19,6 +20,8 @@ export interface DialRouterInit {
   isShuttingDown(): boolean
   /** cluster mode: dials to peers held by other nodes */
   cluster?: DialRouterCluster
+  /** dials per socket, shared with the cluster link */
+  dialLimit: DialLimit
   /** legacy mode: is this peer id a legacy (websocket-star 0.10) peer, which v2 peers cannot dial */
   isLegacyPeer?: (peerId: string) => boolean
 }
@@ -39,9 +42,11 @@ export class DialRouter {
   readonly #init: DialRouterInit
   readonly #peerIds = new AddressPeerIds()
   readonly #dialIds = new DialIdPool()
+  readonly #dialLimit: DialLimit
 
   constructor (init: DialRouterInit) {
     this.#init = init
+    this.#dialLimit = init.dialLimit
   }
 
   async dial (session: Session, from: unknown, to: unknown): Promise<DialResult> {
@@ -81,10 +86,7 @@ export class DialRouter {
       if (!session.connected || session.addresses.get(callerPeerId) == null) {
         throw new WsStarError(ErrorCode.NOT_REGISTERED, 'the from address left during the dial')
       }
-      if (session.dials.size + cluster.forwardsOf(session) >= limits.maxDialsPerSocket) {
-        metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
-        throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, `at most ${limits.maxDialsPerSocket} concurrent dials per socket`)
-      }
+      this.#dialLimit.check(session.dials.size + cluster.forwardsOf(session), 'caller')
       return await cluster.dial(session, callerPeerId, callerAddress, record)
     }
     const callee = record == null ? undefined : this.#init.sessions.get(record.socketId)
@@ -102,14 +104,8 @@ export class DialRouter {
     if (!session.connected || session.addresses.get(callerPeerId) == null) {
       throw new WsStarError(ErrorCode.NOT_REGISTERED, 'the from address left during the dial')
     }
-    if (session.dials.size >= limits.maxDialsPerSocket) {
-      metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
-      throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, `at most ${limits.maxDialsPerSocket} concurrent dials per socket`)
-    }
-    if (callee.dials.size >= limits.maxDialsPerSocket) {
-      metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
-      throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, 'the dialled peer has too many concurrent dials')
-    }
+    this.#dialLimit.check(session.dials.size, 'caller')
+    this.#dialLimit.check(callee.dials.size, 'callee')
     const dial = new Dial({ id: this.#dialIds.next(), caller: session, callerPeerId, callerAddress, callee, calleePeerId, calleeAddress })
     relay.add(dial)
     return await new Promise<DialResult>((resolve, reject) => {
@@ -152,4 +148,35 @@ function refusalMessage (answer: unknown): string {
   return wire.code === ErrorCode.BAD_REQUEST && wire.message === 'malformed error from peer'
     ? 'the callee declined the dial'
     : `the callee declined the dial: ${wire.message}`
+}
+
+/**
+ * How many dials one socket may take part in, caller or callee: at most
+ * `maxDialsPerSocket`, and no more than its `maxSocketBufferedBytes` can
+ * hold full windows of (each dial lets the other end send it a window it
+ * has not read yet), so senders can never owe a receiver more than the
+ * server will queue for it.
+ */
+export class DialLimit {
+  readonly #limits: RendezvousLimits
+  readonly #metrics: RendezvousMetrics
+  readonly #withinBuffer: number
+
+  constructor (limits: RendezvousLimits, metrics: RendezvousMetrics) {
+    this.#limits = limits
+    this.#metrics = metrics
+    this.#withinBuffer = dialsWithinBuffer(limits.maxSocketBufferedBytes, limits.windowBytes)
+  }
+
+  /** Throws ERR_LIMIT_EXCEEDED when a socket in `dials` dials already cannot take one more. */
+  check (dials: number, end: 'caller' | 'callee'): void {
+    if (dials >= this.#limits.maxDialsPerSocket) {
+      this.#metrics.limitHit(LIMIT_NAMES.maxDialsPerSocket)
+      throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, end === 'caller' ? `at most ${this.#limits.maxDialsPerSocket} concurrent dials per socket` : 'the dialled peer has too many concurrent dials')
+    }
+    if (dials >= this.#withinBuffer) {
+      this.#metrics.limitHit(LIMIT_NAMES.maxSocketBufferedBytes)
+      throw new WsStarError(ErrorCode.LIMIT_EXCEEDED, `${end === 'caller' ? 'this socket' : 'the dialled peer'} cannot be owed more data: ${this.#withinBuffer} dials' windows fill what the server queues for one socket`)
+    }
+  }
 }

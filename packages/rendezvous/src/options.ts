@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { DEFAULT_WINDOW_BYTES, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, CHALLENGE_TTL_MS, WebSocketStarServer } from '@wsstar/protocol'
 import { multiaddr } from '@multiformats/multiaddr'
 import { compileTrustedProxies } from './client-ip.js'
+import { dialsWithinBuffer } from './outgoing-backlog.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
@@ -53,10 +54,30 @@ export interface RendezvousLimits {
   dialRate: number
   /** dial token bucket size */
   dialBurst: number
+  /**
+   * request events (`ss-join`, `ss-leave`, `ss-dial`, joined or not) per
+   * second per socket, token bucket refill rate; beyond the bucket the first
+   * request gets ERR_RATE_LIMITED, the next ones are dropped unanswered, and
+   * `requestBurst` refused in a row disconnect the socket
+   */
+  requestRate: number
+  /** request token bucket size */
+  requestBurst: number
   /** largest socket.io message accepted (engine.io maxHttpBufferSize); larger ones close the socket */
   maxMessageBytes: number
-  /** a socket whose outgoing buffer on the server exceeds this is disconnected as a slow consumer */
+  /**
+   * what the server may queue for one socket in relayed data: the windows of
+   * the dials a socket takes part in must fit in it (beyond, ERR_LIMIT_EXCEEDED
+   * on dial), and a data frame that would take the receiver's backlog past it
+   * plus `maxSocketControlBytes` resets its dial instead of being queued
+   */
   maxSocketBufferedBytes: number
+  /**
+   * what the server may queue for one socket in everything but relayed data
+   * (acks, discovery deltas, dial requests, credit and end frames), counted
+   * by what it costs in memory; past it the socket is disconnected as a slow consumer
+   */
+  maxSocketControlBytes: number
   /** sockets that have not joined within this are disconnected */
   handshakeTimeoutMs: number
   /** how long the callee has to accept an `ss-incomming` */
@@ -133,8 +154,12 @@ export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
   churnBurst: 16,
   dialRate: 50,
   dialBurst: 100,
+  // room for an honest client's joins and dials at their own full rates
+  requestRate: 100,
+  requestBurst: 200,
   maxMessageBytes: 128 * 1024,
   maxSocketBufferedBytes: 32 * 1024 * 1024,
+  maxSocketControlBytes: 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   dialTimeoutMs: 10_000,
   challengeTtlMs: CHALLENGE_TTL_MS,
@@ -177,9 +202,12 @@ export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number
   churnBurst: { min: 1, max: 1e6, integer: true },
   dialRate: { min: 0.001, max: 1e6, integer: false },
   dialBurst: { min: 1, max: 1e6, integer: true },
+  requestRate: { min: 0.001, max: 1e6, integer: false },
+  requestBurst: { min: 1, max: 1e6, integer: true },
   // a full data frame plus its socket.io framing must fit
   maxMessageBytes: { min: MAX_FRAME_BYTES + 1024, max: 64 * 1024 * 1024, integer: true },
   maxSocketBufferedBytes: { min: MAX_FRAME_BYTES, max: 2 ** 40, integer: true },
+  maxSocketControlBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
   handshakeTimeoutMs: { min: 1, max: 2 ** 31 - 1, integer: true },
   dialTimeoutMs: { min: 1, max: 2 ** 31 - 1, integer: true },
   challengeTtlMs: { min: 1, max: 2 ** 31 - 1, integer: true },
@@ -220,8 +248,11 @@ export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Obj
   churnBurst: 'churn-burst',
   dialRate: 'dial-rate',
   dialBurst: 'dial-burst',
+  requestRate: 'request-rate',
+  requestBurst: 'request-burst',
   maxMessageBytes: 'max-message-bytes',
   maxSocketBufferedBytes: 'max-socket-buffered-bytes',
+  maxSocketControlBytes: 'max-socket-control-bytes',
   handshakeTimeoutMs: 'handshake-timeout',
   dialTimeoutMs: 'dial-timeout',
   challengeTtlMs: 'challenge-ttl',
@@ -402,6 +433,9 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
       throw new TypeError(problem)
     }
     limits[key as keyof RendezvousLimits] = value
+  }
+  if (dialsWithinBuffer(limits.maxSocketBufferedBytes, limits.windowBytes) < 1) {
+    throw new TypeError(`maxSocketBufferedBytes (${limits.maxSocketBufferedBytes}) must hold at least one window (windowBytes ${limits.windowBytes}) of relayed frames`)
   }
   const announce = (options.announce ?? []).map(parseAnnounce)
   if (options.exposeInternals != null && typeof options.exposeInternals !== 'boolean') {

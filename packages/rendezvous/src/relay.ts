@@ -1,5 +1,6 @@
 import { EndKind, ErrorCode, Event, WsStarError, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
 import { LIMIT_NAMES } from './options.js'
+import { FRAME_COST } from './outgoing-backlog.js'
 import { PowerOfTwoSizeHistogram } from './size-histogram.js'
 import type { Dial } from './dial.js'
 import type { Rejections } from './rejections.js'
@@ -9,11 +10,10 @@ import type { Logger } from 'pino'
 
 export interface RelayInit {
   windowBytes: number
+  /** a data frame that would take its receiver's backlog (Session.bufferedBytes) past this resets its dial */
   maxSocketBufferedBytes: number
   rejections: Rejections
   logger: Logger
-  /** the receiving socket's outgoing buffer is over the bound: disconnect it */
-  onSlowConsumer(session: Session): void
   /** counts a limit hit by its public name */
   onLimit(limit: string): void
   /** cluster mode: a dial was forgotten (its other end may live on another node) */
@@ -36,7 +36,10 @@ export interface ResetOrigin {
  * rules of PROTOCOL.md. Per dial and direction the relay tracks bytes in
  * flight (forwarded, not yet credited back); a sender over its credit or a
  * receiver crediting bytes it never got resets the dial, so the bytes held
- * for one dial never exceed the window.
+ * for one dial never exceed the window. A frame its receiver has no room
+ * for (a receiver that credits ahead of what it read, tiny frames that cost
+ * more than their bytes) resets its dial too: the receiver is never cut off
+ * for bytes its peers sent.
  */
 export class Relay {
   readonly dials = new Map<string, Dial>()
@@ -44,7 +47,6 @@ export class Relay {
   readonly #maxBuffered: number
   readonly #rejections: Rejections
   readonly #logger: Logger
-  readonly #onSlowConsumer: (session: Session) => void
   readonly #onLimit: (limit: string) => void
   readonly #hooks: Pick<RelayInit, 'onForget' | 'onDropPeer' | 'onDropSession'>
   #idle: Array<() => void> = []
@@ -68,7 +70,6 @@ export class Relay {
     this.#maxBuffered = init.maxSocketBufferedBytes
     this.#rejections = init.rejections
     this.#logger = init.logger
-    this.#onSlowConsumer = init.onSlowConsumer
     this.#onLimit = init.onLimit
     this.#hooks = init
   }
@@ -159,8 +160,9 @@ export class Relay {
       return
     }
     const receiver = direction.to
-    if (receiver.bufferedBytes() > this.#maxBuffered) {
-      this.#onSlowConsumer(receiver)
+    if (receiver.bufferedBytes() + n + FRAME_COST > this.#maxBuffered) {
+      this.#onLimit(LIMIT_NAMES.maxSocketBufferedBytes)
+      this.#violation(dial, session, Event.DATA, ErrorCode.LIMIT_EXCEEDED, 'the receiver has no room for more data on the server: the dial is reset')
       return
     }
     direction.inFlight = inFlight
@@ -174,7 +176,6 @@ export class Relay {
     this.relayedBytes += n
     this.dataFrames++
     this.frameSizes.observe(n)
-    receiver.unflushedBytes += n
     if (dial.held != null) {
       dial.held.push(() => { receiver.socket.emit(Event.DATA, frame.dialId, frame.bytes) })
     } else {

@@ -6,7 +6,7 @@ import { Server as SocketIoServer } from 'socket.io'
 import { clientIpKey, compileTrustedProxies, hasForwardedFor } from './client-ip.js'
 import { ClusterMode } from './cluster-mode.js'
 import { withDebugInternals } from './debug-internals.js'
-import { DialRouter } from './dial-router.js'
+import { DialLimit, DialRouter } from './dial-router.js'
 import { Discovery } from './discovery.js'
 import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
@@ -27,11 +27,13 @@ import { Relay } from './relay.js'
 import { serverAddresses } from './server-addresses.js'
 import { Session, handshakeProtocol } from './session.js'
 import { readTlsCredentials } from './tls-credentials.js'
+import { terminate } from './outgoing-backlog.js'
 import { keepHandshakeAuth, releaseUpgradeRequest } from './upgrade-request.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
 import type { Health } from './http-endpoints.js'
 import type { LegacyStats } from './legacy/legacy-gateway.js'
+import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
 import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -138,6 +140,8 @@ class WsStarRendezvousServer implements RendezvousServer {
     hold: (id, delta) => this.#sessions.get(id)?.holdDelta(delta) === true
   })
   readonly #dials: DialRouter
+  /** what may be queued for one socket (see outgoing-backlog.ts) */
+  readonly #backlogBounds: OutgoingBacklogBounds
   readonly #cleanups = new Set<Promise<void>>()
   readonly #perIp: PerIpLimits
   readonly #trustedProxy: (address: string, hop: number) => boolean
@@ -194,12 +198,15 @@ class WsStarRendezvousServer implements RendezvousServer {
       maxPerSocket: limits.maxPendingChallengesPerSocket,
       onLimit: () => { this.#metrics.limitHit(LIMIT_NAMES.maxPendingChallengesPerSocket) }
     })
+    this.#backlogBounds = {
+      totalBytes: limits.maxSocketBufferedBytes + limits.maxSocketControlBytes,
+      controlBytes: limits.maxSocketControlBytes
+    }
     this.#relay = new Relay({
       windowBytes: limits.windowBytes,
-      maxSocketBufferedBytes: limits.maxSocketBufferedBytes,
+      maxSocketBufferedBytes: this.#backlogBounds.totalBytes,
       rejections: this.#rejections,
       logger: this.#logger,
-      onSlowConsumer: (session) => { this.#slowConsumer(session) },
       onLimit: (limit) => { this.#metrics.limitHit(limit) },
       ...(this.#cluster == null
         ? {}
@@ -231,6 +238,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       onCapped: () => { this.#metrics.limitHit(LIMIT_NAMES.peersBatchMax) }
     })
     const isShuttingDown = (): boolean => this.#shuttingDown
+    const dialLimit = new DialLimit(limits, this.#metrics)
     this.#link = this.#cluster?.link({
       sessions: this.#sessions,
       relay: this.#relay,
@@ -239,7 +247,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       isShuttingDown,
       evict: (socketId, peerId) => { this.#membership.evict(socketId, peerId) },
       onPeers: (delta) => { this.#peersBroadcast.send(delta) },
-      onSlowConsumer: (session) => { this.#slowConsumer(session) }
+      dialLimit
     })
     this.#membership = new Membership({
       cluster: this.#link,
@@ -289,7 +297,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       limits,
       metrics: this.#metrics,
       isShuttingDown,
-      cluster: this.#link
+      cluster: this.#link,
+      dialLimit
     })
   }
 
@@ -635,7 +644,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       this.#legacy.attach(socket)
       return
     }
-    const session = new Session(socket, this.#options.limits)
+    const session = new Session(socket, this.#options.limits, this.#backlogBounds, this.#onBacklogOverflow)
     this.#sessions.set(session.id, session)
     if (session.protocol !== 'wsstar/2') {
       this.#logger.debug({ socket: session.id, auth: socket.handshake.auth }, 'socket did not state protocol wsstar/2 in its handshake')
@@ -662,7 +671,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     return {
       join (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
-        if (session == null) return
+        if (session == null || !server.#withinRequestBudget(session, Event.JOIN, args)) return
         // ws-peers for this socket wait until the answer is out (Session.holdDelta)
         session.pendingJoinAnswers++
         server.#request(session, Event.JOIN, args, true, async () => server.#joins.join(session, args[0], args[1]), undefined, () => {
@@ -676,12 +685,12 @@ class WsStarRendezvousServer implements RendezvousServer {
       },
       leave (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
-        if (session == null) return
+        if (session == null || !server.#withinRequestBudget(session, Event.LEAVE, args)) return
         server.#request(session, Event.LEAVE, args, false, async () => { await server.#joins.leave(session, args[0]) })
       },
       dial (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
-        if (session == null) return
+        if (session == null || !server.#withinRequestBudget(session, Event.DIAL, args)) return
         // right behind the ack: what the relay held back on the new dial (see Relay.open)
         server.#request(session, Event.DIAL, args, true, async () => server.#dials.dial(session, args[0], args[1]), (result) => {
           server.#relay.release((result as { dialId: string }).dialId)
@@ -729,6 +738,34 @@ class WsStarRendezvousServer implements RendezvousServer {
       }
     }
   })(this)
+
+  /**
+   * Every request event takes a token from the socket's request bucket.
+   * Without one, the first request of a refused run is answered
+   * ERR_RATE_LIMITED (a client learns why) and the next ones are dropped
+   * unanswered (replies a client does not read must not pile up); a socket
+   * that keeps sending through a whole bucket's worth of refusals is cut.
+   */
+  #withinRequestBudget (session: Session, event: string, args: unknown[]): boolean {
+    if (session.requestBucket.take()) {
+      session.requestsRefused = 0
+      return true
+    }
+    const { limits } = this.#options
+    this.#metrics.limitHit(LIMIT_NAMES.requestRate)
+    this.#rejections.count(ErrorCode.RATE_LIMITED, event, session.id, 'over the request budget')
+    session.requestsRefused++
+    if (session.requestsRefused === 1) {
+      const ack = args[args.length - 1]
+      if (typeof ack === 'function') {
+        (ack as Ack)({ code: ErrorCode.RATE_LIMITED, message: 'too many requests; slow down' })
+      }
+    } else if (session.requestsRefused > limits.requestBurst) {
+      this.#logger.info({ socket: session.id }, 'disconnecting a socket that keeps sending over its request budget')
+      terminate(session.socket)
+    }
+    return false
+  }
 
   /**
    * Runs a request handler so nothing can throw out of it: the result or a
@@ -816,16 +853,20 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#logger.trace({ socket: session.id, reason }, 'socket disconnected')
   }
 
-  /** The receiver cannot keep up with what it granted credit for: cut it off now. */
-  #slowConsumer (session: Session): void {
+  /**
+   * A socket does not read what the server queues for it (acks, deltas, dial
+   * requests: relayed data cannot get it here, see Relay.onData): cut it off
+   * now, without waiting for the queue to drain. Shared by every session.
+   */
+  readonly #onBacklogOverflow = (session: Session, bound: keyof OutgoingBacklogBounds): void => {
+    if (!session.connected) {
+      return
+    }
     const buffered = session.bufferedBytes()
-    this.#metrics.limitHit(LIMIT_NAMES.maxSocketBufferedBytes)
-    this.#rejections.count(ErrorCode.LIMIT_EXCEEDED, Event.DATA, session.id, 'slow consumer')
-    this.#logger.info({ socket: session.id, buffered }, 'disconnecting a slow consumer')
-    const ws = (session.socket.conn.transport as unknown as { socket?: { terminate?: () => void } }).socket
-    session.socket.disconnect(true)
-    // do not wait for the buffered bytes to drain
-    ws?.terminate?.()
+    this.#metrics.limitHit(bound === 'controlBytes' ? LIMIT_NAMES.maxSocketControlBytes : LIMIT_NAMES.maxSocketBufferedBytes)
+    this.#rejections.count(ErrorCode.LIMIT_EXCEEDED, 'backlog', session.id, 'slow consumer')
+    this.#logger.info({ socket: session.id, buffered, control: session.backlog.controlBytes }, 'disconnecting a slow consumer')
+    terminate(session.socket)
   }
 }
 

@@ -1,6 +1,8 @@
 import { PROTOCOL_VERSION } from '@wsstar/protocol'
+import { OutgoingBacklog } from './outgoing-backlog.js'
 import { TokenBucket } from './token-bucket.js'
 import type { Dial } from './dial.js'
+import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
 import type { RendezvousLimits } from './options.js'
 import type { PeersDelta } from '@wsstar/protocol'
 import type { Socket } from 'socket.io'
@@ -24,8 +26,6 @@ export function handshakeProtocol (socket: Socket): HandshakeProtocol {
   }
   return 'unknown'
 }
-
-interface BufferedSocket { bufferedAmount?: number }
 
 /**
  * `ws-peers` deltas one socket may have waiting for its join answer. An
@@ -54,11 +54,15 @@ export class Session {
   readonly dialBucket: TokenBucket
   /** limits `ERR_DIAL_NOT_FOUND` answers to stray data frames */
   readonly strayBucket: TokenBucket
+  /** every request event (`ss-join`, `ss-leave`, `ss-dial`), joined or not */
+  readonly requestBucket: TokenBucket
+  /** requests refused in a row by `requestBucket` (the first is answered, the rest dropped) */
+  requestsRefused = 0
+  /** what the server has queued for this socket (see outgoing-backlog.ts) */
+  readonly backlog: OutgoingBacklog<Session>
   connected = true
   /** verified joins of new addresses between their limit check and their registration */
   joinsInProgress = 0
-  /** bytes of data frames handed to engine.io and not yet flushed to the websocket */
-  unflushedBytes = 0
   handshakeTimer?: ReturnType<typeof setTimeout>
   resampleTimer?: ReturnType<typeof setTimeout>
   /** join requests whose answer is not sent yet: `ws-peers` wait for them */
@@ -66,7 +70,10 @@ export class Session {
   /** `ws-peers` held until the pending join answers are out */
   heldDeltas?: PeersDelta[]
 
-  constructor (socket: Socket, limits: RendezvousLimits) {
+  /**
+   * @param backlogBounds past these the socket is cut: `onOverflow` is called once
+   */
+  constructor (socket: Socket, limits: RendezvousLimits, backlogBounds: OutgoingBacklogBounds, onOverflow: (session: Session, bound: keyof OutgoingBacklogBounds) => void) {
     this.id = socket.id
     this.socket = socket
     this.protocol = handshakeProtocol(socket)
@@ -74,23 +81,17 @@ export class Session {
     this.churnBucket = new TokenBucket(limits.churnRate, limits.churnBurst)
     this.dialBucket = new TokenBucket(limits.dialRate, limits.dialBurst)
     this.strayBucket = new TokenBucket(10, 20)
-    // engine.io empties its write buffer into the websocket on every flush
-    socket.conn.on('flush', () => { this.unflushedBytes = 0 })
+    this.requestBucket = new TokenBucket(limits.requestRate, limits.requestBurst)
+    this.backlog = new OutgoingBacklog<Session>(socket, backlogBounds, this as Session, onOverflow)
   }
 
   get registered (): boolean {
     return this.addresses.size > 0
   }
 
-  /**
-   * Bytes queued on the server for this socket: data frames waiting in
-   * engine.io's write buffer plus what the websocket (ws) has not yet handed
-   * to the kernel.
-   */
+  /** What the server has queued for this socket, by cost: see OutgoingBacklog.bytes. */
   bufferedBytes (): number {
-    const ws = (this.socket.conn.transport as unknown as { socket?: BufferedSocket }).socket
-    const amount = ws?.bufferedAmount
-    return this.unflushedBytes + (typeof amount === 'number' ? amount : 0)
+    return this.backlog.bytes()
   }
 
   addAddress (peerId: string, address: string): void {

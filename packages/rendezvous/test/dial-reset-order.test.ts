@@ -27,7 +27,6 @@ function fakeSession (id: string): Session & { sent: Sent[] } {
     sent,
     connected: true,
     dials: new Set(),
-    unflushedBytes: 0,
     bufferedBytes: () => 0,
     strayBucket: { take: () => true },
     socket: { emit: (event: string, ...args: unknown[]) => { sent.push({ event, args }); return true } }
@@ -41,7 +40,6 @@ function fakeRelay (): Relay {
     maxSocketBufferedBytes: 32 * 1024 * 1024,
     rejections,
     logger: pino({ level: 'silent' }),
-    onSlowConsumer: () => {},
     onLimit: () => {}
   })
 }

@@ -15,7 +15,9 @@
  *   attacker only);
  * - data beyond credit on its own dials (ERR_FLOW_CONTROL resets);
  * - a peer that accepts dials and never reads its socket, while others send
- *   it full windows (cut off as a slow consumer);
+ *   it full windows: the dials beyond what it may be owed
+ *   (--max-socket-buffered-bytes) are refused, and it is not cut off for
+ *   the bytes it was sent;
  * - `halfOpen` sockets that never join: socket.io-connected, engine.io-only
  *   and bare TCP (cut by the server's handshake timeouts).
  */
@@ -170,7 +172,7 @@ async function beyondCredit (caller: RawPeer, callee: RawPeer): Promise<void> {
   }
 }
 
-/** sends a full window on each of `dialIds` (the receiver stopped reading): the server must cut the receiver off */
+/** sends a full window on each of `dialIds` (the receiver stopped reading): the server must not cut the receiver off for it */
 async function feedNonReader (feeder: RawPeer, dialIds: string[]): Promise<void> {
   const frame = Buffer.alloc(64 * 1024, 2)
   for (const dialId of dialIds) {
@@ -192,10 +194,14 @@ async function main (): Promise<void> {
   const nonReader = await rawPeer(port)
   const feeds = await Promise.all([peers[8], peers[9]].map(async feeder => {
     const ids: string[] = []
-    for (let i = 0; i < 8; i++) ids.push((await tryAsk(feeder.socket, 'ss-dial', feeder.address, nonReader.address)).dialId)
+    for (let i = 0; i < 8; i++) {
+      const result = await tryAsk(feeder.socket, 'ss-dial', feeder.address, nonReader.address)
+      if (result?.dialId != null) ids.push(result.dialId)
+      else count('feed-dial-refused')
+    }
     return { feeder, ids }
   }))
-  // it cannot see its own disconnect (it does not read): the feeders see their dials reset with ERR_PEER_GONE
+  // it cannot see its own disconnect (it does not read): the feeders would see their dials reset with ERR_PEER_GONE
   const fed = new Set(feeds.flatMap(f => f.ids))
   const nonReaderClosed = new Promise<void>(resolve => {
     for (const { feeder } of feeds) {

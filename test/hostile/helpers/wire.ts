@@ -95,6 +95,22 @@ export async function dial (caller: { socket: Socket, address: string }, to: str
   return result.dialId
 }
 
+/**
+ * Stops reading the socket's TCP connection (the server's writes pile up in
+ * the kernel, then on the server); it can still send. `resumeReading` undoes it.
+ */
+export function stopReading (socket: Socket): void {
+  tcpOf(socket).pause()
+}
+
+export function resumeReading (socket: Socket): void {
+  tcpOf(socket).resume()
+}
+
+function tcpOf (socket: Socket): { pause(): void, resume(): void } {
+  return (socket.io as any).engine.transport.ws._socket
+}
+
 export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }

@@ -1,0 +1,135 @@
+import { MAX_FRAME_BYTES } from '@wsstar/protocol'
+import type { Socket } from 'socket.io'
+
+/**
+ * What the server has queued for one socket and not yet handed to the
+ * kernel, by what it costs the server's memory. The one module that reads
+ * engine.io's and ws's internals for that: the engine.io socket's
+ * `packetCreate` and `flush` events, its transport's websocket and that
+ * websocket's `bufferedAmount` and `terminate`.
+ *
+ * engine.io queues every packet (acks, events, relayed frames, pings) in
+ * its write buffer while the websocket still has the previous batch in
+ * flight; a client that stops reading keeps it growing. Each queued packet
+ * is charged its payload plus `PACKET_COST` (a queued ~80-byte error ack
+ * held ~270 bytes of heap), so many small packets are counted at what they
+ * cost, not at their wire size.
+ */
+
+/** heap a queued engine.io packet costs besides its payload (packet and options objects, array slot, string or Buffer header) */
+export const PACKET_COST = 256
+/** a relayed `d` frame is two packets: its header (`51-["d","<id>",{"_placeholder":true,"num":0}]`) and its bytes */
+export const FRAME_COST = 2 * PACKET_COST + 64
+
+/** The engine.io socket (`socket.conn`) as seen here. */
+interface EngineSocket {
+  on(event: 'packetCreate', listener: (packet: { type: string, data?: unknown }) => void): unknown
+  on(event: 'flush', listener: () => void): unknown
+  transport: unknown
+}
+
+/** The ws WebSocket under engine.io's websocket transport: only what is read here. */
+interface RawWebSocket {
+  bufferedAmount?: number
+  terminate?: () => void
+}
+
+function webSocketOf (socket: Socket): RawWebSocket | undefined {
+  return (socket.conn.transport as { socket?: RawWebSocket } | undefined)?.socket
+}
+
+/** Cuts the connection at once, without waiting for what is queued to drain (that may be never). */
+export function terminate (socket: Socket): void {
+  const ws = webSocketOf(socket)
+  socket.disconnect(true)
+  ws?.terminate?.()
+}
+
+/**
+ * How many dials a socket may take part in so that a full window on every
+ * one of them, in full-size frames, fits in `bufferBytes`: each dial lets
+ * its other end send this socket up to `window` bytes it has not read yet.
+ */
+export function dialsWithinBuffer (bufferBytes: number, window: number): number {
+  const perDial = window + Math.ceil(window / MAX_FRAME_BYTES) * FRAME_COST
+  return Math.floor(bufferBytes / perDial)
+}
+
+export interface OutgoingBacklogBounds {
+  /** total backlog past which the socket is cut (relayed frames are refused before: see Relay) */
+  totalBytes: number
+  /** cost of queued packets other than relayed frames past which the socket is cut */
+  controlBytes: number
+}
+
+/**
+ * One socket's backlog. Relayed frames (binary events: their header starts
+ * with socket.io's BINARY_EVENT type `5`, and their bytes are the only
+ * binary packets) count as data; everything else (acks, `ws-peers`,
+ * `ss-incomming`, `c`, `e`, pings) as control. Crossing a bound calls
+ * `onOverflow` once, from a microtask: never from inside engine.io's write
+ * (what is queued meanwhile is bounded by what one read of the client's
+ * input can ask for).
+ */
+export class OutgoingBacklog<Owner> {
+  readonly #socket: Socket
+  readonly #bounds: OutgoingBacklogBounds
+  readonly #owner: Owner
+  readonly #onOverflow: (owner: Owner, bound: keyof OutgoingBacklogBounds) => void
+  /** cost of the relayed-frame packets queued in engine.io since its last flush */
+  #data = 0
+  /** cost of the other packets queued in engine.io since its last flush */
+  #control = 0
+  #overflowed = false
+
+  constructor (socket: Socket, bounds: OutgoingBacklogBounds, owner: Owner, onOverflow: (owner: Owner, bound: keyof OutgoingBacklogBounds) => void) {
+    this.#socket = socket
+    this.#bounds = bounds
+    this.#owner = owner
+    this.#onOverflow = onOverflow
+    const conn = socket.conn as unknown as EngineSocket
+    conn.on('packetCreate', this.#onPacket)
+    // engine.io hands its whole write buffer to the websocket on a flush
+    conn.on('flush', this.#onFlush)
+  }
+
+  /** Cost of everything queued: engine.io's write buffer plus what the websocket has not handed to the kernel. */
+  bytes (): number {
+    const amount = webSocketOf(this.#socket)?.bufferedAmount
+    return this.#data + this.#control + (typeof amount === 'number' ? amount : 0)
+  }
+
+  /** Cost of the queued packets that are not relayed frames (engine.io's write buffer only). */
+  get controlBytes (): number {
+    return this.#control
+  }
+
+  readonly #onFlush = (): void => {
+    this.#data = 0
+    this.#control = 0
+  }
+
+  readonly #onPacket = (packet: { type: string, data?: unknown }): void => {
+    const data = packet.data
+    if (typeof data === 'string') {
+      // '5': a binary event's header, i.e. a relayed frame
+      if (data.charCodeAt(0) === 53) {
+        this.#data += PACKET_COST + data.length
+      } else {
+        this.#control += PACKET_COST + data.length
+      }
+    } else if (data != null && typeof (data as Uint8Array).byteLength === 'number') {
+      this.#data += PACKET_COST + (data as Uint8Array).byteLength
+    } else {
+      this.#control += PACKET_COST
+    }
+    if (this.#overflowed) {
+      return
+    }
+    const bound = this.#control > this.#bounds.controlBytes ? 'controlBytes' : this.bytes() > this.#bounds.totalBytes ? 'totalBytes' : undefined
+    if (bound != null) {
+      this.#overflowed = true
+      queueMicrotask(() => { this.#onOverflow(this.#owner, bound) })
+    }
+  }
+}
