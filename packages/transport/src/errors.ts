@@ -185,3 +185,23 @@ export function errorFromWire (value: unknown): WsStarError {
       return new RendezvousProtocolError(code, message)
   }
 }
+
+/** The direct upgrade cannot run: the node has no transport that dials `/webrtc/p2p/<peer>` (add `webRTC()` from `@libp2p/webrtc`). */
+export class DirectUpgradeUnavailableError extends Error {
+  static override name = 'DirectUpgradeUnavailableError'
+  readonly code = 'ERR_DIRECT_UPGRADE_UNAVAILABLE'
+  constructor (message = 'no transport can dial /webrtc addresses; add webRTC() from @libp2p/webrtc') {
+    super(message)
+    this.name = 'DirectUpgradeUnavailableError'
+  }
+}
+
+/** The direct connection was not up within the upgrade timeout; the relayed connection stays. */
+export class DirectUpgradeTimeoutError extends Error {
+  static override name = 'DirectUpgradeTimeoutError'
+  readonly code = 'ERR_DIRECT_UPGRADE_TIMEOUT'
+  constructor (message = 'the direct connection was not up in time', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'DirectUpgradeTimeoutError'
+  }
+}

@@ -2,6 +2,7 @@ import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import { EndKind, Event, WsStarError } from '@wsstar/protocol'
 import { ReceiveCredit, SendCredit } from './credit-window.js'
 import { FlowControlError } from './errors.js'
+import { registerRelayedConnection } from './relayed-connection-registry.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { AbstractMultiaddrConnectionInit, SendResult } from '@libp2p/utils'
 import type { WireError } from '@wsstar/protocol'
@@ -64,6 +65,9 @@ export class RelayedConnection extends AbstractMultiaddrConnection implements Di
   #remoteCloseWrite = false
   #ended = false
   #closeTimer?: ReturnType<typeof setTimeout>
+  /** payload bytes sent and received through the server on this dial */
+  bytesSent = 0
+  bytesReceived = 0
 
   constructor (init: RelayedConnectionInit) {
     super({
@@ -77,6 +81,7 @@ export class RelayedConnection extends AbstractMultiaddrConnection implements Di
     this.#receive = new ReceiveCredit(init.window)
     this.#maxFrame = init.maxFrame
     this.#closeTimeout = init.closeTimeout
+    registerRelayedConnection(this)
   }
 
   /** Bytes this end may still send before it has to wait for credit. */
@@ -98,6 +103,7 @@ export class RelayedConnection extends AbstractMultiaddrConnection implements Di
       this.#send.spend(n)
       sentBytes += n
     }
+    this.bytesSent += sentBytes
     return { sentBytes, canSendMore: this.#send.available > 0 }
   }
 
@@ -174,6 +180,7 @@ export class RelayedConnection extends AbstractMultiaddrConnection implements Di
       this.abort(err)
       return
     }
+    this.bytesReceived += bytes.byteLength
     if (this.readStatus === 'closed' || this.readStatus === 'closing') {
       // our reading end is gone (local close): drop the bytes but keep the
       // credit flowing so the remote can finish and send its close-write

@@ -1,0 +1,49 @@
+/**
+ * libp2p nodes for the direct-upgrade tests: the wsstar transport next to
+ * `webRTC()` (with its service dependencies identify and the circuit-relay
+ * transport) and the `directUpgrade()` service.
+ *
+ * WebRTC here gathers loopback host candidates only (`bindAddress`) and has
+ * no STUN/TURN servers: `@libp2p/webrtc` would otherwise ask public STUN
+ * servers, and the tests must not leave this machine.
+ */
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { webRTC } from '@libp2p/webrtc'
+import { yamux } from '@libp2p/yamux'
+import { directUpgrade, webSocketStar } from '@wsstar/transport'
+import { createLibp2p } from 'libp2p'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
+import type { DirectUpgrade, DirectUpgradeInit } from '@wsstar/transport'
+
+export type UpgradeNode = Libp2p<{ identify: Identify, directUpgrade: DirectUpgrade }>
+
+/** loopback host candidates only, no ICE servers */
+export const LOOPBACK_RTC: RTCConfiguration = { iceServers: [], bindAddress: '127.0.0.1' } as RTCConfiguration
+
+export interface UpgradeNodeOptions {
+  listen: string[]
+  upgrade?: DirectUpgradeInit
+  /** `false`: no WebRTC transport at all (an older peer) */
+  webrtc?: RTCConfiguration | false
+}
+
+export async function createUpgradeNode (options: UpgradeNodeOptions): Promise<UpgradeNode> {
+  const wsstar = webSocketStar({ reconnect: { initialDelay: 100, maxDelay: 2000 } })
+  const rtc = options.webrtc ?? LOOPBACK_RTC
+  return createLibp2p({
+    addresses: { listen: options.listen },
+    transports: rtc === false
+      ? [wsstar.transport, circuitRelayTransport()]
+      : [wsstar.transport, circuitRelayTransport(), webRTC({ rtcConfiguration: rtc })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: {
+      identify: identify(),
+      directUpgrade: directUpgrade(options.upgrade)
+    }
+  })
+}
