@@ -146,6 +146,8 @@ export interface ReplicaOptions {
   redisUrl: string
   prefix: string
   nodeId?: string
+  /** the port to listen on (default: a free one) */
+  port?: number
   /** extra CLI flags */
   args?: string[]
   env?: Record<string, string>
@@ -153,7 +155,7 @@ export interface ReplicaOptions {
 
 /** Spawns `wsstar-rendezvous --redis-url ...` on a free loopback port; resolves once /health answers. */
 export async function startReplica (options: ReplicaOptions): Promise<Replica> {
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const nodeId = options.nodeId ?? `n${port}`
   const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', String(port), '--redis-url', options.redisUrl,
     '--redis-prefix', options.prefix, '--node-id', nodeId, '--log-level', process.env.WSSTAR_CLUSTER_LOG ?? 'warn',
@@ -202,9 +204,9 @@ export interface TestHaproxy {
  * websocket, leastconn, active health checks on /health (fast intervals
  * for tests).
  */
-export async function startHaproxy (backendPorts: number[]): Promise<TestHaproxy> {
+export async function startHaproxy (backendPorts: number[], port?: number): Promise<TestHaproxy> {
   if (HAPROXY_PATH == null) throw new Error('haproxy is not installed')
-  const port = await freePort()
+  port ??= await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'wsstar-haproxy-'))
   tempDirs.add(dir)
   const cfg = join(dir, 'haproxy.cfg')

@@ -16,6 +16,8 @@ export const Event = {
   INCOMING: 'ss-incomming',
   /** server -> client: batched discovery deltas `{ joined, left }` */
   PEERS: 'ws-peers',
+  /** server -> client: the servers of the cluster changed `{ cluster: [server address...] }` */
+  CLUSTER: 'ws-cluster',
   /** server -> client: the server is stopping `{ code, message, graceMs }` */
   SHUTDOWN: 'ss-shutdown',
   /** server -> client: this socket lost a registration `{ address, code, message }` */

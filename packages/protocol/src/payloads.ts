@@ -1,5 +1,6 @@
 import { toString } from 'uint8arrays'
-import { parsePeerAddress, MAX_ADDRESS_LENGTH } from './address.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parsePeerAddress, MAX_ADDRESS_LENGTH, WebSocketStarServer } from './address.js'
 import { ErrorCode, WsStarError } from './errors.js'
 import { EndKind } from './events.js'
 import { MAX_FRAME_BYTES, MAX_WINDOW_BYTES } from './flow-control.js'
@@ -18,6 +19,9 @@ const DIAL_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/
 
 /** Most addresses in one join sample or one `ws-peers` list. */
 export const MAX_PEERS_PER_MESSAGE = 1024
+
+/** Most server addresses in a join answer's `cluster` list. */
+export const MAX_CLUSTER_SERVERS = 256
 
 function badRequest (message: string): WsStarError {
   return new WsStarError(ErrorCode.BAD_REQUEST, message)
@@ -160,6 +164,13 @@ export interface JoinResult {
   maxFrame: number
   /** the server verified a signature for this registration (absent: it did not, challenge off) */
   verified?: boolean
+  /**
+   * the server addresses (`/ip4/…/tcp/…/ws`, …) of every server this one
+   * relays dials to: itself and, in a cluster, every replica, as each
+   * announces itself. A peer whose address names one of them can be dialled
+   * through this socket.
+   */
+  cluster?: string[]
 }
 
 /** Ack of join step 1 when the challenge is on. */
@@ -211,7 +222,38 @@ export function parseJoinAck (value: unknown): JoinChallenge | JoinResult {
   if (value.verified === true) {
     result.verified = true
   }
+  if (value.cluster != null) {
+    result.cluster = serverList(value.cluster)
+  }
   return result
+}
+
+/** Client side: a `ws-cluster` payload, `{ cluster: [server address...] }` (as in the join answer). */
+export function parseClusterUpdate (value: unknown): string[] {
+  if (!isPlainObject(value)) {
+    throw badRequest('ws-cluster payload must be an object')
+  }
+  return serverList(value.cluster)
+}
+
+/** A join answer's `cluster`: websocket server addresses; entries that are not one are dropped. */
+function serverList (value: unknown): string[] {
+  if (!Array.isArray(value) || value.length > MAX_CLUSTER_SERVERS) {
+    throw badRequest(`cluster must be an array of at most ${MAX_CLUSTER_SERVERS} server addresses`)
+  }
+  const out: string[] = []
+  for (const entry of value) {
+    if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_ADDRESS_LENGTH) {
+      continue
+    }
+    try {
+      const ma = multiaddr(entry)
+      if (WebSocketStarServer.exactMatch(ma)) {
+        out.push(ma.toString())
+      }
+    } catch {}
+  }
+  return out
 }
 
 /** Client side: the dial ack. */

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ErrorCode, MAX_FRAME_BYTES, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseDialAck, parseDialId, parseEndFrame, parseJoinAck, parseJoinRequest, parsePeersDelta, creditBatchBytes, DEFAULT_WINDOW_BYTES } from '../src/index.js'
+import { ErrorCode, MAX_FRAME_BYTES, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseDialAck, parseDialId, parseEndFrame, parseJoinAck, parseJoinRequest, parsePeersDelta, parseClusterUpdate, MAX_CLUSTER_SERVERS, creditBatchBytes, DEFAULT_WINDOW_BYTES } from '../src/index.js'
+import type { JoinResult } from '../src/index.js'
 
 const ADDR = '/ip4/127.0.0.1/tcp/13579/ws/p2p-websocket-star/p2p/12D3KooWA4Xop1JaT3MHxwYMkCepYsv4iPVopMXwCz5iHYdBfeSB'
 
@@ -73,6 +74,16 @@ describe('payload validation', () => {
     assert.deepEqual(parsePeersDelta({ joined: [ADDR], left: undefined }), { joined: [ADDR], left: [] })
     assert.equal(code(() => parsePeersDelta({ joined: new Array(5000).fill(ADDR) })), ErrorCode.BAD_REQUEST)
     assert.equal(code(() => parseDialAck({ dialId: '../../x' })), ErrorCode.BAD_REQUEST)
+  })
+
+  it('keeps the server addresses of a join answer\'s cluster and of ws-cluster, nothing else', () => {
+    const cluster = ['/ip4/10.0.0.1/tcp/13579/ws', '/dns4/star.example.com/tcp/443/wss', 'not a multiaddr', 5, '/ip4/1.2.3.4/tcp/1', ADDR, 'x'.repeat(5000)]
+    assert.deepEqual((parseJoinAck({ peers: [], window: 1024, maxFrame: 512, cluster }) as JoinResult).cluster, ['/ip4/10.0.0.1/tcp/13579/ws', '/dns4/star.example.com/tcp/443/wss'])
+    assert.equal((parseJoinAck({ peers: [], window: 1024, maxFrame: 512 }) as JoinResult).cluster, undefined)
+    assert.equal(code(() => parseJoinAck({ peers: [], window: 1024, maxFrame: 512, cluster: 'all' })), ErrorCode.BAD_REQUEST)
+    assert.equal(code(() => parseJoinAck({ peers: [], window: 1024, maxFrame: 512, cluster: new Array(MAX_CLUSTER_SERVERS + 1).fill('/ip4/10.0.0.1/tcp/1/ws') })), ErrorCode.BAD_REQUEST)
+    assert.deepEqual(parseClusterUpdate({ cluster: ['/ip4/10.0.0.1/tcp/1/ws'] }), ['/ip4/10.0.0.1/tcp/1/ws'])
+    assert.equal(code(() => parseClusterUpdate(['/ip4/10.0.0.1/tcp/1/ws'])), ErrorCode.BAD_REQUEST)
   })
 
   it('batches credit grants at a quarter of the window', () => {

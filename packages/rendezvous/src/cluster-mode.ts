@@ -3,7 +3,9 @@ import { hostname } from 'node:os'
 import { createShardedAdapter } from '@socket.io/redis-adapter'
 import { Redis } from 'ioredis'
 import { ClusterLink } from './cluster-link.js'
-import { DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
+import { ClusterNodes } from './cluster-nodes.js'
+import { DEFAULT_NODE_TTL_MS, DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
+import type { ClusterNode } from './cluster-nodes.js'
 import type { ClusterLinkInit } from './cluster-link.js'
 import type { ClusterOptions } from './options.js'
 import type { RedisOptions } from 'ioredis'
@@ -31,7 +33,9 @@ export class ClusterMode {
   readonly #pub: Redis
   readonly #sub: Redis
   readonly #logger: Logger
+  readonly #nodeTtlMs: number
   #link?: ClusterLink
+  #nodes?: ClusterNodes
   #closed = false
 
   constructor (options: ClusterOptions, logger: Logger) {
@@ -43,6 +47,7 @@ export class ClusterMode {
       throw new TypeError('cluster.nodeId must be 1..128 characters of [A-Za-z0-9_.:-]')
     }
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX
+    this.#nodeTtlMs = options.nodeTtlMs ?? DEFAULT_NODE_TTL_MS
     this.#logger = logger.child({ node: this.nodeId })
     const base: RedisOptions = {
       lazyConnect: true,
@@ -100,12 +105,41 @@ export class ClusterMode {
     this.#logger.info({ prefix: this.prefix }, 'cluster mode: connected to redis')
   }
 
+  /**
+   * Starts describing this replica to the others (its server addresses and
+   * peer count, once it knows its addresses) and reading theirs.
+   */
+  async describe (self: () => Omit<ClusterNode, 'nodeId'>, onAddresses?: (addresses: string[]) => void): Promise<void> {
+    this.#nodes ??= new ClusterNodes({
+      redis: this.#commands,
+      nodeId: this.nodeId,
+      prefix: this.prefix,
+      ttlMs: this.#nodeTtlMs,
+      intervalMs: Math.max(10, Math.floor(this.#nodeTtlMs / 3)),
+      self,
+      onAddresses,
+      logger: this.#logger
+    })
+    await this.#nodes.start()
+  }
+
+  /** The replicas seen (empty before `describe`). */
+  get nodes (): ClusterNode[] {
+    return this.#nodes?.nodes ?? []
+  }
+
+  /** Every server address of the cluster (empty before `describe`). */
+  get addresses (): string[] {
+    return this.#nodes?.addresses ?? []
+  }
+
   /** Unsubscribes, removes this node's records and closes the connections. */
   async close (): Promise<void> {
     if (this.#closed) {
       return
     }
     this.#closed = true
+    await this.#nodes?.close()
     await this.#link?.close()
     await this.registry.close()
     await Promise.all([this.#commands, this.#pub, this.#sub].map(async client => {

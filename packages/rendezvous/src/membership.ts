@@ -24,6 +24,8 @@ export interface MembershipInit {
   armHandshakeTimer(session: Session): void
   /** cluster mode: per-peer rooms and evictions on other nodes */
   cluster?: MembershipCluster
+  /** the server addresses a join answer names in `cluster` (this server's, and every replica's in a cluster) */
+  servers(): string[]
 }
 
 /** What membership tells the cluster link (cluster mode only). */
@@ -120,7 +122,7 @@ export class Membership {
     this.#init.cluster?.registered(session, peerId)
     discovery.startResample(session)
     const peers = await discovery.sampleFor(session)
-    return { peers, window: this.#init.relay.window, maxFrame: MAX_FRAME_BYTES }
+    return { peers, window: this.#init.relay.window, maxFrame: MAX_FRAME_BYTES, cluster: this.#init.servers() }
   }
 
   /**

@@ -155,6 +155,8 @@ class WsStarRendezvousServer implements RendezvousServer {
   #port: number
   #adminPort: number | undefined
   #addresses: Multiaddr[] = []
+  /** `#addresses` as strings: what a join answer names in `cluster` (standalone) */
+  #ownServers: string[] = []
   #startedAt = 0
   #starting?: Promise<void>
   #stopping?: Promise<void>
@@ -258,7 +260,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       limits,
       metrics: this.#metrics,
       logger: this.#logger,
-      armHandshakeTimer: (session) => { this.#armHandshakeTimer(session) }
+      armHandshakeTimer: (session) => { this.#armHandshakeTimer(session) },
+      servers: () => this.#servers()
     })
     this.#verifier = new SignaturePool({ threads: limits.verifyThreads, logger: this.#logger })
     this.#reclaim = new MemoryReclaim({ quietMs: limits.reclaimQuietMs, minGrowthBytes: limits.reclaimMinGrowthBytes, logger: this.#logger })
@@ -451,6 +454,11 @@ class WsStarRendezvousServer implements RendezvousServer {
       this.#adminPort = (admin.address() as AddressInfo).port
     }
     this.#addresses = serverAddresses(host, this.#port, this.#options.announce, tls != null)
+    this.#ownServers = this.#addresses.map(a => a.toString())
+    await this.#cluster?.describe(() => ({ addresses: this.#ownServers, peers: this.#membership.localPeers }), (cluster) => {
+      // a replica came or went (rare): the registered sockets learn the new list
+      this.#io?.local.to(REGISTERED_ROOM).emit(Event.CLUSTER, { cluster })
+    })
     this.#startedAt = Date.now()
     this.#reclaim.start()
     if (!this.#options.challenge) {
@@ -543,6 +551,12 @@ class WsStarRendezvousServer implements RendezvousServer {
     const closed = new Promise<void>(resolve => { admin.close(() => { resolve() }) })
     admin.closeAllConnections()
     await closed
+  }
+
+  /** The servers a join answer names: every replica's in a cluster (as each announces itself), else this one's. */
+  #servers (): string[] {
+    const cluster = this.#cluster?.addresses
+    return cluster != null && cluster.length > 0 ? cluster : this.#ownServers
   }
 
   #health (): Health {

@@ -2,7 +2,7 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
   DEFAULT_WINDOW_BYTES, EndKind, ErrorCode, Event, MAX_FRAME_BYTES, PROTOCOL_VERSION, WsStarError,
-  isAck, parseDialAck, parseDialId, parsePeerAddress, parsePeersDelta, peerAddress
+  isAck, parseClusterUpdate, parseDialAck, parseDialId, parsePeerAddress, parsePeersDelta, peerAddress, sameServer
 } from '@wsstar/protocol'
 import { io } from 'socket.io-client'
 import { raceAbort, raceDeadline } from './abort.js'
@@ -113,6 +113,12 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
   window = DEFAULT_WINDOW_BYTES
   maxFrame = MAX_FRAME_BYTES
   lastError?: Error
+  /**
+   * the servers this one relays dials to, as its last join answer named
+   * them (`cluster`): itself and, in a cluster, every replica. A peer on
+   * any of them is dialled through this socket.
+   */
+  cluster: Multiaddr[] = []
 
   readonly #init: ServerConnectionInit
   readonly #options: ResolvedOptions
@@ -158,6 +164,11 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
   /** true while a listener keeps this registration alive (and reconnecting) */
   get listening (): boolean {
     return this.#handlers.size > 0
+  }
+
+  /** True when this connection's server relays dials to peers on `server` (it is `server`, or its join answer named it). */
+  relaysTo (server: Multiaddr): boolean {
+    return sameServer(this.server, server) || this.cluster.some(s => sameServer(s, server))
   }
 
   /** The socket.io socket (for diagnostics and tests). */
@@ -250,6 +261,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
     socket.on('connect_error', (err: Error) => { this.#onConnectError(err) })
     socket.on('disconnect', (reason: string) => { this.#onDisconnect(reason) })
     socket.on(Event.PEERS, (payload: unknown) => { this.#onPeers(payload) })
+    socket.on(Event.CLUSTER, (payload: unknown) => { this.#onCluster(payload) })
     socket.on(Event.INCOMING, (dialId: unknown, from: unknown, ack: unknown) => { this.#onIncoming(dialId, from, ack) })
     socket.on(Event.EVICTED, (payload: unknown) => { this.#onEvicted(payload) })
     socket.on(Event.SHUTDOWN, (payload: unknown) => { this.#onShutdown(payload) })
@@ -282,6 +294,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
         }
         this.window = result.window
         this.maxFrame = result.maxFrame
+        this.cluster = (result.cluster ?? []).map(server => multiaddr(server))
         this.#attempt = 0
         this.#setStatus('registered')
         const held = this.#heldDeltas
@@ -607,6 +620,14 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       return
     }
     this.#peers(delta.joined, delta.left)
+  }
+
+  #onCluster (payload: unknown): void {
+    try {
+      this.cluster = parseClusterUpdate(payload).map(server => multiaddr(server))
+    } catch (err) {
+      this.#log('dropping malformed ws-cluster - %e', err)
+    }
   }
 
   #peers (joined: string[], left: string[]): void {

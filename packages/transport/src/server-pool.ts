@@ -77,6 +77,28 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
     return connection
   }
 
+  /**
+   * The connection to dial a peer on `server` through: this node's
+   * connection to that server if it has one, else a registered connection
+   * to another server of the same cluster (its join answer named `server`;
+   * the cluster relays the dial between its replicas), else a new one. A
+   * second registration in a cluster would be a move: the replica holding
+   * the first one would evict it.
+   */
+  connectionFor (server: Multiaddr): ServerConnection {
+    const own = this.#connections.get(serverUrl(server))
+    if (own != null && own.status !== 'closed') {
+      return own
+    }
+    let relay: ServerConnection | undefined
+    for (const connection of this.#connections.values()) {
+      if (connection.registered && connection.relaysTo(server) && (relay == null || (connection.listening && !relay.listening))) {
+        relay = connection
+      }
+    }
+    return relay ?? this.connection(server)
+  }
+
   connections (): ServerConnection[] {
     return [...this.#connections.values()]
   }

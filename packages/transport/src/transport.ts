@@ -38,6 +38,8 @@ export interface ServerConnectionInfo {
   listening: boolean
   /** relayed connections routed over this socket right now */
   dials: number
+  /** the servers this socket relays dials to (its cluster, itself included), as the server named them */
+  cluster: string[]
   /** socket.io listeners on the socket (constant: one per event, however many dials) */
   socketListeners: number
 }
@@ -90,7 +92,7 @@ export class WebSocketStarTransport extends TypedEventEmitter<WebSocketStarTrans
     }
     let server
     try {
-      server = this.#pool.connection(target.server)
+      server = this.#pool.connectionFor(target.server)
     } catch (err: any) {
       throw new InvalidMultiaddrError(`cannot dial ${ma.toString()}: ${err.message}`)
     }
@@ -142,6 +144,7 @@ export class WebSocketStarTransport extends TypedEventEmitter<WebSocketStarTrans
       status: c.status,
       listening: c.listening,
       dials: c.dials,
+      cluster: c.cluster.map(String),
       socketListeners: c.socket == null ? 0 : c.socket.listeners('d').length + c.socket.listeners('c').length + c.socket.listeners('e').length
     }))
   }
