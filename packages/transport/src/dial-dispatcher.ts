@@ -26,9 +26,13 @@ export class DialDispatcher {
   readonly #log: Logger
   readonly #sendReset: (dialId: string) => void
 
-  constructor (log: Logger, sendReset: (dialId: string) => void) {
+  /** payload bytes of each well-formed data frame, for the transport's metrics */
+  readonly #onReceived: (bytes: number) => void
+
+  constructor (log: Logger, sendReset: (dialId: string) => void, onReceived: (bytes: number) => void = () => {}) {
     this.#log = log
     this.#sendReset = sendReset
+    this.#onReceived = onReceived
   }
 
   get size (): number {
@@ -92,6 +96,7 @@ export class DialDispatcher {
       this.#log('dropping malformed data frame - %e', err)
       return
     }
+    this.#onReceived(frame.bytes.byteLength)
     const dial = this.#dials.get(frame.dialId)
     if (dial == null) {
       // bounded: the sender cannot exceed the window before this end grants credit

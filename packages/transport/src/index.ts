@@ -31,6 +31,7 @@ import { WebSocketStarTransport } from './transport.js'
 import type { WebSocketStarDiscoveryComponents } from './discovery.js'
 import type { WebSocketStarInit } from './options.js'
 import type { WebSocketStarComponents } from './transport.js'
+import type { Metrics } from '@libp2p/interface'
 
 export interface WebSocketStar {
   /** for `transports: [...]` */
@@ -51,7 +52,9 @@ export function webSocketStar (init: WebSocketStarInit = {}): WebSocketStar {
     let pool = pools.get(components)
     if (pool == null) {
       const { peerId, privateKey, logger } = components
-      pool = new ServerPool({ peerId, privateKey, logger }, options)
+      // libp2p passes its metrics to both when the node has them
+      const { metrics } = components as { metrics?: Metrics }
+      pool = new ServerPool({ peerId, privateKey, logger, metrics }, options)
       pools.set(components, pool)
     }
     return pool

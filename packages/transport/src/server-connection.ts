@@ -14,6 +14,7 @@ import {
 } from './errors.js'
 import { joinServer } from './join-client.js'
 import { RelayedConnection } from './relayed-connection.js'
+import type { WebSocketStarMetrics } from './transport-metrics.js'
 import type { ResolvedOptions } from './options.js'
 import type { FrameChannel } from './relayed-connection.js'
 import type { ComponentLogger, Logger, MessageStreamDirection, PeerId, PrivateKey } from '@libp2p/interface'
@@ -65,6 +66,8 @@ export interface ServerConnectionInit {
   peerId: PeerId
   privateKey: PrivateKey
   logger: ComponentLogger
+  /** what the transport reports through the node's metrics */
+  metrics: WebSocketStarMetrics
   options: ResolvedOptions
   /** discovery input: addresses the server announced joined or left */
   onPeers(connection: ServerConnection, joined: string[], left: string[]): void
@@ -149,7 +152,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
     this.#log = init.logger.forComponent('libp2p:websocket-star:server')
     this.#dispatcher = new DialDispatcher(this.#log, (dialId) => {
       this.sendFrame(Event.END, dialId, EndKind.RESET)
-    })
+    }, (bytes) => { init.metrics.receivedBytes += bytes })
   }
 
   get registered (): boolean {
@@ -222,6 +225,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
 
   #setStatus (status: ServerStatus, extra: Partial<ServerStatusDetail> = {}): void {
     this.status = status
+    this.#init.metrics.event(`server_${status}`)
     if (extra.error != null) {
       this.lastError = extra.error
     }
@@ -419,6 +423,9 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       throw new ServerUnavailableError(`not connected to ${this.url}`)
     }
     socket.emit(event, ...args)
+    if (event === Event.DATA) {
+      this.#init.metrics.sentBytes += (args[1] as Uint8Array).byteLength
+    }
   }
 
   /** Every dial on this socket is gone: the socket dropped, we were evicted, or we are closing. */
@@ -595,6 +602,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
     this.#log('incoming dial %s from %s', id, caller.address)
     const maConn = this.#createConnection(id, caller.multiaddr, 'inbound')
     ack(null)
+    this.#init.metrics.event('incoming')
     handler.onIncomingDial(maConn)
   }
 

@@ -1,9 +1,10 @@
 import { TypedEventEmitter } from '@libp2p/interface'
 import { parsePeerAddress, serverUrl } from '@wsstar/protocol'
 import { ServerConnection } from './server-connection.js'
+import { WebSocketStarMetrics } from './transport-metrics.js'
 import type { ResolvedOptions } from './options.js'
 import type { ServerStatusDetail } from './server-connection.js'
-import type { ComponentLogger, Logger, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, Logger, Metrics, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface PeersChange {
@@ -23,6 +24,8 @@ export interface ServerPoolComponents {
   peerId: PeerId
   privateKey: PrivateKey
   logger: ComponentLogger
+  /** the node's metrics, when it has them */
+  metrics?: Metrics
 }
 
 /**
@@ -39,10 +42,18 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
   /** address -> peer info, insertion ordered (oldest first) */
   readonly #known = new Map<string, PeerInfo>()
 
+  /** counts reported through the node's metrics */
+  readonly metrics: WebSocketStarMetrics
+
   constructor (components: ServerPoolComponents, options: ResolvedOptions) {
     super()
     this.#components = components
     this.#options = options
+    this.metrics = new WebSocketStarMetrics(components.metrics, () => {
+      const byStatus: Record<string, number> = {}
+      for (const connection of this.#connections.values()) byStatus[connection.status] = (byStatus[connection.status] ?? 0) + 1
+      return byStatus
+    })
     this.#log = components.logger.forComponent('libp2p:websocket-star:pool')
   }
 
@@ -61,6 +72,7 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
         peerId: this.#components.peerId,
         privateKey: this.#components.privateKey,
         logger: this.#components.logger,
+        metrics: this.metrics,
         options: this.#options,
         onPeers: (conn, joined, left) => { this.#onPeers(conn, joined, left) },
         onClosed: (conn) => {

@@ -105,6 +105,7 @@ export class WebSocketStarTransport extends TypedEventEmitter<WebSocketStarTrans
         onDialSent: () => { options.onProgress?.(new CustomProgressEvent('websocket-star:dial')) }
       })
     } catch (err: any) {
+      this.#pool.metrics.event('dial_error')
       if (isAborted(signal) && err?.name !== 'AbortError') {
         throw abortError(signal)
       }
@@ -114,8 +115,10 @@ export class WebSocketStarTransport extends TypedEventEmitter<WebSocketStarTrans
     try {
       const connection = await options.upgrader.upgradeOutbound(maConn, options)
       this.#log('outbound connection to %a upgraded', ma)
+      this.#pool.metrics.event('dial')
       return connection
     } catch (err: any) {
+      this.#pool.metrics.event('dial_error')
       maConn.abort(err)
       if (isAborted(signal) && err?.name !== 'AbortError') {
         throw abortError(signal)
