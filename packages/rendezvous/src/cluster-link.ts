@@ -402,7 +402,7 @@ export class ClusterLink {
     }
     if (type === Msg.TO_DATA) {
       const { limits } = this.#init
-      if (callee.bufferedBytes() + body.length + FRAME_COST > limits.maxSocketBufferedBytes + limits.maxSocketControlBytes) {
+      if (callee.bufferedBytes() + body.length + FRAME_COST > limits.maxSocketBufferedBytes) {
         // as the relay does for a local receiver: the dial ends, the callee stays
         const error = { code: ErrorCode.LIMIT_EXCEEDED, message: 'the receiver has no room for more data on the server: the dial is reset' }
         this.#init.rejections.count(error.code, Event.DATA, callee.id, error.message)

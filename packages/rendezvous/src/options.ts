@@ -68,8 +68,8 @@ export interface RendezvousLimits {
   /**
    * what the server may queue for one socket in relayed data: the windows of
    * the dials a socket takes part in must fit in it (beyond, ERR_LIMIT_EXCEEDED
-   * on dial), and a data frame that would take the receiver's backlog past it
-   * plus `maxSocketControlBytes` resets its dial instead of being queued
+   * on dial), and a data frame that would take what is queued for its
+   * receiver past it resets its dial instead of being queued
    */
   maxSocketBufferedBytes: number
   /**

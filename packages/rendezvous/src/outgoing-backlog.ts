@@ -56,7 +56,11 @@ export function dialsWithinBuffer (bufferBytes: number, window: number): number 
 }
 
 export interface OutgoingBacklogBounds {
-  /** total backlog past which the socket is cut (relayed frames are refused before: see Relay) */
+  /**
+   * total backlog past which the socket is cut; relayed frames are refused
+   * before they take `dataBytes()` past its share (see Relay), so only a
+   * path that queued data without that check gets here
+   */
   totalBytes: number
   /** cost of queued packets other than relayed frames past which the socket is cut */
   controlBytes: number
@@ -95,8 +99,17 @@ export class OutgoingBacklog<Owner> {
 
   /** Cost of everything queued: engine.io's write buffer plus what the websocket has not handed to the kernel. */
   bytes (): number {
+    return this.#control + this.dataBytes()
+  }
+
+  /**
+   * Cost of the relayed frames queued in engine.io plus what the websocket
+   * has not handed to the kernel (mostly frames: a socket whose control
+   * messages pile up is cut at `controlBytes` long before).
+   */
+  dataBytes (): number {
     const amount = webSocketOf(this.#socket)?.bufferedAmount
-    return this.#data + this.#control + (typeof amount === 'number' ? amount : 0)
+    return this.#data + (typeof amount === 'number' ? amount : 0)
   }
 
   /** Cost of the queued packets that are not relayed frames (engine.io's write buffer only). */

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 
 export interface RelayInit {
   windowBytes: number
-  /** a data frame that would take its receiver's backlog (Session.bufferedBytes) past this resets its dial */
+  /** a data frame that would take its receiver's queued data (Session.bufferedBytes) past this resets its dial */
   maxSocketBufferedBytes: number
   rejections: Rejections
   logger: Logger

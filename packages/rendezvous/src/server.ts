@@ -206,7 +206,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     }
     this.#relay = new Relay({
       windowBytes: limits.windowBytes,
-      maxSocketBufferedBytes: this.#backlogBounds.totalBytes,
+      maxSocketBufferedBytes: limits.maxSocketBufferedBytes,
       rejections: this.#rejections,
       logger: this.#logger,
       onLimit: (limit) => { this.#metrics.limitHit(limit) },
@@ -876,7 +876,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     if (!session.connected) {
       return
     }
-    const buffered = session.bufferedBytes()
+    const buffered = session.backlog.bytes()
     this.#metrics.limitHit(bound === 'controlBytes' ? LIMIT_NAMES.maxSocketControlBytes : LIMIT_NAMES.maxSocketBufferedBytes)
     this.#rejections.count(ErrorCode.LIMIT_EXCEEDED, 'backlog', session.id, 'slow consumer')
     this.#logger.info({ socket: session.id, buffered, control: session.backlog.controlBytes }, 'disconnecting a slow consumer')

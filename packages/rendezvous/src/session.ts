@@ -89,9 +89,9 @@ export class Session {
     return this.addresses.size > 0
   }
 
-  /** What the server has queued for this socket, by cost: see OutgoingBacklog.bytes. */
+  /** Relayed data the server has queued for this socket, by cost: see OutgoingBacklog.dataBytes. */
   bufferedBytes (): number {
-    return this.backlog.bytes()
+    return this.backlog.dataBytes()
   }
 
   addAddress (peerId: string, address: string): void {

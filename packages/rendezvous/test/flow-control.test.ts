@@ -81,4 +81,36 @@ describe('credit flow control', () => {
     assert.equal(await metricValue(server, 'wsstar_limit_hits_total{limit="max-socket-control-bytes"}'), 0)
     sender.detach()
   })
+
+  it('tiny frames into a receiver that does not read reset their dial when their cost fills its bound; the receiver stays', { timeout: 60_000 }, async () => {
+    // one 1 MiB window fits in 2 MiB; 1-byte frames cost the server far more than their byte each
+    const server = await startServer({ limits: { maxSocketBufferedBytes: 2 * MiB, maxSocketControlBytes: 64 * 1024 } })
+    servers.push(server)
+    const a = await joinedClient(server)
+    const b = await joinedClient(server)
+    const dialId = await openDial(a, b)
+    const sender = new DialEnd(a.socket, dialId, a.result.window, { keepChunks: false })
+    const engine = (b.socket.io as any).engine
+    engine.transport.ws._socket.pause()
+    const one = Buffer.from([1])
+    let sent = 0
+    try {
+      // far more frames than the kernel's socket buffers take, well within the credit
+      while (sender.resetError === undefined && sent < 400_000) {
+        for (let i = 0; i < 1000; i++) a.socket.emit('d', dialId, one)
+        sent += 1000
+        await new Promise(resolve => setImmediate(resolve))
+      }
+      await sender.until(() => sender.resetError !== undefined, 20_000)
+    } finally {
+      engine.transport.ws._socket.resume()
+    }
+    assert.equal(sender.resetError?.code, 'ERR_LIMIT_EXCEEDED', `reset after ${sent} frames of 1 byte`)
+    assert.ok(await metricValue(server, 'wsstar_limit_hits_total{limit="max-socket-buffered-bytes"}') >= 1)
+    await sleep(200)
+    const hits = (await server.metrics.getSingleMetric('wsstar_limit_hits_total')?.get())?.values.map(v => `${String(v.labels.limit)}=${v.value}`).join(' ')
+    assert.equal(server.stats().sockets, 2, `the receiver is still connected (limit hits: ${hits})`)
+    assert.equal(await metricValue(server, 'wsstar_limit_hits_total{limit="max-socket-control-bytes"}'), 0)
+    sender.detach()
+  })
 })
