@@ -85,6 +85,19 @@ describe('TLS: wss through a server with a self-signed certificate', { timeout: 
     assert.equal(secure.status, 200)
   })
 
+  it('the Dockerfile\'s healthcheck asks over https when the TLS files are given as env vars', async () => {
+    const dockerfile = readFileSync(join(ROOT, 'packages/rendezvous/Dockerfile'), 'utf8')
+    const command = /CMD node -e "(.*)"\s*$/m.exec(dockerfile)?.[1]
+    assert.ok(command != null, 'a HEALTHCHECK CMD node -e "..." line')
+    // a child process: the server it asks runs on this process's event loop
+    const check = async (env: Record<string, string>): Promise<number | null> => await new Promise(resolve => {
+      const child = spawn(process.execPath, ['-e', command], { env: { ...process.env, WSSTAR_PORT: String(server.port), ...env }, stdio: 'ignore', timeout: 10_000 })
+      child.on('exit', code => { resolve(code) })
+    })
+    assert.equal(await check({ WSSTAR_TLS_CERT: paths.cert }), 0, 'https /health answers 200')
+    assert.equal(await check({ WSSTAR_TLS_CERT: '' }), 1, 'plain http cannot talk to a TLS port')
+  })
+
   it('the CLI serves --tls-cert / --tls-key, logs the wss client address and reloads them on SIGHUP, keeping its sockets', async () => {
     const port = await freePort()
     const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', String(port), '--tls-cert', paths.cert, '--tls-key', paths.key], { stdio: ['ignore', 'pipe', 'pipe'] })
