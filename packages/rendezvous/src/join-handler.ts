@@ -81,6 +81,12 @@ export class JoinHandler {
     if (proof != null) {
       return await this.#verifyAndRegister(session, address as string, proof.pending, proof.step.signature)
     }
+    // a hello and a one-request join each start a join: both count against the
+    // join rates, before the address is parsed (a secp256k1 peer id costs a
+    // curve point decompression on this thread)
+    if (startsJoin(data)) {
+      this.#takeJoinTokens(session)
+    }
     const request = parseJoinRequest(address, data)
     // parseJoinRequest checked it is a string: the exact string is what gets signed
     const sent = address as string
@@ -100,19 +106,10 @@ export class JoinHandler {
     if (step.kind === 'socket-proof' && step.sid !== session.id) {
       throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'the join is signed for another socket id (a reconnect changes it); sign this socket\'s id or use the two-step join')
     }
-    // a hello and a one-request join each start a join: both count against the join rate
-    if (!session.joinBucket.take()) {
-      this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
-      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
-    }
     // a join that would register a new address for this socket is broadcast: it is
     // admitted while the socket has a churn token, and pays for it once it registers
     if (!session.addresses.has(request.address.peerId.toString())) {
       this.#checkChurn(session)
-    }
-    if (this.#init.takeIpJoin?.(session) === false) {
-      this.#init.metrics.limitHit(LIMIT_NAMES.joinRatePerIp)
-      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests from this address; slow down')
     }
     const publicKey = publicKeyForPeer(request.address.peerId, step.publicKey)
     if (!this.#init.challenge) {
@@ -187,6 +184,18 @@ export class JoinHandler {
     return result
   }
 
+  /** The socket's join token, then its client address's (`join-rate`, `join-rate-per-ip`). */
+  #takeJoinTokens (session: Session): void {
+    if (!session.joinBucket.take()) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests; slow down')
+    }
+    if (this.#init.takeIpJoin?.(session) === false) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.joinRatePerIp)
+      throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many join requests from this address; slow down')
+    }
+  }
+
   /** Registrations and leaves of one socket, each broadcast to every peer (`churn-rate`). */
   #checkChurn (session: Session): void {
     if (session.churnBucket.tokens < 1) {
@@ -226,5 +235,14 @@ export class JoinHandler {
     if (announce.length > 0 && !announce.some(server => sameServer(server, parsed.server))) {
       throw new WsStarError(ErrorCode.INVALID_ADDRESS, `the address names another server; this one is ${announce.map(a => a.toString()).join(', ')}`)
     }
+  }
+}
+
+/** A well-formed hello or one-request join (not a proof): what the join rates count. */
+function startsJoin (data: unknown): boolean {
+  try {
+    return parseJoinStep(data).kind !== 'proof'
+  } catch {
+    return false
   }
 }

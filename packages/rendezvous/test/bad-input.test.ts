@@ -348,6 +348,20 @@ describe('bad input', () => {
       }
     })
 
+    it('over the join rate, a hello is refused before its address is parsed (parsing a peer id can cost a curve point decompression)', async () => {
+      const limited = await startServer({ limits: { joinRate: 0.001, joinBurst: 1 } })
+      try {
+        const socket = await connect(limited)
+        assert.equal(await errorCode(socket, 'ss-join', addressOf(limited, ed), {}), undefined)
+        assert.equal(await errorCode(socket, 'ss-join', '/ip4/127.0.0.1/tcp/1/ws/p2p-websocket-star/p2p/not-a-peer-id', {}), 'ERR_RATE_LIMITED')
+        // a proof is not a join start: no token, and its address is checked as before
+        assert.equal(await errorCode(socket, 'ss-join', '/not/an/address', { signature: 'AAAA' }), 'ERR_INVALID_ADDRESS')
+      } finally {
+        closeClients()
+        await limited.stop()
+      }
+    })
+
     it('dials over the dial rate -> ERR_RATE_LIMITED', async () => {
       const limited = await startServer({ limits: { dialRate: 0.001, dialBurst: 1 } })
       try {
