@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { networkNamespaces, requires } from '../helpers/system-components.js'
-import { createTopology } from './netns-topology.js'
+import { createTopology, processPrefix } from './netns-topology.js'
 import type { Topology } from './netns-topology.js'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 
@@ -76,7 +76,7 @@ describe('peers behind NAT (network namespaces)', { skip: requires('NAT suite', 
   let serverLog = ''
 
   before(() => {
-    topo = createTopology('wsnat')
+    topo = createTopology(processPrefix('wsn'))
     server = topo.exec(topo.ns.pub, process.execPath, [CLI, '--host', '0.0.0.0', '--port', String(PORT)])
     server.stdout.on('data', (d: Buffer) => { serverLog = (serverLog + d.toString()).slice(-4000) })
     server.stderr.on('data', (d: Buffer) => { serverLog = (serverLog + d.toString()).slice(-4000) })

@@ -49,6 +49,29 @@ export function removeStale (prefix: string): void {
   }
 }
 
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A prefix of its own for this process, `<base><pid>`, so that two test runs
+ * on one machine do not share (or delete) each other's namespaces; namespaces
+ * of `<base><pid>` whose process is gone are removed. `<base>` plus a pid and
+ * an interface suffix must fit the 15 characters of an interface name.
+ */
+export function processPrefix (base: string): string {
+  for (const ns of listNamespaces()) {
+    const pid = new RegExp(`^${base}(\\d+)-`).exec(ns)?.[1]
+    if (pid != null && !alive(Number(pid))) tryDelete(ns)
+  }
+  return `${base}${process.pid}`
+}
+
 export function createTopology (prefix = 'wsn'): Topology {
   removeStale(prefix)
   const ns = { pub: `${prefix}-pub`, r1: `${prefix}-r1`, r2: `${prefix}-r2`, a: `${prefix}-a`, b: `${prefix}-b` }
