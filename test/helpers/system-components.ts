@@ -34,10 +34,11 @@ export const redisServer: SystemComponent = {
   missing: () => spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'redis-server not found on PATH (apt-get install redis-server)'
 }
 
-/** HAProxy lives in sbin, often not on a user's PATH. */
-export const HAPROXY_PATH = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy'].find(p => existsSync(p))
+/** HAProxy lives in sbin, often not on a user's PATH; WSSTAR_HAPROXY names another one. */
+const HAPROXY_PLACES = process.env.WSSTAR_HAPROXY != null ? [process.env.WSSTAR_HAPROXY] : ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy']
+export const HAPROXY_PATH = HAPROXY_PLACES.find(p => existsSync(p))
 export const haproxy: SystemComponent = {
-  missing: () => HAPROXY_PATH != null ? undefined : 'haproxy not found in /usr/sbin, /usr/local/sbin or /usr/bin (apt-get install haproxy)'
+  missing: () => HAPROXY_PATH != null ? undefined : `haproxy not found in ${HAPROXY_PLACES.join(', ')} (apt-get install haproxy, or set WSSTAR_HAPROXY)`
 }
 
 /** Network namespaces and NAT rules: root, `ip` (iproute2) and `iptables`. */
