@@ -2,7 +2,8 @@
  * The defaults the docs state are the code's: README.md's option and limits
  * tables (every limit has a row, and its documented default, given as that
  * flag's value, parses to DEFAULT_LIMITS), and the "`name` (default …)" or
- * "`name`, default …" mentions of limits in docs/PROTOCOL.md and docs/CLUSTER.md.
+ * "`name`, default …" mentions of limits in docs/PROTOCOL.md and docs/CLUSTER.md;
+ * the package README's options table names every server option.
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -63,6 +64,15 @@ describe('documented defaults', () => {
       const key = KEY_OF.get(flag) as keyof RendezvousLimits
       assert.equal(parsed(flag, value), DEFAULT_LIMITS[key], `--${flag}: README says ${value}, the code's default is ${DEFAULT_LIMITS[key]}`)
     }
+  })
+
+  it('packages/rendezvous/README.md: the options table has every option of createRendezvousServer', () => {
+    const source = read('packages/rendezvous/src/options.ts')
+    const body = /export interface RendezvousServerOptions \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? ''
+    const options = [...body.matchAll(/^ {2}([a-zA-Z]+)\??:/gm)].map(m => m[1])
+    assert.ok(options.includes('port'), 'the options interface was found')
+    const documented = table(read('packages/rendezvous/README.md'), '| option | default |').flatMap(r => [...r[0].matchAll(/`([a-zA-Z]+)`/g)].map(m => m[1]))
+    assert.deepEqual(options.filter(o => !documented.includes(o)), [], 'options without a row')
   })
 
   for (const doc of ['docs/PROTOCOL.md', 'docs/CLUSTER.md']) {
