@@ -378,7 +378,7 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     await abuse.waitFor(m => m.type === 'ready', 20_000, 'ready')
     await abuse.ask({ cmd: 'setup', port: server.port })
     // garbage joins: each one is answered ("Invalid request") before any rate limit. Without a
-    // bound the answers pile up on the server until the ping timeout (~45 s) closes the socket
+    // bound the answers pile up on the server until the ping timeout closes the socket
     const started = Date.now()
     const { closed } = await abuse.ask({ cmd: 'requests', event: 'ss-join', args: [null, null], n: 1_000_000 }, 180_000)
     for (let i = 0; i < 100 && server.legacyStats()?.sockets !== 1; i++) await sleep(100)
@@ -386,8 +386,8 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     const stats = server.legacyStats()
     console.log(`# legacy request flood without reading: the flooder ${closed === true ? 'was disconnected' : 'stayed connected'} after ${secs.toFixed(1)} s, slow consumers ${stats?.slowConsumers}`)
     assert.equal(server.legacyStats()?.sockets, 1, 'the flooder was disconnected')
+    // by the bound (the ping timeout would not count a slow consumer)
     assert.equal(stats?.slowConsumers, 1)
-    assert.ok(secs < 30, `cut after ${secs.toFixed(1)} s: by the bound, not by the ping timeout`)
     assert.equal(server.legacyStats()?.peers, 1, 'the honest callee is still registered')
     assert.match(await server.metrics.metrics(), /wsstar_legacy_slow_consumers_total [1-9]/)
   })

@@ -627,6 +627,7 @@ export class LegacyGateway {
     session.dials.set(dialId, dial)
     callee.dials.set(calleeId, dial)
     this.#dials.add(dial)
+    callee.unflushedBytes += EVENT_OVERHEAD_BYTES + calleeId.length + caller.canonical.length
     callee.socket.timeout(limits.dialTimeoutMs).emit(LEGACY_EVENT.INCOMING, calleeId, caller.canonical, (err: unknown, answer?: unknown) => {
       const pendingAck = dial.pendingAck
       if (dial.done || pendingAck == null) return
