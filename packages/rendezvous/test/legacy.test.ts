@@ -85,6 +85,7 @@ async function upgrade (server: RendezvousServer, eio: string): Promise<{ status
     req.once('upgrade', (res, socket) => {
       // what the server writes into the upgraded stream next
       let body = ''
+      socket.on('error', () => {})
       socket.on('data', (chunk: Buffer) => { body += chunk.toString('latin1') })
       setTimeout(() => { socket.destroy(); resolve({ status: res.statusCode ?? 0, body }) }, 300)
     })
@@ -94,7 +95,8 @@ async function upgrade (server: RendezvousServer, eio: string): Promise<{ status
       res.once('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
     })
     req.once('timeout', () => { req.destroy(new Error('no answer to the upgrade request')) })
-    req.once('error', reject)
+    // the server may close the connection right behind its answer: later errors are not the answer
+    req.on('error', reject)
     req.end()
   })
 }
