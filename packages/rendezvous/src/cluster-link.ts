@@ -80,6 +80,19 @@ const Msg = {
 } as const
 type Msg = typeof Msg[keyof typeof Msg]
 
+/** Metric label of each message type (index = type). */
+export const MESSAGE_KINDS: readonly string[] = ['', 'dial', 'answer', 'data', 'credit', 'end', 'gone', 'forget', 'evict', 'to-data', 'to-credit', 'to-end', 'peers']
+
+/** Messages and body bytes per message type (index = type), published or received: plain numbers, read at scrape time. */
+export interface LinkTraffic {
+  messages: Float64Array
+  bytes: Float64Array
+}
+
+function linkTraffic (): LinkTraffic {
+  return { messages: new Float64Array(MESSAGE_KINDS.length), bytes: new Float64Array(MESSAGE_KINDS.length) }
+}
+
 /** extra time the home node gives a remote callee's node beyond the dial timeout */
 const REMOTE_ANSWER_MARGIN_MS = 2000
 
@@ -224,6 +237,15 @@ export class ClusterLink {
   published = 0
   /** SPUBLISH commands those went out in (batches) */
   publishes = 0
+  /** per message type: what this node published and received */
+  readonly sent = linkTraffic()
+  readonly received = linkTraffic()
+  /** cross-replica dials homed here (callee on another node) and forwarded for (callee here) */
+  dialsHome = 0
+  dialsCallee = 0
+  /** frames of cross-replica dials written to a local callee, and published from one */
+  framesToCallee = 0
+  framesFromCallee = 0
 
   constructor (init: ClusterLinkInit) {
     this.#init = init
@@ -303,6 +325,7 @@ export class ClusterLink {
       throw new WsStarError(ErrorCode.PEER_NOT_FOUND, 'the dialled peer is not online in this cluster')
     }
     const relay = this.#init.relay
+    this.dialsHome++
     const remote = new RemoteEnd(nodeId, record.peerId, io, this.#toCallee)
     const dial = new Dial({
       id: createDialId(),
@@ -400,6 +423,7 @@ export class ClusterLink {
     if (!callee.connected) {
       return
     }
+    this.framesToCallee++
     if (type === Msg.TO_DATA) {
       const { limits } = this.#init
       if (callee.bufferedBytes() + body.length + FRAME_COST > limits.maxSocketBufferedBytes) {
@@ -441,6 +465,7 @@ export class ClusterLink {
     if (forward == null || forward.callee !== session || forward.state !== 'open') {
       return false
     }
+    this.framesFromCallee++
     try {
       if (event === Event.DATA) {
         const frame = parseDataFrame(dialId, a)
@@ -548,6 +573,7 @@ export class ClusterLink {
       answer((err as WsStarError).toWire())
       return
     }
+    this.dialsCallee++
     const forward: Forward = { id: dialId, home: request.home, callee, calleePeerId: request.to, state: 'pending' }
     this.#forwards.set(dialId, forward)
     let set = this.#forwardsBySession.get(callee)
@@ -614,6 +640,10 @@ export class ClusterLink {
   }
 
   #handleSafely (type: Msg, dialId: string, body: Buffer): void {
+    if (type < MESSAGE_KINDS.length) {
+      this.received.messages[type]++
+      this.received.bytes[type] += body.length
+    }
     try {
       this.#handle(type, dialId, body)
     } catch (err) {
@@ -744,6 +774,8 @@ export class ClusterLink {
     box.bodyLengths.push(bodyLength)
     box.bytes += 6 + dialId.length + bodyLength
     this.published++
+    this.sent.messages[type]++
+    this.sent.bytes[type] += bodyLength
     const done = box.done
     if (box.bytes >= BATCH_MAX_BYTES) {
       this.#flush(box)

@@ -6,6 +6,26 @@ import { ClusterLink } from './cluster-link.js'
 import { ClusterNodes } from './cluster-nodes.js'
 import { DEFAULT_NODE_TTL_MS, DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
 import type { ClusterNode } from './cluster-nodes.js'
+import type { LinkTraffic } from './cluster-link.js'
+
+/** What the metrics and the status page show of the cluster, read when asked. */
+export interface ClusterStats {
+  nodeId: string
+  /** every Redis connection of this replica is ready */
+  redisUp: boolean
+  /** round trip of this replica's last cluster beat to Redis, seconds */
+  redisRoundTrip?: number
+  /** Redis connections that came back after being lost */
+  reconnects: number
+  /** the replicas seen at the last beat (this one included) */
+  nodes: ClusterNode[]
+  sent: LinkTraffic
+  received: LinkTraffic
+  dialsHome: number
+  dialsCallee: number
+  framesToCallee: number
+  framesFromCallee: number
+}
 import type { ClusterLinkInit } from './cluster-link.js'
 import type { ClusterOptions } from './options.js'
 import type { RedisOptions } from 'ioredis'
@@ -37,6 +57,12 @@ export class ClusterMode {
   #link?: ClusterLink
   #nodes?: ClusterNodes
   #closed = false
+  /** whether the replica had every Redis connection at the last state change (true once started) */
+  #up = false
+  #started = false
+  #lastError?: Error
+  /** Redis connections that came back after being lost */
+  reconnects = 0
 
   constructor (options: ClusterOptions, logger: Logger) {
     if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
@@ -62,14 +88,20 @@ export class ClusterMode {
     this.#sub = new Redis(options.redisUrl, { ...base, maxRetriesPerRequest: null, connectionName: `wsstar-sub-${this.nodeId}` })
     for (const [name, client] of [['commands', this.#commands], ['pub', this.#pub], ['sub', this.#sub]] as const) {
       let wasReady = false
-      client.on('error', (err: Error) => { this.#logger.debug({ err, connection: name }, 'redis connection error') })
+      // ioredis emits an error per failed attempt (every 50-500 ms while Redis is away):
+      // kept for the one warning per state change, logged at debug
+      client.on('error', (err: Error) => {
+        this.#lastError = err
+        this.#logger.debug({ err, connection: name }, 'redis connection error')
+      })
       client.on('ready', () => {
         if (wasReady) {
-          this.#logger.info({ connection: name }, 'redis connection is back')
+          this.reconnects++
         }
         wasReady = true
+        this.#onState()
       })
-      client.on('end', () => { if (!this.#closed) this.#logger.warn({ connection: name }, 'redis connection ended') })
+      client.on('close', () => { this.#onState() })
     }
     this.registry = new RedisPeerRegistry({
       redis: this.#commands,
@@ -102,7 +134,32 @@ export class ClusterMode {
     await Promise.all([this.#commands, this.#pub, this.#sub].map(async client => { await connect(client) }))
     await this.registry.start()
     await this.#link?.start(io)
+    this.#started = true
+    this.#up = true
+    this.#onState()
     this.#logger.info({ prefix: this.prefix }, 'cluster mode: connected to redis')
+  }
+
+  /**
+   * One warning per change of the replica's Redis state (lost: any of its
+   * connections down; back: all of them ready), however many attempts the
+   * connections make meanwhile.
+   */
+  #onState (): void {
+    if (!this.#started || this.#closed) {
+      return
+    }
+    const up = this.redisReady
+    if (up === this.#up) {
+      return
+    }
+    this.#up = up
+    if (up) {
+      this.#lastError = undefined
+      this.#logger.warn('redis connection is back: the replica is healthy again')
+    } else {
+      this.#logger.warn({ err: this.#lastError }, 'redis connection lost: /health says degraded, joins, lookups and cross-replica dials fail until it is back')
+    }
   }
 
   /**
@@ -126,6 +183,29 @@ export class ClusterMode {
   /** The replicas seen (empty before `describe`). */
   get nodes (): ClusterNode[] {
     return this.#nodes?.nodes ?? []
+  }
+
+  stats (): ClusterStats {
+    const link = this.#link
+    const none = { messages: new Float64Array(0), bytes: new Float64Array(0) }
+    return {
+      nodeId: this.nodeId,
+      redisUp: this.redisReady,
+      redisRoundTrip: this.#nodes?.lastRoundTrip,
+      reconnects: this.reconnects,
+      nodes: this.nodes,
+      sent: link?.sent ?? none,
+      received: link?.received ?? none,
+      dialsHome: link?.dialsHome ?? 0,
+      dialsCallee: link?.dialsCallee ?? 0,
+      framesToCallee: link?.framesToCallee ?? 0,
+      framesFromCallee: link?.framesFromCallee ?? 0
+    }
+  }
+
+  /** started, and a Redis connection is down: joins, lookups and cross-replica dials fail */
+  get degraded (): boolean {
+    return this.#started && !this.#closed && !this.redisReady
   }
 
   /** Every server address of the cluster (empty before `describe`). */

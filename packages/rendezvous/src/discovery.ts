@@ -130,7 +130,8 @@ export class Discovery {
           this.#init.send(session, { joined: peers, left: [] })
         }
       }, (err: Error) => {
-        this.#init.logger.warn({ err }, 're-sample failed')
+        // a registry that is away fails every socket's re-sample: its owner logs that once
+        this.#init.logger.debug({ err }, 're-sample failed')
       }).finally(() => {
         if (session.connected && session.registered) {
           this.startResample(session)

@@ -5,15 +5,26 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
 
 export interface Health {
-  status: 'ok' | 'stopping'
+  /** degraded: a cluster replica that has lost Redis (503, like stopping) */
+  status: 'ok' | 'degraded' | 'stopping'
   peers: number
   sockets: number
   dials: number
   uptime: number
 }
 
+/** Cluster mode: this replica's view of the cluster (the replicas as they last described themselves, every 2 s). */
+export interface ClusterStatus {
+  /** this replica */
+  nodeId: string
+  redis: 'up' | 'down'
+  replicas: Array<{ nodeId: string, peers: number, addresses: string[], self: boolean }>
+}
+
 /** `GET /status.json`: what the status page shows, `/health` plus totals from the metrics. */
 export interface ServerStatus extends Health {
+  /** cluster mode only */
+  cluster?: ClusterStatus
   build: BuildInfo
   /** payload bytes relayed in data frames since start */
   relayedBytes: number
@@ -27,6 +38,8 @@ export interface ServerStatus extends Health {
 
 export interface HttpEndpointsInit {
   health(): Health
+  /** cluster mode only */
+  cluster?(): ClusterStatus
   metrics: Registry
   onError(err: unknown): void
   /**
@@ -102,6 +115,7 @@ async function serverStatus (init: HttpEndpointsInit): Promise<ServerStatus> {
   ])
   return {
     ...health,
+    ...(init.cluster == null ? {} : { cluster: init.cluster() }),
     build: BUILD_INFO,
     relayedBytes: Object.values(relayed).reduce((sum, n) => sum + n, 0),
     joins,

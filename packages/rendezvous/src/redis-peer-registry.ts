@@ -120,8 +120,8 @@ const REFRESH_BATCH = 500
  *
  * Every heartbeat re-creates this node's records that are missing, so a
  * Redis that restarted empty is repopulated within one heartbeat of coming back.
- * Multi-key scripts name keys they compute: one Redis (or a primary with
- * replicas / Sentinel), not Redis Cluster.
+ * Multi-key scripts name keys they compute: one Redis server, not Redis
+ * Cluster (and no Sentinel support: docs/CLUSTER.md).
  */
 export class RedisPeerRegistry implements PeerRegistry {
   readonly nodeId: string
@@ -167,7 +167,8 @@ export class RedisPeerRegistry implements PeerRegistry {
   /** Writes the liveness key and starts the heartbeat. Resolves once Redis answered. */
   async start (): Promise<void> {
     if (this.#timer == null) {
-      this.#timer = setInterval(() => { void this.heartbeat() }, this.#heartbeatMs)
+      // a failed beat is logged in heartbeat(); a rejection left unhandled here would end the process
+      this.#timer = setInterval(() => { this.heartbeat().catch(() => {}) }, this.#heartbeatMs)
       this.#timer.unref?.()
     }
     await this.heartbeat(true)
@@ -253,7 +254,12 @@ export class RedisPeerRegistry implements PeerRegistry {
     const refreshEvery = Math.max(1, Math.floor(this.#peerTtlMs / 3 / this.#heartbeatMs))
     const refreshPeers = full || this.#ticks++ % refreshEvery === 0
     this.#beating = this.#beat(refreshPeers).catch((err: unknown) => {
-      this.#logger?.warn({ err }, 'registry heartbeat failed')
+      // while Redis is away every beat fails: the cluster mode says so once
+      if (this.#redis.status === 'ready') {
+        this.#logger?.warn({ err }, 'registry heartbeat failed')
+      } else {
+        this.#logger?.debug({ err }, 'registry heartbeat failed (redis not connected)')
+      }
       throw err
     }).finally(() => { this.#beating = undefined })
     await this.#beating

@@ -31,7 +31,8 @@ import { terminate } from './outgoing-backlog.js'
 import { keepHandshakeAuth, releaseUpgradeRequest } from './upgrade-request.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
-import type { Health } from './http-endpoints.js'
+import type { ClusterStats } from './cluster-mode.js'
+import type { ClusterStatus, Health } from './http-endpoints.js'
 import type { LegacyStats } from './legacy/legacy-gateway.js'
 import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
 import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
@@ -192,7 +193,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       memoryReclaim: () => this.#reclaim.stats,
       clientIps: () => this.#perIp.size,
       frameSizes: () => this.#relay.frameSizes,
-      ...(this.#cluster == null ? {} : { redisUp: () => this.#cluster?.redisReady === true })
+      ...(this.#cluster == null ? {} : { cluster: () => (this.#cluster as ClusterMode).stats() })
     }, limitsByName(limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
     this.#challenges = new JoinChallengeStore({
@@ -480,6 +481,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     const handler = createHttpHandler({
       health: () => this.#health(),
       metrics: this.#metrics.registry,
+      ...(this.#cluster == null ? {} : { cluster: () => clusterStatus((this.#cluster as ClusterMode).stats()) }),
       operator,
       onError: (err) => { this.#logger.warn({ err }, 'metrics collection failed') }
     })
@@ -561,7 +563,8 @@ class WsStarRendezvousServer implements RendezvousServer {
 
   #health (): Health {
     return {
-      status: this.#shuttingDown ? 'stopping' : 'ok',
+      // a replica without Redis cannot find or reach the rest of the cluster: a balancer stops sending it peers
+      status: this.#shuttingDown ? 'stopping' : this.#cluster?.degraded === true ? 'degraded' : 'ok',
       peers: this.#membership.localPeers,
       sockets: this.#sessions.size,
       dials: this.#relay.dials.size,
@@ -898,6 +901,15 @@ async function listen (server: HttpServer, port: number, host: string): Promise<
 /** `127.0.0.1:9090`, `[::1]:9090` */
 function hostPort (host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/** The cluster as `/status.json` shows it: this replica's view of every replica. */
+function clusterStatus (stats: ClusterStats): ClusterStatus {
+  return {
+    nodeId: stats.nodeId,
+    redis: stats.redisUp ? 'up' : 'down',
+    replicas: stats.nodes.map(node => ({ ...node, self: node.nodeId === stats.nodeId }))
+  }
 }
 
 function connectError (code: ErrorCode, message: string): Error & { data: { code: ErrorCode, message: string } } {

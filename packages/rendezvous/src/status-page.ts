@@ -27,6 +27,12 @@ export const STATUS_PAGE = `<!doctype html>
   svg { display: block; width: 100%; height: 2.5rem; margin-top: .3rem; }
   polyline { fill: none; stroke: var(--accent); stroke-width: 2; vector-effect: non-scaling-stroke; }
   footer { color: var(--muted); font-size: .85rem; }
+  #cluster { margin: 0 0 1.2rem; }
+  #cluster[hidden] { display: none; }
+  #cluster h2 { font-size: 1rem; margin: 0 0 .4rem; }
+  #cluster table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+  #cluster th, #cluster td { text-align: left; padding: .25rem .6rem .25rem 0; border-bottom: 1px solid var(--line); font-size: .9rem; }
+  #cluster th { color: var(--muted); font-weight: normal; }
   a { color: var(--accent); }
 </style>
 </head>
@@ -50,6 +56,10 @@ export const STATUS_PAGE = `<!doctype html>
   <div class="card"><div class="label">version</div><div class="value" id="version">–</div>
     <div class="detail" id="runtime"></div></div>
 </div>
+<section id="cluster" hidden>
+  <h2>cluster <span class="detail" id="cluster-summary"></span></h2>
+  <table><thead><tr><th>replica</th><th>peers</th><th>addresses</th></tr></thead><tbody id="cluster-replicas"></tbody></table>
+</section>
 <footer>Updated every second from <a href="/status.json">/status.json</a> · <a href="/metrics">/metrics</a> · <a href="/health">/health</a> · <span id="updated"></span></footer>
 <script>
 (function () {
@@ -93,6 +103,26 @@ export const STATUS_PAGE = `<!doctype html>
       return (i * step).toFixed(1) + ',' + (38 - v / max * 36).toFixed(1)
     }).join(' '))
   }
+  /** cluster mode: every replica this one sees, with its peers (built with DOM calls: the ids come from Redis) */
+  function renderCluster (c) {
+    var section = $('cluster')
+    if (!c) { section.hidden = true; return }
+    section.hidden = false
+    var total = 0
+    for (var i = 0; i < c.replicas.length; i++) total += c.replicas[i].peers
+    set('cluster-summary', c.replicas.length + (c.replicas.length === 1 ? ' replica · ' : ' replicas · ') + count(total) + ' peers · redis ' + c.redis, c.redis === 'up' ? 'detail' : 'detail bad')
+    var body = $('cluster-replicas')
+    while (body.firstChild) body.removeChild(body.firstChild)
+    c.replicas.forEach(function (r) {
+      var row = document.createElement('tr')
+      ;[r.nodeId + (r.self ? ' (this one)' : ''), count(r.peers), r.addresses.join(', ')].forEach(function (text) {
+        var cell = document.createElement('td')
+        cell.textContent = text
+        row.appendChild(cell)
+      })
+      body.appendChild(row)
+    })
+  }
   function render (s) {
     var now = Date.now()
     set('status', s.status, s.status === 'ok' ? 'ok' : 'bad')
@@ -112,6 +142,7 @@ export const STATUS_PAGE = `<!doctype html>
     set('version', s.build.version)
     set('runtime', 'protocol ' + s.build.protocol + ' · Node.js ' + s.build.node)
     set('updated', 'last update ' + new Date(now).toLocaleTimeString())
+    renderCluster(s.cluster)
     peerHistory.push(s.peers)
     if (peerHistory.length > HISTORY) peerHistory.shift()
     plot(peerHistory)
