@@ -41,7 +41,8 @@ async function fire (joins: SignedJoin[]): Promise<Record<string, number>> {
 
 describe('hostile: verification off the event loop, pending-verification budget', { timeout: 120_000 }, () => {
   let server: ServerProcess | undefined
-  const FLOOD = ['--join-rate', '1000', '--join-burst', '1000', '--max-addresses-per-socket', '8']
+  // signing the joins in advance takes a while on a loaded box: the sockets must not be cut for not having joined yet
+  const FLOOD = ['--join-rate', '1000', '--join-burst', '1000', '--churn-rate', '1000', '--churn-burst', '1000', '--max-addresses-per-socket', '8', '--handshake-timeout', '120s']
 
   afterEach(async () => {
     closeAll()
