@@ -11,6 +11,11 @@ import type { TestNode } from './helpers/nodes.js'
 import type { RawPeer } from './helpers/raw-peer.js'
 import type { TestServer } from './helpers/rendezvous.js'
 
+/** The websocket address of a loopback server. */
+function serverOf (port: number): string {
+  return `/ip4/127.0.0.1/tcp/${port}/ws`
+}
+
 async function randomPeerAddress (port: number): Promise<string> {
   const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   return `${listenAddr(port)}/p2p/${peerId}`
@@ -25,7 +30,7 @@ describe('wsstar: dial failures and aborts', { timeout: 60_000 }, () => {
   before(async () => {
     server = await startRendezvous()
     a = await createNode({ listen: [listenAddr(server.port)] })
-    dialOnly = await createNode()
+    dialOnly = await createNode({ wsstar: { servers: [serverOf(server.port)] } })
   })
 
   after(async () => {
@@ -67,9 +72,31 @@ describe('wsstar: dial failures and aborts', { timeout: 60_000 }, () => {
     const down = await startRendezvous()
     const port = down.port
     await down.stop()
-    const started = Date.now()
-    await assert.rejects(dialOnly.dial(multiaddr(await randomPeerAddress(port))), { name: 'ServerUnavailableError' })
-    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
+    const node = await createNode({ wsstar: { servers: [serverOf(port)] } })
+    try {
+      const started = Date.now()
+      await assert.rejects(node.dial(multiaddr(await randomPeerAddress(port))), { name: 'ServerUnavailableError' })
+      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
+    } finally {
+      await node.stop()
+    }
+  })
+
+  it('a dial naming a server the node was not configured with fails at once with UnknownServerError; nothing connects there', async () => {
+    const other = await startRendezvous()
+    try {
+      const started = Date.now()
+      await assert.rejects(dialOnly.dial(multiaddr(await randomPeerAddress(other.port))), (err: any) => {
+        assert.equal(err.name, 'UnknownServerError', `${err.name}: ${err.message}`)
+        assert.equal(err.code, 'ERR_UNKNOWN_SERVER')
+        return true
+      })
+      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
+      assert.equal(other.stats().sockets, 0)
+      assert.ok(wsstarOf(dialOnly).getServers().every(s => s.server !== `ws://127.0.0.1:${other.port}`))
+    } finally {
+      await other.stop()
+    }
   })
 
   it('aborting a dial rejects with AbortError and leaves no dial on the server or the client', async () => {

@@ -25,10 +25,11 @@ function capturingUpgrader (onConnection: (maConn: MultiaddrConnection) => void)
   } as unknown as Upgrader
 }
 
-async function peer (): Promise<{ transport: WebSocketStarTransport, peerId: string }> {
+/** A bare transport that may join `servers` without listening there. */
+async function peer (servers: string[] = []): Promise<{ transport: WebSocketStarTransport, peerId: string }> {
   const privateKey = await generateKeyPair('Ed25519')
   const components = { peerId: peerIdFromPrivateKey(privateKey), privateKey, logger: defaultLogger() }
-  return { transport: webSocketStar().transport(components), peerId: components.peerId.toString() }
+  return { transport: webSocketStar({ servers }).transport(components), peerId: components.peerId.toString() }
 }
 
 describe('wsstar: credit flow control through the real server', { timeout: 60_000 }, () => {
@@ -41,7 +42,8 @@ describe('wsstar: credit flow control through the real server', { timeout: 60_00
 
   before(async () => {
     server = await startRendezvous()
-    const a = await peer()
+    // the caller dials through a server it does not listen on
+    const a = await peer([`/ip4/127.0.0.1/tcp/${server.port}/ws`])
     const b = await peer()
     caller = a.transport
     callee = b.transport

@@ -3,7 +3,8 @@
  * @libp2p/interface-compliance-tests transport suite against the wsstar
  * transport, through two real rendezvous servers on loopback. The listener
  * listens on both (the suite dials both of its addresses); the dialer does
- * not listen, so its dials use transient registrations.
+ * not listen, so its dials use transient registrations on the servers it is
+ * given (`servers`).
  */
 import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
@@ -30,7 +31,7 @@ describe('wsstar transport: interface-compliance-tests', function () {
 
   tests({
     async setup () {
-      const wsstar = webSocketStar()
+      const wsstar = webSocketStar({ servers: [first, second].map(s => `/ip4/127.0.0.1/tcp/${s.port}/ws`) })
       return {
         dialer: {
           transports: [wsstar.transport],

@@ -5,7 +5,7 @@ import { yamux } from '@libp2p/yamux'
 import { webSocketStar } from '@wsstar/transport'
 import { createLibp2p } from 'libp2p'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, Listener } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, Listener } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { WebSocketStarDiscovery, WebSocketStarInit, WebSocketStarListener, WebSocketStarTransport } from '@wsstar/transport'
 
@@ -15,6 +15,8 @@ export interface TestNodeOptions {
   listen?: string[]
   wsstar?: WebSocketStarInit
   start?: boolean
+  /** merged over the default gater, which allows dialling private addresses */
+  connectionGater?: ConnectionGater
 }
 
 /** A real libp2p node: wsstar transport + discovery, noise, yamux, identify, ping. */
@@ -26,7 +28,7 @@ export async function createNode (options: TestNodeOptions = {}): Promise<TestNo
     transports: [wsstar.transport],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
+    connectionGater: { denyDialMultiaddr: () => false, ...options.connectionGater },
     services: {
       identify: identify(),
       ping: ping(),

@@ -1,20 +1,29 @@
 /**
  * Hostile: identity. Nobody without a peer's private key can register its
  * peer id, displace its registration, or act as it, against a real server
- * process (`--announce` set, 1 s nonce lifetime). Each attempt is rejected
- * with its code, every code is counted in /metrics, and the legitimate
- * owner keeps receiving dials throughout.
+ * process (`--announce` set, 1 s nonce lifetime; then default options). Each
+ * attempt is rejected with its code, every code is counted in /metrics, and
+ * the legitimate owner keeps receiving dials throughout. A hostile server a
+ * peer might dial (`helpers/relaying-server.ts`) gets nothing it can use at
+ * the real one, and a caller cannot choose the address it is seen from.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { encodePublicKey, joinPayload, signJoin } from '@wsstar/protocol'
+import { multiaddr } from '@multiformats/multiaddr'
+import { PROTOCOL_VERSION, encodePublicKey, joinPayload, signJoin } from '@wsstar/protocol'
+import { io } from 'socket.io-client'
 import { toString } from 'uint8arrays'
+import { createNode, wsstarOf } from '../helpers/nodes.js'
+import { listenAddr } from '../helpers/rendezvous.js'
+import { relayingServer } from './helpers/relaying-server.js'
 import { spawnServer } from './helpers/server-process.js'
-import { ask, closeAll, codeOf, connect, dial, identity, join, peer, peerAddr, pump, sleep } from './helpers/wire.js'
+import { ask, closeAll, codeOf, connect, dial, identity, join, peer, peerAddr, pump, sleep, until } from './helpers/wire.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { Identity } from './helpers/wire.js'
 import type { RawPeer } from '../helpers/raw-peer.js'
+import type { TestNode } from '../helpers/nodes.js'
+import type { Socket } from 'socket.io-client'
 
 const b64 = (bytes: Uint8Array): string => toString(bytes, 'base64')
 
@@ -212,6 +221,22 @@ describe('hostile: identity', { timeout: 60_000 }, () => {
     assert.equal((await evicted).code, 'ERR_REPLACED')
   })
 
+  it('with --announce, even a relay that writes its own Host header gets ERR_INVALID_ADDRESS for a join signed for it', async () => {
+    const relay = await relayingServer(a.port, { host: 'self' })
+    try {
+      const toRelay = await connect(relay.port)
+      const sid = toRelay.id as string
+      const address = `${relay.server}/p2p-websocket-star/p2p/${victim.peerId.toString()}`
+      const [err] = await ask(toRelay, 'ss-join', address, { sid, signature: await signJoin(victim.key, address, sid) })
+      expect(err?.code, 'ERR_INVALID_ADDRESS')
+      expect(await codeOf(toRelay, 'ss-join', address, {}), 'ERR_INVALID_ADDRESS')
+      assert.equal(relay.joins.length, 2, 'both joins reached the real server')
+      assert.equal(victimEvicted, 0, 'the victim was never evicted')
+    } finally {
+      await relay.close()
+    }
+  })
+
   it('every rejection is counted by code in /metrics, and the server never restarted', async () => {
     const rejected = await a.metricsOf('wsstar_rejected_total')
     for (const [code, n] of Object.entries(expected)) {
@@ -223,5 +248,197 @@ describe('hostile: identity', { timeout: 60_000 }, () => {
     const health = await a.health()
     assert.equal(health.body.status, 'ok')
     console.log(`# identity rejections caused: ${JSON.stringify(expected)}`)
+  })
+})
+
+/** The error's name, or the name of the first error inside an AggregateError (libp2p's dial queue). */
+function errorNames (err: any): string[] {
+  return [err?.name, ...(Array.isArray(err?.errors) ? err.errors.map((e: any) => e?.name) : [])]
+}
+
+describe('hostile: identity with default options (no --announce)', { timeout: 90_000 }, () => {
+  let r: ServerProcess
+  let owner: RawPeer
+  const evictions: unknown[] = []
+
+  /** The owner is still the one registered: never evicted, and a dial to its address reaches it. */
+  async function ownerHolds (): Promise<void> {
+    await sleep(100)
+    assert.deepEqual(evictions, [], 'the owner was evicted')
+    const caller = await peer(r.port)
+    const dialId = await dial(caller, owner.address)
+    assert.ok(owner.incoming.includes(dialId), 'the owner received the dial')
+  }
+
+  /** A client that lets the server choose its Host header: what an address-spoofing caller does. */
+  async function connectAs (host: string): Promise<Socket> {
+    const socket = io(`ws://127.0.0.1:${r.port}`, { transports: ['websocket'], auth: { protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true, timeout: 10_000, extraHeaders: { Host: host } })
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => { resolve() })
+      socket.once('connect_error', reject)
+    })
+    return socket
+  }
+
+  before(async () => {
+    r = await spawnServer(['--join-rate', '1000', '--join-burst', '1000'])
+    owner = await peer(r.port)
+    owner.socket.on('ss-evicted', (payload: unknown) => { evictions.push(payload) })
+  })
+
+  after(async () => {
+    closeAll()
+    const exit = await r?.stop()
+    assert.equal(exit?.code, 0, 'the server exits 0 on SIGTERM')
+  })
+
+  it('a one-request join a hostile server relays (signed over the socket id it handed out) -> ERR_INVALID_ADDRESS; the owner stays', async () => {
+    const relay = await relayingServer(r.port)
+    try {
+      // the owner's client connects to the hostile server (as a client that joins any server it dials through would)
+      const toRelay = await connect(relay.port)
+      const sid = toRelay.id as string
+      assert.ok(relay.upstream.has(sid), 'the hostile server handed out its own socket id at the real server')
+      const address = `${relay.server}/p2p-websocket-star/p2p/${owner.peerId.toString()}`
+      const [err, result] = await ask(toRelay, 'ss-join', address, { sid, signature: await signJoin(owner.key, address, sid) })
+      assert.equal(relay.joins.length, 1, 'the join reached the real server')
+      await sleep(100)
+      assert.deepEqual(evictions, [], `hijacked: the real server answered ${JSON.stringify(err ?? result)} and evicted the owner`)
+      assert.equal(err?.code, 'ERR_INVALID_ADDRESS')
+      await ownerHolds()
+    } finally {
+      await relay.close()
+    }
+  })
+
+  it('a two-step join a hostile server relays (its nonce forwarded) -> ERR_INVALID_ADDRESS at the hello; the owner stays', async () => {
+    const relay = await relayingServer(r.port)
+    try {
+      const toRelay = await connect(relay.port)
+      const address = `${relay.server}/p2p-websocket-star/p2p/${owner.peerId.toString()}`
+      const [err, hello] = await ask(toRelay, 'ss-join', address, {})
+      if (err == null && typeof hello?.nonce === 'string') {
+        // the owner's client signs the nonce the real server issued to the attacker
+        await ask(toRelay, 'ss-join', address, { signature: await signJoin(owner.key, address, hello.nonce) })
+        await sleep(100)
+      }
+      assert.deepEqual(evictions, [], 'hijacked through the two-step join')
+      assert.equal(err?.code, 'ERR_INVALID_ADDRESS')
+      await ownerHolds()
+    } finally {
+      await relay.close()
+    }
+  })
+
+  it('a one-request join is usable once per socket: the same join again on that socket -> ERR_CHALLENGE_EXPIRED, a two-step join still works', async () => {
+    const me = await identity()
+    const address = peerAddr(r.port, me.peerId)
+    const socket = await connect(r.port)
+    const sid = socket.id as string
+    const signature = await signJoin(me.key, address, sid)
+    const [err, result] = await ask(socket, 'ss-join', address, { sid, signature })
+    assert.equal(err, null)
+    assert.equal(result.verified, true)
+    assert.equal(await codeOf(socket, 'ss-leave', address), undefined)
+    assert.equal(await codeOf(socket, 'ss-join', address, { sid, signature }), 'ERR_CHALLENGE_EXPIRED')
+    assert.equal(await codeOf(socket, 'ss-join', address.replace('/p2p/', '/ipfs/'), { sid, signature: await signJoin(me.key, address.replace('/p2p/', '/ipfs/'), sid) }), 'ERR_CHALLENGE_EXPIRED')
+    const [again] = await join(socket, me.key, address)
+    assert.equal(again, null, 'the two-step join (what the transport falls back to) still registers')
+  })
+
+  it('a captured one-request join cannot be replayed after the owner moved back: ERR_CHALLENGE_EXPIRED, the owner stays', async () => {
+    // a signature the owner made for this server over the attacker's socket id (a
+    // relay reachable under this server's own name): its first use cannot be told
+    // from the owner's own join
+    const eve = await connect(r.port)
+    const sid = eve.id as string
+    const signature = await signJoin(owner.key, owner.address, sid)
+    const [first] = await ask(eve, 'ss-join', owner.address, { sid, signature })
+    assert.equal(first, null)
+    await until(() => evictions.length === 1, 5000, 'the owner evicted by the first use')
+    assert.equal((evictions[0] as { code?: string }).code, 'ERR_REPLACED')
+    evictions.length = 0
+    // the owner comes back from its own socket, eve is evicted
+    const eveEvicted = new Promise(resolve => { eve.once('ss-evicted', resolve) })
+    const [back] = await join(owner.socket, owner.key, owner.address)
+    assert.equal(back, null)
+    await eveEvicted
+    // and replays the captured join on the same socket
+    const [replay] = await ask(eve, 'ss-join', owner.address, { sid, signature })
+    await sleep(100)
+    assert.deepEqual(evictions, [], 'the replay evicted the owner again')
+    assert.equal(replay?.code, 'ERR_CHALLENGE_EXPIRED')
+    await ownerHolds()
+  })
+
+  describe('with libp2p nodes', () => {
+    let node: TestNode
+    let nodeEvicted = 0
+
+    before(async () => {
+      node = await createNode({ listen: [listenAddr(r.port)], wsstar: { dialTimeout: 3000 } })
+      wsstarOf(node).addEventListener('status', (evt) => { if (evt.detail.status === 'evicted') nodeEvicted++ })
+      await until(() => node.getMultiaddrs().length > 0, 10_000, 'the node registered')
+    })
+
+    after(async () => { await node?.stop() })
+
+    it('a node never joins a server it was not configured with: a dial naming a hostile server fails with UnknownServerError, nothing reaches that server', async () => {
+      for (const host of [undefined, 'self'] as const) {
+        const relay = await relayingServer(r.port, host == null ? {} : { host })
+        try {
+          const attacker = await identity()
+          const target = multiaddr(`${relay.server}/p2p-websocket-star/p2p/${attacker.peerId.toString()}`)
+          const failure = await node.dial(target, { signal: AbortSignal.timeout(5000) }).then(() => undefined, (err: unknown) => err)
+          await sleep(100)
+          assert.equal(relay.connections, 0, `the node connected to the hostile server; its joins there: ${JSON.stringify(relay.joins.map(j => j.err ?? j.result))}`)
+          assert.equal(nodeEvicted, 0, 'the node was evicted at its own server')
+          assert.ok(errorNames(failure).includes('UnknownServerError'), `dial failed with ${errorNames(failure).join(', ')}: ${String(failure)}`)
+        } finally {
+          await relay.close()
+        }
+      }
+      // still registered and dialable where it listens
+      const caller = await peer(r.port)
+      await dial(caller, `${listenAddr(r.port)}/p2p/${node.peerId.toString()}`)
+    })
+
+    it('an inbound connection\'s remoteAddr is the callee\'s server + the caller\'s peer id, not the address the caller joined with', async () => {
+      const seen: string[] = []
+      const callee = await createNode({
+        listen: [listenAddr(r.port)],
+        connectionGater: { denyInboundConnection: (maConn) => { seen.push(maConn.remoteAddr.toString()); return true } }
+      })
+      try {
+        await until(() => callee.getMultiaddrs().length > 0, 10_000, 'the callee registered')
+        const mallory = await identity()
+        // the caller claims to be reached at 6.6.6.6 (its Host header says so)
+        const socket = await connectAs(`6.6.6.6:${r.port}`)
+        const spoofed = peerAddr(r.port, mallory.peerId, '6.6.6.6')
+        const [joinErr] = await join(socket, mallory.key, spoofed)
+        assert.equal(joinErr, null)
+        const [dialErr] = await ask(socket, 'ss-dial', spoofed, `${listenAddr(r.port)}/p2p/${callee.peerId.toString()}`)
+        assert.equal(dialErr, null)
+        await until(() => seen.length > 0, 5000, 'the inbound connection reached the gater')
+        assert.deepEqual(seen, [`${listenAddr(r.port)}/p2p/${mallory.peerId.toString()}`])
+        socket.disconnect()
+      } finally {
+        await callee.stop()
+      }
+    })
+
+    it('discovery never points a node at another server: an address announced with another server part is re-homed on the announcing server', async () => {
+      const mallory = await identity()
+      const socket = await connectAs(`6.6.6.6:${r.port}`)
+      const [joinErr] = await join(socket, mallory.key, peerAddr(r.port, mallory.peerId, '6.6.6.6'))
+      assert.equal(joinErr, null)
+      try {
+        await until(async () => await node.peerStore.has(mallory.peerId), 10_000, 'the node discovered the peer')
+        const stored = (await node.peerStore.get(mallory.peerId)).addresses.map(a => a.multiaddr.toString())
+        assert.deepEqual(stored, [listenAddr(r.port)], JSON.stringify(stored))
+      } finally {
+        socket.disconnect()
+      }
+    })
   })
 })

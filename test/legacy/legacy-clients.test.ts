@@ -273,7 +273,7 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     assert.match(metrics, /wsstar_limit_hits_total\{limit="legacy-max-buffered-bytes"\} [1-9]/)
   })
 
-  it('legacy hardening: domain-separated single-use nonces, per-socket dial ids, string errors, no crash on garbage', async () => {
+  it('legacy hardening: joins name the server connected to, domain-separated single-use nonces, per-socket dial ids, string errors, no crash on garbage', async () => {
     const server = await startServer()
     servers.push(server)
     const raw = spawn(RAW_SCRIPT)
@@ -283,6 +283,7 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     assert.equal(m.type, 'results', m.message)
     const r = m.r
     assert.match(r.nonce, new RegExp(`^wsstar-legacy-join:/ip4/127\\.0\\.0\\.1/tcp/${server.port}/ws:[0-9a-f]{32}$`))
+    assert.equal(r.otherServer, 'Invalid address', 'a join naming another server than the one connected to')
     assert.equal(r.badSignature, 'Signature Invalid')
     assert.equal(r.afterConsumed, 'Invalid public key', 'a nonce is gone after one attempt')
     assert.equal(r.wrongKey, 'Public key does not match the peer id')

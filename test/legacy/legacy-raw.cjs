@@ -38,6 +38,8 @@ async function main (port) {
   const addr = (id) => `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/ipfs/${id.toB58String()}`
   const a = await connect(port)
   const keyA = ia.marshalPubKey().toString('hex')
+  // an address naming another server than the one connected to (a join a 0.10 client made elsewhere)
+  r.otherServer = (await emit(a, 'ss-join', `/ip4/10.0.0.1/tcp/${port}/ws/p2p-websocket-star/ipfs/${ia.toB58String()}`, keyA))[0]
   // nonce: domain-separated, single use
   const [, nonce1] = await emit(a, 'ss-join', addr(ia), keyA)
   r.nonce = nonce1

@@ -1,9 +1,11 @@
-import { ErrorCode, WsStarError, parseJoinRequest, parseJoinStep, parseLeaveRequest, publicKeyForPeer, sameServer } from '@wsstar/protocol'
+import { ErrorCode, WsStarError, parseJoinRequest, parseJoinStep, parseLeaveRequest, publicKeyForPeer } from '@wsstar/protocol'
 import { verifyJoinSignature } from './join-signature.js'
 import type { Ed25519Verifier, KeyVerifier } from './join-signature.js'
 import { LIMIT_NAMES } from './options.js'
 import { registeredAddress } from './server-addresses.js'
+import { upgradeHost } from './upgrade-request.js'
 import type { JoinChallengeStore, PendingChallenge } from './join-challenge-store.js'
+import type { JoinServerRule } from './join-server-rule.js'
 import type { Membership } from './membership.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { Session } from './session.js'
@@ -15,8 +17,10 @@ export interface JoinHandlerInit {
   challenge: boolean
   challenges: JoinChallengeStore
   membership: Membership
-  /** this server's public addresses; empty: any server part is accepted */
+  /** this server's public addresses (`--announce`), the spelling registered for them */
   announce: Multiaddr[]
+  /** which server a join may name: the announced ones, else the one the socket connected to */
+  servers: JoinServerRule
   /** longest address string a join may register (`max-address-length`) */
   maxAddressLength: number
   metrics: RendezvousMetrics
@@ -36,7 +40,9 @@ export interface JoinHandlerInit {
  * (address and, for RSA ids, the public key) gets a nonce bound to this
  * socket and this address string; the proof (signature over the
  * domain-separated payload) takes the nonce out, is verified and registers
- * the peer. The one-round-trip join signs the socket id instead of a nonce.
+ * the peer. The one-round-trip join signs the socket id instead of a nonce,
+ * once per socket and peer id. Either names this server in its address
+ * (`JoinServerRule`).
  */
 export class JoinHandler {
   readonly #init: JoinHandlerInit
@@ -91,7 +97,7 @@ export class JoinHandler {
     // parseJoinRequest checked it is a string: the exact string is what gets signed
     const sent = address as string
     this.#checkLength(sent)
-    this.#checkServer(request.address)
+    this.#checkServer(session, request.address)
     // what gets registered and broadcast: this server's address + the peer id, nothing else sent
     const registered = registeredAddress(request.address, this.#init.announce)
     const step = request.step
@@ -103,8 +109,15 @@ export class JoinHandler {
       }
       return await this.#verifyAndRegister(session, sent, pending, step.signature)
     }
-    if (step.kind === 'socket-proof' && step.sid !== session.id) {
-      throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'the join is signed for another socket id (a reconnect changes it); sign this socket\'s id or use the two-step join')
+    if (step.kind === 'socket-proof') {
+      if (step.sid !== session.id) {
+        throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'the join is signed for another socket id (a reconnect changes it); sign this socket\'s id or use the two-step join')
+      }
+      // once verified, never again on this socket: a captured one cannot be
+      // replayed on it after its owner joined again elsewhere
+      if (session.madeOneRequestJoin(request.address.peerId.toString())) {
+        throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'this socket already made its one-request join for this peer id; use the two-step join')
+      }
     }
     // a join that would register a new address for this socket is broadcast: it is
     // admitted while the socket has a churn token, and pays for it once it registers
@@ -121,7 +134,9 @@ export class JoinHandler {
     // one request: the nonce is this socket's id, which the server chose at
     // random and sent in its CONNECT packet, so the client signed it up front
     this.#checkVerificationBudget()
-    return await this.#verifyAndRegister(session, sent, { parsed: registered, publicKey, nonce: session.id }, step.signature)
+    return await this.#verifyAndRegister(session, sent, { parsed: registered, publicKey, nonce: session.id }, step.signature, () => {
+      session.addOneRequestJoin(registered.peerId.toString())
+    })
   }
 
   /**
@@ -154,7 +169,7 @@ export class JoinHandler {
   }
 
   /** Callers check the verification budget in the same turn (`#checkVerificationBudget`). */
-  async #verifyAndRegister (session: Session, sent: string, challenge: Pick<PendingChallenge, 'parsed' | 'publicKey' | 'nonce'>, signature: string): Promise<JoinResult> {
+  async #verifyAndRegister (session: Session, sent: string, challenge: Pick<PendingChallenge, 'parsed' | 'publicKey' | 'nonce'>, signature: string, onVerified?: () => void): Promise<JoinResult> {
     this.#verifying++
     let valid: boolean
     try {
@@ -165,6 +180,7 @@ export class JoinHandler {
     if (!valid) {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }
+    onVerified?.()
     this.#checkRunning()
     if (!session.connected) {
       throw new WsStarError(ErrorCode.PEER_GONE, 'the socket disconnected during the join')
@@ -230,10 +246,10 @@ export class JoinHandler {
     }
   }
 
-  #checkServer (parsed: WebSocketStarAddress): void {
-    const announce = this.#init.announce
-    if (announce.length > 0 && !announce.some(server => sameServer(server, parsed.server))) {
-      throw new WsStarError(ErrorCode.INVALID_ADDRESS, `the address names another server; this one is ${announce.map(a => a.toString()).join(', ')}`)
+  #checkServer (session: Session, parsed: WebSocketStarAddress): void {
+    const refusal = this.#init.servers.refusal(parsed.server, upgradeHost(session.socket.conn))
+    if (refusal != null) {
+      throw new WsStarError(ErrorCode.INVALID_ADDRESS, refusal)
     }
   }
 }

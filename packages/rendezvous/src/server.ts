@@ -11,6 +11,7 @@ import { Discovery } from './discovery.js'
 import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
+import { JoinServerRule } from './join-server-rule.js'
 import { MemoryReclaim } from './memory-reclaim.js'
 import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
@@ -266,11 +267,13 @@ class WsStarRendezvousServer implements RendezvousServer {
     })
     this.#verifier = new SignaturePool({ threads: limits.verifyThreads, logger: this.#logger })
     this.#reclaim = new MemoryReclaim({ quietMs: limits.reclaimQuietMs, minGrowthBytes: limits.reclaimMinGrowthBytes, logger: this.#logger })
+    const joinServers = new JoinServerRule(this.#options.announce)
     this.#joins = new JoinHandler({
       challenge: this.#options.challenge,
       challenges: this.#challenges,
       membership: this.#membership,
       announce: this.#options.announce,
+      servers: joinServers,
       maxAddressLength: limits.maxAddressLength,
       metrics: this.#metrics,
       isShuttingDown,
@@ -288,6 +291,7 @@ class WsStarRendezvousServer implements RendezvousServer {
         logger: this.#logger,
         metrics: this.#metrics,
         isShuttingDown,
+        servers: joinServers,
         isV2Peer: async (peerId) => (await this.#registry.get(peerId)) != null,
         v2Peers: () => this.#membership.localPeers
       })
@@ -464,6 +468,9 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#reclaim.start()
     if (!this.#options.challenge) {
       this.#logger.warn('the join challenge is OFF: anyone can register any peer id. Use this only in trusted test setups')
+    }
+    if (this.#options.announce.length === 0 && !isLoopback(host)) {
+      this.#logger.warn('no --announce: joins are checked against the Host header the client sent, which a relaying server can write; announce the public address(es) of a public server')
     }
     const admin = this.#admin == null ? undefined : `http://${hostPort(this.#options.adminHost, this.#adminPort ?? 0)}/`
     // what a client puts in its listen addresses, ready to copy
@@ -910,6 +917,10 @@ function clusterStatus (stats: ClusterStats): ClusterStatus {
     redis: stats.redisUp ? 'up' : 'down',
     replicas: stats.nodes.map(node => ({ ...node, self: node.nodeId === stats.nodeId }))
   }
+}
+
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
 }
 
 function connectError (code: ErrorCode, message: string): Error & { data: { code: ErrorCode, message: string } } {

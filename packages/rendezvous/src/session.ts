@@ -69,6 +69,8 @@ export class Session {
   pendingJoinAnswers = 0
   /** `ws-peers` held until the pending join answers are out */
   heldDeltas?: PeersDelta[]
+  /** peer ids this socket made a verified one-request join for (created on first use) */
+  #oneRequestJoins?: Set<string>
 
   /**
    * @param backlogBounds past these the socket is cut: `onOverflow` is called once
@@ -92,6 +94,16 @@ export class Session {
   /** Relayed data the server has queued for this socket, by cost: see OutgoingBacklog.dataBytes. */
   bufferedBytes (): number {
     return this.backlog.dataBytes()
+  }
+
+  /** True once this socket made a verified one-request join (signed over its id) for `peerId`: that signature would verify again. */
+  madeOneRequestJoin (peerId: string): boolean {
+    return this.#oneRequestJoins?.has(peerId) === true
+  }
+
+  addOneRequestJoin (peerId: string): void {
+    this.#oneRequestJoins ??= new Set()
+    this.#oneRequestJoins.add(peerId)
   }
 
   addAddress (peerId: string, address: string): void {

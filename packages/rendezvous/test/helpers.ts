@@ -62,9 +62,9 @@ export function addressOf (server: RendezvousServer, peer: TestPeer | PeerId | s
 
 const clients = new Set<Socket>()
 
-/** A connected raw client. `auth` defaults to the v2 handshake. */
-export async function connect (server: RendezvousServer, auth: Record<string, unknown> | undefined = { protocol: 'wsstar/2' }): Promise<Socket> {
-  const socket = io(serverUrl(server), { transports: ['websocket'], auth, reconnection: false, forceNew: true, timeout: 5000 })
+/** A connected raw client. `auth` defaults to the v2 handshake; `headers` go on its upgrade request (e.g. `Host`). */
+export async function connect (server: RendezvousServer, auth: Record<string, unknown> | undefined = { protocol: 'wsstar/2' }, headers?: Record<string, string>): Promise<Socket> {
+  const socket = io(serverUrl(server), { transports: ['websocket'], auth, reconnection: false, forceNew: true, timeout: 5000, ...(headers == null ? {} : { extraHeaders: headers }) })
   clients.add(socket)
   socket.on('disconnect', () => { clients.delete(socket) })
   await new Promise<void>((resolve, reject) => {

@@ -152,6 +152,20 @@ export class ChallengeRequiredError extends Error {
   }
 }
 
+/**
+ * A dial names a rendezvous server this node was not configured with (not a
+ * listen address's server, not in the `servers` option). Client side only:
+ * nothing is sent to that server.
+ */
+export class UnknownServerError extends Error {
+  static override name = 'UnknownServerError'
+  readonly code = 'ERR_UNKNOWN_SERVER'
+  constructor (message = 'the address names a rendezvous server this node was not configured with') {
+    super(message)
+    this.name = 'UnknownServerError'
+  }
+}
+
 const JOIN_CODES = new Set<string>([
   ErrorCode.INVALID_ADDRESS,
   ErrorCode.INVALID_KEY,

@@ -72,6 +72,7 @@ export class WebSocketStarListener extends TypedEventEmitter<WebSocketStarListen
     } catch (err: any) {
       throw new ListenError(`cannot listen on ${ma.toString()}: ${err.message}`)
     }
+    this.#init.pool.allow(server)
     const connection = this.#init.pool.connection(server)
     this.#connection = connection
     connection.addEventListener('status', this.#onStatus)

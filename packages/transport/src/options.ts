@@ -1,6 +1,9 @@
 /**
  * Options of `webSocketStar(init)`, with their defaults next to them.
  */
+import { multiaddr } from '@multiformats/multiaddr'
+import { WebSocketStarServer, serverUrl } from '@wsstar/protocol'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface ReconnectOptions {
   /** first delay after a lost or failed connection, ms (default 250) */
@@ -56,6 +59,15 @@ export interface WebSocketStarInit {
   closeTimeout?: number
   /** how many discovered addresses are remembered for a discovery service that starts late (default 1024) */
   maxCachedPeers?: number
+  /**
+   * Rendezvous servers this node may join without listening on them, to
+   * dial peers there (e.g. `/dns4/star.example.com/tcp/443/wss`; default
+   * none). The servers of the node's listen addresses are always allowed.
+   * A dial to a peer whose address names any other server fails with
+   * `UnknownServerError` instead of connecting there: joining signs the
+   * node's peer id for that server, which a hostile one could relay.
+   */
+  servers?: Array<string | Multiaddr>
 }
 
 export interface ResolvedOptions {
@@ -68,6 +80,7 @@ export interface ResolvedOptions {
   transientLinger: number
   closeTimeout: number
   maxCachedPeers: number
+  servers: Multiaddr[]
 }
 
 export const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
@@ -120,6 +133,21 @@ export function resolveOptions (init: WebSocketStarInit = {}): ResolvedOptions {
     listenTimeout: positive(init.listenTimeout, DEFAULT_LISTEN_TIMEOUT, 'listenTimeout'),
     transientLinger: positive(init.transientLinger, DEFAULT_TRANSIENT_LINGER, 'transientLinger'),
     closeTimeout: positive(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 'closeTimeout'),
-    maxCachedPeers: positive(init.maxCachedPeers, DEFAULT_MAX_CACHED_PEERS, 'maxCachedPeers')
+    maxCachedPeers: positive(init.maxCachedPeers, DEFAULT_MAX_CACHED_PEERS, 'maxCachedPeers'),
+    servers: (init.servers ?? []).map(server => serverAddress(server))
   }
+}
+
+function serverAddress (value: string | Multiaddr): Multiaddr {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(value)
+    serverUrl(ma)
+  } catch (err: any) {
+    throw new TypeError(`webSocketStar: servers: ${String(value)} is not a server address: ${err?.message ?? ''}`)
+  }
+  if (!WebSocketStarServer.exactMatch(ma)) {
+    throw new TypeError(`webSocketStar: servers: ${String(value)} is not a server address like /dns4/star.example.com/tcp/443/wss`)
+  }
+  return ma
 }

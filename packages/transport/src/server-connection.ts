@@ -600,7 +600,10 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       return
     }
     this.#log('incoming dial %s from %s', id, caller.address)
-    const maConn = this.#createConnection(id, caller.multiaddr, 'inbound')
+    // this server + the caller's peer id: the rest of `from` is whatever the
+    // caller (or the server) wrote, and libp2p's allow/deny lists and
+    // per-host limits read the IP of remoteAddr
+    const maConn = this.#createConnection(id, peerAddress(this.listenAddr, caller.peerId), 'inbound')
     ack(null)
     this.#init.metrics.event('incoming')
     handler.onIncomingDial(maConn)

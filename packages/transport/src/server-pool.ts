@@ -1,5 +1,5 @@
 import { TypedEventEmitter } from '@libp2p/interface'
-import { parsePeerAddress, serverUrl } from '@wsstar/protocol'
+import { canonicalPeerAddress, parsePeerAddress, serverUrl } from '@wsstar/protocol'
 import { ServerConnection } from './server-connection.js'
 import { WebSocketStarMetrics } from './transport-metrics.js'
 import type { ResolvedOptions } from './options.js'
@@ -31,8 +31,10 @@ export interface ServerPoolComponents {
 /**
  * The state a transport and its discovery service share within one libp2p
  * node: one `ServerConnection` per rendezvous server (keyed by socket.io
- * URL), and a bounded cache of the peers they announced, so a discovery
- * service that starts after the first join still learns the join sample.
+ * URL), the servers the node may join (its listen servers and the
+ * `servers` option), and a bounded cache of the peers they announced, so a
+ * discovery service that starts after the first join still learns the join
+ * sample.
  */
 export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
   readonly #components: ServerPoolComponents
@@ -41,6 +43,8 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
   readonly #connections = new Map<string, ServerConnection>()
   /** address -> peer info, insertion ordered (oldest first) */
   readonly #known = new Map<string, PeerInfo>()
+  /** socket.io URLs of the servers this node may join */
+  readonly #allowed = new Set<string>()
 
   /** counts reported through the node's metrics */
   readonly metrics: WebSocketStarMetrics
@@ -55,6 +59,23 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
       return byStatus
     })
     this.#log = components.logger.forComponent('libp2p:websocket-star:pool')
+    for (const server of options.servers) {
+      this.#allowed.add(serverUrl(server))
+    }
+  }
+
+  /** Lets this node join `server` (a server it listens on). */
+  allow (server: Multiaddr): void {
+    this.#allowed.add(serverUrl(server))
+  }
+
+  /** True when this node may join `server`: it listens there or has it in the `servers` option. */
+  allows (server: Multiaddr): boolean {
+    try {
+      return this.#allowed.has(serverUrl(server))
+    } catch {
+      return false
+    }
   }
 
   get options (): ResolvedOptions {
@@ -129,8 +150,9 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
 
   #onPeers (connection: ServerConnection, joined: string[], left: string[]): void {
     const change: PeersChange = { joined: [], left: [] }
+    const rehomed = { count: 0 }
     for (const address of left) {
-      const info = this.#peerInfo(address)
+      const info = this.#peerInfo(address, connection, rehomed)
       if (info == null) {
         continue
       }
@@ -138,7 +160,7 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
       change.left.push(info)
     }
     for (const address of joined) {
-      const info = this.#peerInfo(address)
+      const info = this.#peerInfo(address, connection, rehomed)
       if (info == null) {
         continue
       }
@@ -154,18 +176,38 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
       }
       change.joined.push(info)
     }
+    if (rehomed.count > 0) {
+      this.#log('%s: %d announced addresses named another server; kept on this one', connection.url, rehomed.count)
+    }
     this.#log.trace('%s: %d joined, %d left', connection.url, change.joined.length, change.left.length)
     if (change.joined.length > 0 || change.left.length > 0) {
       this.safeDispatchEvent('peers', { detail: change })
     }
   }
 
-  /** A peer announcement as a PeerInfo; null for malformed ones and for ourselves. */
-  #peerInfo (address: string): PeerInfo | null {
+  #sameUrl (server: Multiaddr, url: string): boolean {
+    try {
+      return serverUrl(server) === url
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * A peer announcement as a PeerInfo; null for malformed ones and for
+   * ourselves. The address is always on the announcing server: a server
+   * relays to the peers it announces (in a cluster, across its replicas), and
+   * another server part would have this node join a server it did not choose.
+   */
+  #peerInfo (address: string, connection: ServerConnection, rehomed: { count: number }): PeerInfo | null {
     try {
       const parsed = parsePeerAddress(address)
       if (parsed.peerId.equals(this.#components.peerId)) {
         return null
+      }
+      if (!this.#sameUrl(parsed.server, connection.url)) {
+        rehomed.count++
+        return { id: parsed.peerId, multiaddrs: [canonicalPeerAddress(connection.server, parsed.peerId).multiaddr] }
       }
       return { id: parsed.peerId, multiaddrs: [parsed.multiaddr] }
     } catch {

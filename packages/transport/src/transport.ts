@@ -2,6 +2,7 @@ import { InvalidMultiaddrError, TypedEventEmitter, serviceCapabilities, transpor
 import { WebSocketStarListen, WebSocketStarPeer, parsePeerAddress } from '@wsstar/protocol'
 import { CustomProgressEvent } from 'progress-events'
 import { abortError } from './abort.js'
+import { UnknownServerError } from './errors.js'
 import { WebSocketStarListener } from './listener.js'
 import type { AddressConfirmer } from './listener.js'
 import type { ServerStatus, ServerStatusDetail } from './server-connection.js'
@@ -89,6 +90,9 @@ export class WebSocketStarTransport extends TypedEventEmitter<WebSocketStarTrans
       target = parsePeerAddress(ma.toString())
     } catch (err: any) {
       throw new InvalidMultiaddrError(`cannot dial ${ma.toString()}: ${err.message}`)
+    }
+    if (!this.#pool.allows(target.server)) {
+      throw new UnknownServerError(`cannot dial ${ma.toString()}: ${target.server.toString()} is not a server this node listens on or has in its \`servers\` option`)
     }
     let server
     try {

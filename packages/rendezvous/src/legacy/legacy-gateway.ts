@@ -1,7 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Counter, Gauge } from 'prom-client'
 import { LIMIT_NAMES } from '../options.js'
 import { TokenBucket } from '../token-bucket.js'
+import { upgradeHost } from '../upgrade-request.js'
+import type { JoinServerRule } from '../join-server-rule.js'
 import { parseLegacyAddress, parseLegacyKey, verifyLegacySignature } from './legacy-keys.js'
 import type { RendezvousLimits } from '../options.js'
 import type { KeyObject } from 'node:crypto'
@@ -136,6 +139,8 @@ export interface LegacyGatewayInit {
   logger: Logger
   metrics: { registry: Registry, limitHit(limit: string): void }
   isShuttingDown(): boolean
+  /** which server a join may name, as for wsstar/2 joins */
+  servers: JoinServerRule
   /** is this peer id registered by a wsstar/2 socket (cross-population dials) */
   isV2Peer(peerId: string): Promise<boolean>
   /** registrations of the v2 population on this server (shared max-peers) */
@@ -376,6 +381,12 @@ export class LegacyGateway {
       ack(LEGACY_ERRORS.BAD_ADDRESS)
       return
     }
+    // a 0.10 client signs any nonce: naming this server is what keeps a join it made elsewhere out
+    if (!this.#namesThisServer(session, parsed.server)) {
+      this.#joins.inc({ result: 'other-server' })
+      ack(LEGACY_ERRORS.BAD_ADDRESS)
+      return
+    }
     const addressKey = address as string
     const pending = session.challenges.get(addressKey)
     if (pending != null && keyOrSignature !== pending.keyHex) {
@@ -429,6 +440,16 @@ export class LegacyGateway {
     session.challenges.set(addressKey, { nonce, keyHex: keyOrSignature, key: key.key, expiresAt: Date.now() + limits.challengeTtlMs })
     this.#joins.inc({ result: 'challenged' })
     ack(null, nonce)
+  }
+
+  #namesThisServer (session: LegacySession, server: string): boolean {
+    let ma
+    try {
+      ma = multiaddr(server)
+    } catch {
+      return false
+    }
+    return this.#init.servers.refusal(ma, upgradeHost(session.socket.conn)) == null
   }
 
   /** undefined on success, else the string error */
