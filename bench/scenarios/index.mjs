@@ -15,6 +15,7 @@ import * as latency from './latency.mjs'
 import * as legacy from './legacy.mjs'
 import * as slowReceiver from './slow-receiver.mjs'
 import * as throughput from './throughput.mjs'
+import * as upgrade from './upgrade.mjs'
 
 export const SCENARIOS = [
   throughput,
@@ -24,7 +25,8 @@ export const SCENARIOS = [
   dials,
   slowReceiver,
   cluster,
-  legacy
+  legacy,
+  upgrade
 ]
 
 export function findScenario (name) {
