@@ -43,9 +43,11 @@ export interface DirectUpgradeInit {
   timeout?: number
 
   /**
-   * Tries per upgrade. A WebRTC handshake can fail for a passing reason (a
-   * peer connection that closes during ICE, seen with libdatachannel under
-   * load); the next try starts at once over the same relayed connection.
+   * Tries per upgrade. A WebRTC handshake can fail for a passing reason (in
+   * Node, libdatachannel now and then fails the DTLS handshake right after
+   * ICE with `certificate verify failed`, which `@libp2p/webrtc` reports only
+   * at the try's timeout); the next try starts at once over the same relayed
+   * connection.
    *
    * @default 2
    */
