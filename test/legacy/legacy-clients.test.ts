@@ -393,6 +393,17 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     assert.match(await server.metrics.metrics(), /wsstar_legacy_slow_consumers_total [1-9]/)
   })
 
+  it('legacy joins take the per-address join tokens that v2 joins take (join-rate-per-ip)', async () => {
+    const server = await startServer({ limits: { joinBurstPerIp: 1, joinRatePerIp: 0.001 } })
+    servers.push(server)
+    const abuse = spawn(ABUSE_SCRIPT)
+    await abuse.waitFor(m => m.type === 'ready', 20_000, 'ready')
+    // the script joins two peers from 127.0.0.1: the second finds no token left
+    await assert.rejects(abuse.ask({ cmd: 'setup', port: server.port }), /join: Rate limit exceeded/)
+    assert.equal(server.legacyStats()?.peers, 1)
+    assert.match(await server.metrics.metrics(), /wsstar_limit_hits_total\{limit="join-rate-per-ip"\} [1-9]/)
+  })
+
   it('legacy sockets take frames up to 1,000,000 bytes like the old server: 999,999-byte chunks, 8 MiB, sha256 checked; v2 sockets keep max-message-bytes', async () => {
     const server = await startServer()
     servers.push(server)

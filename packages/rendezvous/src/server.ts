@@ -293,7 +293,11 @@ class WsStarRendezvousServer implements RendezvousServer {
         isShuttingDown,
         servers: joinServers,
         isV2Peer: async (peerId) => (await this.#registry.get(peerId)) != null,
-        v2Peers: () => this.#membership.localPeers
+        v2Peers: () => this.#membership.localPeers,
+        takeIpJoin: (socket) => {
+          const conn = this.#connectionIps.get(socket.conn)
+          return conn == null || this.#perIp.takeJoin(conn.ip)
+        }
       })
     }
     const legacy = this.#legacy

@@ -10,8 +10,8 @@ import type { RendezvousServer } from '../src/index.js'
 import type { IncomingMessage } from 'node:http'
 
 /** protobuf PublicKey { Type: RSA, Data: SPKI DER } as a 0.10 client sends it (hex) */
-function legacyKey (): { hex: string, peerId: string, sign: (msg: string) => string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+function legacyKey (modulusLength = 2048, publicExponent = 65537): { hex: string, peerId: string, sign: (msg: string) => string } {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength, publicExponent })
   const der = publicKey.export({ type: 'spki', format: 'der' })
   const len = der.length
   const varint = len < 128 ? [len] : [(len & 0x7f) | 0x80, len >> 7]
@@ -54,6 +54,14 @@ describe('legacy mode: keys and addresses', () => {
     assert.equal(verifyLegacySignature(parsed.key, nonce + 'x', k.sign(nonce)), false)
     assert.equal(verifyLegacySignature(parsed.key, nonce, 'zz'), false)
     assert.equal(verifyLegacySignature(parsed.key, nonce, 42), false)
+  })
+
+  it('refuses RSA keys outside the v2 key policy: exponent other than 65537, modulus outside 2048..4096 bits', () => {
+    // a huge exponent makes each verification, on the event loop, cost milliseconds
+    for (const [bits, e] of [[1024, 65537], [2048, 3], [2048, 2 ** 31 - 1], [4160, 65537]]) {
+      assert.equal(parseLegacyKey(legacyKey(bits, e).hex), undefined, `${bits} bits, e = ${e}`)
+    }
+    assert.ok(parseLegacyKey(legacyKey(4096).hex) != null)
   })
 
   it('refuses malformed keys without throwing', () => {

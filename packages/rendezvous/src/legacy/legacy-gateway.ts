@@ -145,6 +145,8 @@ export interface LegacyGatewayInit {
   isV2Peer(peerId: string): Promise<boolean>
   /** registrations of the v2 population on this server (shared max-peers) */
   v2Peers(): number
+  /** a join token of the socket's client address (join-rate-per-ip, shared with v2); false when there is none left */
+  takeIpJoin?: (socket: Socket) => boolean
 }
 
 export interface LegacyStats {
@@ -416,6 +418,11 @@ export class LegacyGateway {
     // step 1: the key; answer with a domain-separated, single-use, expiring nonce
     if (!session.joinBucket.take()) {
       this.#init.metrics.limitHit(LIMIT_NAMES.joinRate)
+      ack(LEGACY_ERRORS.RATE)
+      return
+    }
+    if (this.#init.takeIpJoin?.(session.socket) === false) {
+      this.#init.metrics.limitHit(LIMIT_NAMES.joinRatePerIp)
       ack(LEGACY_ERRORS.RATE)
       return
     }

@@ -1,10 +1,12 @@
 import { createHash, createPublicKey, verify } from 'node:crypto'
+import { MAX_RSA_MODULUS_BITS, MIN_RSA_MODULUS_BITS, RSA_PUBLIC_EXPONENT } from '@wsstar/protocol'
 import type { KeyObject } from 'node:crypto'
 
 /**
  * Keys and addresses as legacy websocket-star 0.10 clients send them:
  * the public key is the HEX of the protobuf `PublicKey { Type, Data }`
- * (RSA only: Type 0, Data = SPKI DER), the peer id is the base58btc
+ * (RSA only: Type 0, Data = SPKI DER; e = 65537 and a 2048..4096-bit
+ * modulus, as for v2), the peer id is the base58btc
  * sha2-256 multihash of those protobuf bytes (a `Qm…` id), and the
  * signature is RSASSA-PKCS1-v1_5 / SHA-256 over the UTF-8 bytes of the nonce.
  */
@@ -58,6 +60,9 @@ export function parseLegacyKey (hex: unknown): LegacyKey | undefined {
     return undefined
   }
   if (key.asymmetricKeyType !== 'rsa') return undefined
+  // the v2 key policy: a huge exponent or modulus makes each verification (on the event loop) cost milliseconds
+  const { modulusLength, publicExponent } = key.asymmetricKeyDetails ?? {}
+  if (publicExponent !== BigInt(RSA_PUBLIC_EXPONENT) || modulusLength == null || modulusLength < MIN_RSA_MODULUS_BITS || modulusLength > MAX_RSA_MODULUS_BITS) return undefined
   const digest = createHash('sha256').update(buf).digest()
   const peerId = base58btc(Buffer.concat([Buffer.from([0x12, 0x20]), digest]))
   return { peerId, key }
