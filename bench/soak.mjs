@@ -135,6 +135,8 @@ class Peer {
     this.peerId = peerIdFromPrivateKey(key).toString()
     this.address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${this.peerId}`
     this.joined = false
+    /** the socket id this peer last joined over in one request (the server takes that once per socket) */
+    this.oneRequestSid = undefined
     this.busy = false
     this.receivers = new Map()
     this.resets = new Map()
@@ -182,12 +184,16 @@ class Peer {
       const [err, result] = await ask(this.socket, 'ss-join', this.address, { sid, signature: await signJoin(this.key, this.address, sid) })
       if (err == null && result?.verified === true) {
         this.joined = true
+        this.oneRequestSid = sid
         this.churn(`joined in one request on socket ${this.socket.id}`)
         stats.joins++
         return
       }
-      // a reconnect in between gives the socket a new id: the transport then joins in two steps, and so do we
-      if (err?.code !== 'ERR_CHALLENGE_EXPIRED' || this.socket.id === sid) return unexpected('one-request join', err ?? { code: 'NOT_VERIFIED', message: 'result without verified: true' })
+      // a reconnect in between gives the socket a new id, and a socket's one-request join
+      // verifies once (a re-join after a leave on it is refused): the transport then joins
+      // in two steps, and so do we
+      const expected = this.socket.id !== sid || this.oneRequestSid === sid
+      if (err?.code !== 'ERR_CHALLENGE_EXPIRED' || !expected) return unexpected('one-request join', err ?? { code: 'NOT_VERIFIED', message: 'result without verified: true' })
     }
     const [err1, hello] = await ask(this.socket, 'ss-join', this.address, {})
     if (err1 != null) return unexpected('join hello', err1)

@@ -1,5 +1,6 @@
 import { TypedEventEmitter } from '@libp2p/interface'
 import { canonicalPeerAddress, parsePeerAddress, serverUrl } from '@wsstar/protocol'
+import { UnknownServerError } from './errors.js'
 import { ServerConnection } from './server-connection.js'
 import { WebSocketStarMetrics } from './transport-metrics.js'
 import type { ResolvedOptions } from './options.js'
@@ -116,7 +117,9 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
    * to another server of the same cluster (its join answer named `server`;
    * the cluster relays the dial between its replicas), else a new one. A
    * second registration in a cluster would be a move: the replica holding
-   * the first one would evict it.
+   * the first one would evict it. A new one only to a server this node may
+   * join (`allows`), else UnknownServerError: joining signs this node's peer
+   * id for that server, which a hostile one could relay to a real one.
    */
   connectionFor (server: Multiaddr): ServerConnection {
     const own = this.#connections.get(serverUrl(server))
@@ -129,7 +132,13 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
         relay = connection
       }
     }
-    return relay ?? this.connection(server)
+    if (relay != null) {
+      return relay
+    }
+    if (!this.allows(server)) {
+      throw new UnknownServerError(`${server.toString()} is not a server this node listens on, has in its \`servers\` option, or reaches through a cluster it joined`)
+    }
+    return this.connection(server)
   }
 
   connections (): ServerConnection[] {
@@ -195,9 +204,11 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
 
   /**
    * A peer announcement as a PeerInfo; null for malformed ones and for
-   * ourselves. The address is always on the announcing server: a server
-   * relays to the peers it announces (in a cluster, across its replicas), and
-   * another server part would have this node join a server it did not choose.
+   * ourselves. The address always names the announcing server or, in a
+   * cluster, one of its replicas (its join answer's `cluster`): any other
+   * server part is replaced by the announcing server's, which relays to
+   * every peer it announces, so discovery never has this node join a server
+   * it did not choose.
    */
   #peerInfo (address: string, connection: ServerConnection, rehomed: { count: number }): PeerInfo | null {
     try {
@@ -205,7 +216,7 @@ export class ServerPool extends TypedEventEmitter<ServerPoolEvents> {
       if (parsed.peerId.equals(this.#components.peerId)) {
         return null
       }
-      if (!this.#sameUrl(parsed.server, connection.url)) {
+      if (!this.#sameUrl(parsed.server, connection.url) && !connection.relaysTo(parsed.server)) {
         rehomed.count++
         return { id: parsed.peerId, multiaddrs: [canonicalPeerAddress(connection.server, parsed.peerId).multiaddr] }
       }

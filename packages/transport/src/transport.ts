@@ -91,13 +91,13 @@ export class WebSocketStarTransport extends TypedEventEmitter<WebSocketStarTrans
     } catch (err: any) {
       throw new InvalidMultiaddrError(`cannot dial ${ma.toString()}: ${err.message}`)
     }
-    if (!this.#pool.allows(target.server)) {
-      throw new UnknownServerError(`cannot dial ${ma.toString()}: ${target.server.toString()} is not a server this node listens on or has in its \`servers\` option`)
-    }
     let server
     try {
       server = this.#pool.connectionFor(target.server)
     } catch (err: any) {
+      if (err instanceof UnknownServerError) {
+        throw new UnknownServerError(`cannot dial ${ma.toString()}: ${err.message}`)
+      }
       throw new InvalidMultiaddrError(`cannot dial ${ma.toString()}: ${err.message}`)
     }
     this.#log('dialing %a through %s', ma, server.url)
