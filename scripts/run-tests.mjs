@@ -76,7 +76,9 @@ const skippedSuites = existsSync(skipLog) ? readFileSync(skipLog, 'utf8').split(
 rmSync(skipDir, { recursive: true, force: true })
 if (skippedSuites.length > 0) {
   console.log(`\n${skippedSuites.length} suite${skippedSuites.length === 1 ? '' : 's'} skipped for a missing system component (WSSTAR_REQUIRE_ALL=1 makes these failures):`)
-  for (const line of skippedSuites) console.log(`  ${line}`)
+  const times = new Map()
+  for (const line of skippedSuites) times.set(line, (times.get(line) ?? 0) + 1)
+  for (const [line, n] of times) console.log(`  ${line}${n > 1 ? ` (${n} suites)` : ''}`)
   skipped += skippedSuites.length
 }
 if (exitCode !== 0 && failed === 0) failed = 1 // a runner crashed without reporting a failing test
