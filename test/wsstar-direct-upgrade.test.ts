@@ -85,6 +85,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
 
     const relayed = await a.dial(b.getMultiaddrs(), { signal: AbortSignal.timeout(10_000) })
     assert.ok(isRelayed(relayed), 'the first connection runs through the rendezvous server')
+    await waitFor(() => b.getConnections(a.peerId).some(isRelayed), 10_000)
 
     const { detail } = await direct
     // the grace period (1.5 s) starts now
