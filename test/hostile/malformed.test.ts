@@ -52,7 +52,8 @@ describe('hostile: malformed input', { timeout: 90_000 }, () => {
 
   before(async () => {
     // the handshake timeout is long here: sockets that never join stay for the whole test
-    server = await spawnServer(['--handshake-timeout', '120s', '--join-rate', '10000', '--join-burst', '10000', '--dial-rate', '10000', '--dial-burst', '10000', '--dial-timeout', '300ms'], { logLevel: 'debug' })
+    // rate limits out of the way: this suite is about what malformed input does; the prober's one request per sequence must not hit the request budget
+    server = await spawnServer(['--handshake-timeout', '120s', '--join-rate', '10000', '--join-burst', '10000', '--dial-rate', '10000', '--dial-burst', '10000', '--request-rate', '10000', '--request-burst', '10000', '--churn-rate', '10000', '--churn-burst', '10000', '--dial-timeout', '300ms'], { logLevel: 'debug' })
     linesBefore = server.lines.length
     phaseStarted = Date.now()
   })
