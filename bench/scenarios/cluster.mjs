@@ -73,7 +73,7 @@ async function startCluster (replicas, execArgv = []) {
   for (let i = 0; i < replicas; i++) {
     const port = await freePort()
     const child = spawn(process.execPath, [...execArgv, CLI, '--host', '127.0.0.1', '--port', String(port), '--redis-url', `redis://127.0.0.1:${redisPort}`,
-      '--redis-prefix', prefix, '--node-id', `bench-${i}`, '--log-level', 'warn', '--dial-rate', '100000', '--dial-burst', '100000',
+      '--redis-prefix', prefix, '--node-id', `bench-${i}`, '--log-level', 'warn', '--dial-rate', '100000', '--dial-burst', '100000', '--request-rate', '100000', '--request-burst', '100000',
       '--max-sockets-per-ip', '1000000', '--join-rate-per-ip', '1000000', '--join-burst-per-ip', '1000000', ...extraArgs], { stdio: ['ignore', 'ignore', 'inherit'] })
     procs.push(child)
     nodes.push({ port, pid: child.pid, addr: `/ip4/127.0.0.1/tcp/${port}/ws` })
