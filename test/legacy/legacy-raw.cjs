@@ -2,35 +2,7 @@
 // Raw socket.io v2 (Engine.IO 3) clients speaking the legacy events by hand (from
 // bench/legacy, on Node 20): probes the legacy mode's hardening and sends the
 // results to the parent as one { type: 'results', ... } message.
-const path = require('path')
-const { createRequire } = require('module')
-
-const benchDir = path.resolve(__dirname, '../../bench/legacy')
-const req = createRequire(path.join(benchDir, 'package.json'))
-const io = req('socket.io-client')
-const { createPeerIds } = req('./node-crypto-peer-ids.cjs')
-
-const send = (m) => { if (process.connected) process.send(m) }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function connect (port) {
-  const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false })
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket))
-    socket.once('connect_error', reject)
-  })
-}
-const emit = (socket, ...args) => new Promise((resolve) => socket.emit(...args, (...res) => resolve(res)))
-const signHex = (id, msg) => new Promise((resolve, reject) => id.privKey.sign(Buffer.from(msg), (err, sig) => err ? reject(err) : resolve(sig.toString('hex'))))
-
-async function join (socket, id, address) {
-  const keyHex = id.marshalPubKey().toString('hex')
-  const [err, nonce] = await emit(socket, 'ss-join', address, keyHex)
-  if (err) throw new Error(`join: ${err}`)
-  const [err2, , peers] = await emit(socket, 'ss-join', address, await signHex(id, nonce))
-  if (err2) throw new Error(`join 2: ${err2}`)
-  return { nonce, peers }
-}
+const { createPeerIds, send, sleep, connect, emit, signHex, join } = require('./legacy-raw-client.cjs')
 
 async function main (port) {
   const r = {}

@@ -11,33 +11,7 @@
 //   { cmd: 'dial', id }                A dials B again -> { type: 'dialed', ack }
 //   { cmd: 'requests', event, args, n } A stops reading its own socket and sends n requests with an
 //                                      ack (answers it will never read) -> { type: 'requested', closed }
-const path = require('path')
-const { createRequire } = require('module')
-
-const benchDir = path.resolve(__dirname, '../../bench/legacy')
-const req = createRequire(path.join(benchDir, 'package.json'))
-const io = req('socket.io-client')
-const { createPeerIds } = req('./node-crypto-peer-ids.cjs')
-
-const send = (m) => { if (process.connected) process.send(m) }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function connect (port) {
-  const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false })
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket))
-    socket.once('connect_error', reject)
-  })
-}
-const emit = (socket, ...args) => new Promise((resolve) => socket.emit(...args, (...res) => resolve(res)))
-const signHex = (id, msg) => new Promise((resolve, reject) => id.privKey.sign(Buffer.from(msg), (err, sig) => err ? reject(err) : resolve(sig.toString('hex'))))
-
-async function join (socket, id, address) {
-  const [err, nonce] = await emit(socket, 'ss-join', address, id.marshalPubKey().toString('hex'))
-  if (err) throw new Error(`join: ${err}`)
-  const [err2] = await emit(socket, 'ss-join', address, await signHex(id, nonce))
-  if (err2) throw new Error(`join 2: ${err2}`)
-}
+const { createPeerIds, send, sleep, connect, emit, join } = require('./legacy-raw-client.cjs')
 
 /** records the socket.io-pull-stream events a socket receives: [name, payload size or value] */
 function record (socket, into) {
