@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Counter, Gauge } from 'prom-client'
 import { LIMIT_NAMES } from '../options.js'
+import { terminate } from '../outgoing-backlog.js'
 import { TokenBucket } from '../token-bucket.js'
 import { upgradeHost } from '../upgrade-request.js'
 import type { JoinServerRule } from '../join-server-rule.js'
@@ -358,10 +359,7 @@ export class LegacyGateway {
     this.#slowConsumers++
     this.#init.metrics.limitHit(LIMIT_NAMES.legacyMaxBufferedBytes)
     this.#init.logger.info({ buffered: session.bufferedBytes() }, 'disconnecting a legacy socket that does not read the answers to its requests')
-    const ws = (session.socket.conn.transport as unknown as { socket?: { terminate?: () => void } }).socket
-    session.socket.disconnect(true)
-    // do not wait for what is queued to drain
-    ws?.terminate?.()
+    terminate(session.socket)
   }
 
   // --- join -------------------------------------------------------------------
