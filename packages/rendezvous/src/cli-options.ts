@@ -15,7 +15,6 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = typeof LOG_LEVELS[number]
 
 export interface CliConfig {
-  help: boolean
   logLevel: LogLevel
   options: Omit<RendezvousServerOptions, 'logger' | 'registry'> & { limits: Partial<RendezvousLimits> }
 }
@@ -202,7 +201,6 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
   }
 
   const config: CliConfig = {
-    help: values.help === true,
     logLevel: 'info',
     options: { port: DEFAULT_PORT, host: DEFAULT_HOST, challenge: true, limits: {} }
   }
