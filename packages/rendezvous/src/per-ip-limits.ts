@@ -55,7 +55,7 @@ export class PerIpLimits {
       return
     }
     entry.sockets = Math.max(0, entry.sockets - 1)
-    if (entry.sockets === 0 && entry.joins.tokens >= entry.joins.burst) {
+    if (forgettable(entry)) {
       this.#ips.delete(ip)
     }
   }
@@ -86,9 +86,14 @@ export class PerIpLimits {
     }
     this.#lastSweep = now
     for (const [ip, entry] of this.#ips) {
-      if (entry.sockets === 0 && entry.joins.tokens >= entry.joins.burst) {
+      if (forgettable(entry)) {
         this.#ips.delete(ip)
       }
     }
   }
+}
+
+/** An address with no connection and a full join bucket: forgetting it gives it nothing it does not have. */
+function forgettable (entry: ClientIp): boolean {
+  return entry.sockets === 0 && entry.joins.tokens >= entry.joins.burst
 }
