@@ -2,7 +2,7 @@ import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame,
 import { Command } from 'ioredis'
 import { Dial } from './dial.js'
 import type { DialLimit } from './dial-router.js'
-import { FRAME_COST } from './outgoing-backlog.js'
+import { NO_ROOM_FOR_DATA } from './outgoing-backlog.js'
 import { BATCH, encodeSpublish } from './spublish.js'
 import type { SpublishMessages } from './spublish.js'
 import type { RedisPeerRegistry } from './redis-peer-registry.js'
@@ -184,8 +184,9 @@ export class RemoteEnd {
     }
   }
 
-  bufferedBytes (): number {
-    return 0
+  /** the callee's own replica checks what it queues for the callee (#toLocalCallee), so here there is always room */
+  hasRoomFor (): boolean {
+    return true
   }
 }
 
@@ -426,9 +427,9 @@ export class ClusterLink {
     this.framesToCallee++
     if (type === Msg.TO_DATA) {
       const { limits } = this.#init
-      if (callee.bufferedBytes() + body.length + FRAME_COST > limits.maxSocketBufferedBytes) {
+      if (!callee.hasRoomFor(body.length, limits.maxSocketBufferedBytes)) {
         // as the relay does for a local receiver: the dial ends, the callee stays
-        const error = { code: ErrorCode.LIMIT_EXCEEDED, message: 'the receiver has no room for more data on the server: the dial is reset' }
+        const error = { code: ErrorCode.LIMIT_EXCEEDED, message: NO_ROOM_FOR_DATA }
         this.#init.rejections.count(error.code, Event.DATA, callee.id, error.message)
         this.fromCallee(callee, Event.END, dialId, EndKind.RESET, error)
         callee.socket.emit(Event.END, dialId, EndKind.RESET, error)

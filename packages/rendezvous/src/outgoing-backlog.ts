@@ -20,6 +20,8 @@ import type { Socket } from 'socket.io'
 export const PACKET_COST = 256
 /** a relayed `d` frame is two packets: its header (`51-["d","<id>",{"_placeholder":true,"num":0}]`) and its bytes */
 export const FRAME_COST = 2 * PACKET_COST + 64
+/** why a dial is reset when a data frame would take its receiver's queue past the bound (local and cross-replica alike) */
+export const NO_ROOM_FOR_DATA = 'the receiver has no room for more data on the server: the dial is reset'
 
 /** The engine.io socket (`socket.conn`) as seen here. */
 interface EngineSocket {

@@ -1,6 +1,6 @@
 import { EndKind, ErrorCode, Event, WsStarError, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
 import { LIMIT_NAMES } from './options.js'
-import { FRAME_COST } from './outgoing-backlog.js'
+import { NO_ROOM_FOR_DATA } from './outgoing-backlog.js'
 import { PowerOfTwoSizeHistogram } from './size-histogram.js'
 import type { Dial } from './dial.js'
 import type { Rejections } from './rejections.js'
@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 
 export interface RelayInit {
   windowBytes: number
-  /** a data frame that would take its receiver's queued data (Session.bufferedBytes) past this resets its dial */
+  /** a data frame that would take its receiver's queued data (Session.hasRoomFor) past this resets its dial */
   maxSocketBufferedBytes: number
   rejections: Rejections
   logger: Logger
@@ -160,9 +160,9 @@ export class Relay {
       return
     }
     const receiver = direction.to
-    if (receiver.bufferedBytes() + n + FRAME_COST > this.#maxBuffered) {
+    if (!receiver.hasRoomFor(n, this.#maxBuffered)) {
       this.#onLimit(LIMIT_NAMES.maxSocketBufferedBytes)
-      this.#violation(dial, session, Event.DATA, ErrorCode.LIMIT_EXCEEDED, 'the receiver has no room for more data on the server: the dial is reset')
+      this.#violation(dial, session, Event.DATA, ErrorCode.LIMIT_EXCEEDED, NO_ROOM_FOR_DATA)
       return
     }
     direction.inFlight = inFlight

@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION } from '@wsstar/protocol'
-import { OutgoingBacklog } from './outgoing-backlog.js'
+import { FRAME_COST, OutgoingBacklog } from './outgoing-backlog.js'
 import { TokenBucket } from './token-bucket.js'
 import type { Dial } from './dial.js'
 import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
@@ -91,9 +91,12 @@ export class Session {
     return this.addresses.size > 0
   }
 
-  /** Relayed data the server has queued for this socket, by cost: see OutgoingBacklog.dataBytes. */
-  bufferedBytes (): number {
-    return this.backlog.dataBytes()
+  /**
+   * Whether one more relayed frame of `bytes` keeps the relayed data queued
+   * for this socket, by cost (OutgoingBacklog.dataBytes), within `maxBuffered`.
+   */
+  hasRoomFor (bytes: number, maxBuffered: number): boolean {
+    return this.backlog.dataBytes() + bytes + FRAME_COST <= maxBuffered
   }
 
   /** True once this socket made a verified one-request join (signed over its id) for `peerId`: that signature would verify again. */

@@ -27,7 +27,7 @@ function fakeSession (id: string): Session & { sent: Sent[] } {
     sent,
     connected: true,
     dials: new Set(),
-    bufferedBytes: () => 0,
+    hasRoomFor: () => true,
     strayBucket: { take: () => true },
     socket: { emit: (event: string, ...args: unknown[]) => { sent.push({ event, args }); return true } }
   } as unknown as Session & { sent: Sent[] }
