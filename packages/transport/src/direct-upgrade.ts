@@ -15,6 +15,7 @@
 import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DirectUpgradeTimeoutError, DirectUpgradeUnavailableError } from './errors.js'
+import { nonNegative } from './options.js'
 import { relayedConnectionOf } from './relayed-connection-registry.js'
 import type { RelayedConnection } from './relayed-connection.js'
 import type {
@@ -164,9 +165,9 @@ export class DirectUpgrade extends TypedEventEmitter<DirectUpgradeEvents> implem
     this.#components = components
     this.#log = components.logger.forComponent('libp2p:websocket-star:direct-upgrade')
     this.#enabled = init.enabled ?? true
-    this.#timeout = nonNegative(init.timeout, DEFAULT_DIRECT_UPGRADE_TIMEOUT, 'timeout')
-    this.#grace = nonNegative(init.grace, DEFAULT_DIRECT_UPGRADE_GRACE, 'grace')
-    this.#attempts = Math.max(1, Math.floor(nonNegative(init.attempts, DEFAULT_DIRECT_UPGRADE_ATTEMPTS, 'attempts')))
+    this.#timeout = nonNegative(init.timeout, DEFAULT_DIRECT_UPGRADE_TIMEOUT, 'timeout', 'directUpgrade')
+    this.#grace = nonNegative(init.grace, DEFAULT_DIRECT_UPGRADE_GRACE, 'grace', 'directUpgrade')
+    this.#attempts = Math.max(1, Math.floor(nonNegative(init.attempts, DEFAULT_DIRECT_UPGRADE_ATTEMPTS, 'attempts', 'directUpgrade')))
     this.#outcomes = components.metrics?.registerCounterGroup('wsstar_direct_upgrades_total', {
       label: 'outcome',
       help: 'Direct WebRTC upgrades of wsstar connections this node dialled, by outcome (attempted, succeeded, failed)'
@@ -358,16 +359,6 @@ export class DirectUpgrade extends TypedEventEmitter<DirectUpgradeEvents> implem
 
 function byteCount (relayed: RelayedConnection): number {
   return relayed.bytesSent + relayed.bytesReceived
-}
-
-function nonNegative (value: number | undefined, fallback: number, name: string): number {
-  if (value == null) {
-    return fallback
-  }
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`directUpgrade: ${name} must be a finite number >= 0`)
-  }
-  return value
 }
 
 /**

@@ -98,42 +98,43 @@ export const DEFAULT_TRANSIENT_LINGER = 10_000
 export const DEFAULT_CLOSE_TIMEOUT = 5_000
 export const DEFAULT_MAX_CACHED_PEERS = 1024
 
-function positive (value: number | undefined, fallback: number, name: string): number {
+/** `value` checked as a finite number >= 0, or `fallback` when unset; `owner` names the factory in the error. */
+export function nonNegative (value: number | undefined, fallback: number, name: string, owner = 'webSocketStar'): number {
   if (value == null) {
     return fallback
   }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`webSocketStar: ${name} must be a finite number >= 0`)
+    throw new TypeError(`${owner}: ${name} must be a finite number >= 0`)
   }
   return value
 }
 
 export function resolveOptions (init: WebSocketStarInit = {}): ResolvedOptions {
   const reconnect = init.reconnect ?? {}
-  const jitter = positive(reconnect.jitter, DEFAULT_RECONNECT.jitter, 'reconnect.jitter')
+  const jitter = nonNegative(reconnect.jitter, DEFAULT_RECONNECT.jitter, 'reconnect.jitter')
   if (jitter > 1) {
     throw new TypeError('webSocketStar: reconnect.jitter must be within 0..1')
   }
-  const factor = positive(reconnect.factor, DEFAULT_RECONNECT.factor, 'reconnect.factor')
+  const factor = nonNegative(reconnect.factor, DEFAULT_RECONNECT.factor, 'reconnect.factor')
   if (factor < 1) {
     throw new TypeError('webSocketStar: reconnect.factor must be >= 1')
   }
-  const initialDelay = positive(reconnect.initialDelay, DEFAULT_RECONNECT.initialDelay, 'reconnect.initialDelay')
+  const initialDelay = nonNegative(reconnect.initialDelay, DEFAULT_RECONNECT.initialDelay, 'reconnect.initialDelay')
   return {
     challenge: init.challenge ?? true,
     reconnect: {
       initialDelay,
-      maxDelay: Math.max(initialDelay, positive(reconnect.maxDelay, DEFAULT_RECONNECT.maxDelay, 'reconnect.maxDelay')),
+      maxDelay: Math.max(initialDelay, nonNegative(reconnect.maxDelay, DEFAULT_RECONNECT.maxDelay, 'reconnect.maxDelay')),
       factor,
       jitter
     },
-    dialTimeout: positive(init.dialTimeout, DEFAULT_DIAL_TIMEOUT, 'dialTimeout'),
-    joinTimeout: positive(init.joinTimeout, DEFAULT_JOIN_TIMEOUT, 'joinTimeout'),
-    connectTimeout: positive(init.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 'connectTimeout'),
-    listenTimeout: positive(init.listenTimeout, DEFAULT_LISTEN_TIMEOUT, 'listenTimeout'),
-    transientLinger: positive(init.transientLinger, DEFAULT_TRANSIENT_LINGER, 'transientLinger'),
-    closeTimeout: positive(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 'closeTimeout'),
-    maxCachedPeers: positive(init.maxCachedPeers, DEFAULT_MAX_CACHED_PEERS, 'maxCachedPeers'),
+    dialTimeout: nonNegative(init.dialTimeout, DEFAULT_DIAL_TIMEOUT, 'dialTimeout'),
+    joinTimeout: nonNegative(init.joinTimeout, DEFAULT_JOIN_TIMEOUT, 'joinTimeout'),
+    connectTimeout: nonNegative(init.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 'connectTimeout'),
+    listenTimeout: nonNegative(init.listenTimeout, DEFAULT_LISTEN_TIMEOUT, 'listenTimeout'),
+    transientLinger: nonNegative(init.transientLinger, DEFAULT_TRANSIENT_LINGER, 'transientLinger'),
+    closeTimeout: nonNegative(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 'closeTimeout'),
+    maxCachedPeers: nonNegative(init.maxCachedPeers, DEFAULT_MAX_CACHED_PEERS, 'maxCachedPeers'),
     servers: (init.servers ?? []).map(server => serverAddress(server))
   }
 }
