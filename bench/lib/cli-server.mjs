@@ -13,7 +13,7 @@ import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { readCpuSeconds, readMemory, withTimeout } from './child.mjs'
-import { LIMIT_NAMES } from '../../packages/rendezvous/dist/src/options.js'
+import { LIMIT_NAMES } from '../../packages/rendezvous/dist/src/limits.js'
 
 const rootDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))))
 export const CLI_PATH = join(rootDir, 'packages', 'rendezvous', 'dist', 'src', 'cli.js')

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util'
 import { compileTrustedProxies } from './client-ip.js'
-import { DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, LIMIT_NAMES, LIMIT_RANGES, checkLimit, parseAnnounce } from './options.js'
+import { LIMITS, checkLimit, envName, formatLimitValue } from './limits.js'
+import { DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_PORT, parseAnnounce } from './options.js'
+import type { LimitUnit } from './limits.js'
 import type { RendezvousLimits, RendezvousServerOptions } from './options.js'
 
 /** A bad command line or env var: the CLI prints the message and exits with 2. */
@@ -19,98 +21,11 @@ export interface CliConfig {
   options: Omit<RendezvousServerOptions, 'logger' | 'registry'> & { limits: Partial<RendezvousLimits> }
 }
 
-type Unit = 'bytes' | 'ms' | 'count' | 'rate'
-
-const UNITS: Record<keyof RendezvousLimits, Unit> = {
-  maxPeers: 'count',
-  maxSockets: 'count',
-  maxSocketsPerIp: 'count',
-  joinRatePerIp: 'rate',
-  joinBurstPerIp: 'count',
-  maxAddressesPerSocket: 'count',
-  maxAddressLength: 'count',
-  maxDialsPerSocket: 'count',
-  maxPendingChallengesPerSocket: 'count',
-  joinRate: 'rate',
-  joinBurst: 'count',
-  churnRate: 'rate',
-  churnBurst: 'count',
-  dialRate: 'rate',
-  dialBurst: 'count',
-  requestRate: 'rate',
-  requestBurst: 'count',
-  maxMessageBytes: 'bytes',
-  maxSocketBufferedBytes: 'bytes',
-  maxSocketControlBytes: 'bytes',
-  handshakeTimeoutMs: 'ms',
-  dialTimeoutMs: 'ms',
-  challengeTtlMs: 'ms',
-  windowBytes: 'bytes',
-  sampleSize: 'count',
-  peersIntervalMs: 'ms',
-  peersBatchMax: 'count',
-  resampleIntervalMs: 'ms',
-  shutdownGraceMs: 'ms',
-  legacyMaxBufferedBytes: 'bytes',
-  legacyAnnouncements: 'count',
-  legacyAnnounceIntervalMs: 'ms',
-  legacyMaxMessageBytes: 'bytes',
-  verifyThreads: 'count',
-  maxPendingVerifications: 'count',
-  reclaimQuietMs: 'ms',
-  reclaimMinGrowthBytes: 'bytes'
-}
-
-const DESCRIPTIONS: Record<keyof RendezvousLimits, string> = {
-  maxPeers: 'registered peers on this server',
-  maxSockets: 'connected sockets',
-  maxSocketsPerIp: 'connections from one client address (IPv4, IPv6 /64; see --trusted-proxies)',
-  joinRatePerIp: 'joins per second per client address (token bucket)',
-  joinBurstPerIp: 'per-address join token bucket size',
-  maxAddressesPerSocket: 'peer addresses one socket may register',
-  maxAddressLength: 'longest peer address (characters) a join may register',
-  maxDialsPerSocket: 'concurrent dials one socket may take part in',
-  maxPendingChallengesPerSocket: 'outstanding join nonces per socket',
-  joinRate: 'join requests per second per socket (token bucket)',
-  joinBurst: 'join token bucket size',
-  churnRate: 'registrations of new addresses and leaves per second per socket (token bucket; each is broadcast to every peer)',
-  churnBurst: 'churn token bucket size',
-  dialRate: 'dial requests per second per socket (token bucket)',
-  dialBurst: 'dial token bucket size',
-  requestRate: 'join/leave/dial requests per second per socket (token bucket); beyond it one ERR_RATE_LIMITED, then dropped; a burst refused in a row disconnects',
-  requestBurst: 'request token bucket size',
-  maxMessageBytes: 'largest socket.io message accepted',
-  maxSocketBufferedBytes: 'relayed data the server may queue for one socket: the windows of its dials must fit (else ERR_LIMIT_EXCEEDED on dial); a frame past it resets its dial',
-  maxSocketControlBytes: 'acks, deltas and other non-data messages queued for one socket (by memory cost) past which it is cut off as a slow consumer',
-  handshakeTimeoutMs: 'sockets that have not joined by then are disconnected',
-  dialTimeoutMs: 'time the callee has to accept a dial',
-  challengeTtlMs: 'lifetime of a join nonce',
-  windowBytes: 'per-direction credit window of a dial',
-  sampleSize: 'peers in a join sample and in each re-sample',
-  peersIntervalMs: 'discovery deltas are sent at most this often',
-  peersBatchMax: 'most addresses per list of one discovery delta',
-  resampleIntervalMs: 'mean period of the fresh random sample per socket',
-  shutdownGraceMs: 'how long open dials may drain on stop',
-  legacyMaxBufferedBytes: 'bytes queued for a legacy receiver past which its legacy dial is reset',
-  legacyAnnouncements: 'legacy peers each legacy peer is re-announced per period (a fresh random sample), its join list, and the most joining peers announced to it per period',
-  legacyAnnounceIntervalMs: 'period of the legacy ws-peer re-announcements',
-  legacyMaxMessageBytes: 'largest message a legacy socket may send (v2 sockets: max-message-bytes)',
-  verifyThreads: 'worker threads verifying join signatures (0: on the server thread); default: cores - 1, at most 4',
-  maxPendingVerifications: 'join signatures verified at once, server-wide; beyond it a join gets ERR_RATE_LIMITED',
-  reclaimQuietMs: 'quiet event loop time after which RSS a burst left is given back (0: never)',
-  reclaimMinGrowthBytes: 'least RSS growth since the last reclaim worth one (and at least a quarter)'
-}
-
-/** `--max-peers` -> `WSSTAR_MAX_PEERS` */
-export function envName (flag: string): string {
-  return `WSSTAR_${flag.toUpperCase().replace(/-/g, '_')}`
-}
-
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 }
 const TIME_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 }
 
 /** Parses `64KiB`, `1m`, `10s`, `250ms`, `2.5` according to the unit; NaN when malformed. */
-export function parseQuantity (raw: string, unit: Unit): number {
+export function parseQuantity (raw: string, unit: LimitUnit): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw)
   if (match == null) {
     return Number.NaN
@@ -150,11 +65,9 @@ function parseBoolean (raw: string, name: string): boolean {
   throw new CliUsageError(`invalid value for ${name}: "${raw}" (expected true or false)`)
 }
 
-const LIMIT_KEYS = Object.keys(LIMIT_NAMES) as Array<keyof RendezvousLimits>
-
 /** Reads the command line, falling back to WSSTAR_* env vars, then to defaults. */
 export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfig {
-  const limitOptions = Object.fromEntries(LIMIT_KEYS.map(key => [LIMIT_NAMES[key], { type: 'string' as const }]))
+  const limitOptions = Object.fromEntries(LIMITS.map(limit => [limit.name, { type: 'string' as const }]))
   let values: Record<string, string | boolean | string[] | undefined>
   try {
     ({ values } = parseArgs({
@@ -330,48 +243,31 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
     config.logLevel = value as LogLevel
   }
 
-  for (const key of LIMIT_KEYS) {
-    const flag = LIMIT_NAMES[key]
-    const given = pick(flag)
+  for (const limit of LIMITS) {
+    const given = pick(limit.name)
     if (given == null) {
       continue
     }
-    const unit = UNITS[key]
-    let value = parseQuantity(given.raw, unit)
-    if (unit === 'bytes' || unit === 'ms') {
+    let value = parseQuantity(given.raw, limit.unit)
+    if (limit.unit === 'bytes' || limit.unit === 'ms') {
       value = Number.isFinite(value) ? Math.round(value) : value
     }
-    const problem = Number.isNaN(value) ? 'not a number' : checkLimit(key, value)
+    const problem = Number.isNaN(value) ? 'not a number' : checkLimit(limit.key, value)
     if (problem != null) {
-      const range = LIMIT_RANGES[key]
-      throw new CliUsageError(`invalid value for ${given.name}: "${given.raw}" (expected ${describeUnit(unit)} in ${range.min}..${range.max})`)
+      throw new CliUsageError(`invalid value for ${given.name}: "${given.raw}" (expected ${describeUnit(limit.unit)} in ${limit.min}..${limit.max})`)
     }
-    config.options.limits[key] = value
+    config.options.limits[limit.key] = value
   }
   return config
 }
 
-function describeUnit (unit: Unit): string {
+function describeUnit (unit: LimitUnit): string {
   switch (unit) {
     case 'bytes': return 'a byte count (suffixes KiB, MiB, GiB)'
     case 'ms': return 'a duration in ms (suffixes ms, s, m)'
     case 'rate': return 'a number per second'
     default: return 'an integer'
   }
-}
-
-function formatDefault (key: keyof RendezvousLimits): string {
-  const value = DEFAULT_LIMITS[key]
-  const unit = UNITS[key]
-  if (unit === 'bytes') {
-    if (value % (1024 * 1024) === 0) return `${value / (1024 * 1024)}MiB`
-    if (value % 1024 === 0) return `${value / 1024}KiB`
-  }
-  if (unit === 'ms') {
-    if (value % 1000 === 0) return `${value / 1000}s`
-    return `${value}ms`
-  }
-  return String(value)
 }
 
 export function helpText (): string {
@@ -395,11 +291,11 @@ export function helpText (): string {
     ['--redis-prefix <p>', 'cluster mode: prefix of every Redis key and channel (default wsstar:)', envName('redis-prefix')],
     ['--log-level <lvl>', `${LOG_LEVELS.join('|')} (default info)`, envName('log-level')]
   ]
-  for (const key of LIMIT_KEYS) {
-    const flag = LIMIT_NAMES[key]
-    const unit = UNITS[key]
-    const arg = unit === 'bytes' ? '<bytes>' : unit === 'ms' ? '<ms>' : '<n>'
-    rows.push([`--${flag} ${arg}`, `${DESCRIPTIONS[key]} (default ${formatDefault(key)})`, envName(flag)])
+  for (const limit of LIMITS) {
+    const arg = limit.unit === 'bytes' ? '<bytes>' : limit.unit === 'ms' ? '<ms>' : '<n>'
+    const value = formatLimitValue(limit.unit, limit.default)
+    const defaultText = limit.defaultText == null ? value : `${value}: ${limit.defaultText}`
+    rows.push([`${limit.flag} ${arg}`, `${limit.description.replace(/`/g, '')} (default ${defaultText})`, limit.env])
   }
   rows.push(['--version', 'print the version and exit', ''])
   rows.push(['-h, --help', 'show this help (env vars are not read)', ''])

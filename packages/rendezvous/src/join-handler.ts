@@ -1,7 +1,7 @@
 import { ErrorCode, WsStarError, parseJoinRequest, parseJoinStep, parseLeaveRequest, publicKeyForPeer } from '@wsstar/protocol'
 import { verifyJoinSignature } from './join-signature.js'
 import type { Ed25519Verifier, KeyVerifier } from './join-signature.js'
-import { LIMIT_NAMES } from './options.js'
+import { LIMIT_NAMES } from './limits.js'
 import { registeredAddress } from './server-addresses.js'
 import { upgradeHost } from './upgrade-request.js'
 import type { JoinChallengeStore, PendingChallenge } from './join-challenge-store.js'

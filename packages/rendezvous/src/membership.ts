@@ -1,5 +1,5 @@
 import { ErrorCode, Event, MAX_FRAME_BYTES, WsStarError } from '@wsstar/protocol'
-import { LIMIT_NAMES } from './options.js'
+import { LIMIT_NAMES } from './limits.js'
 import type { Discovery } from './discovery.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { RendezvousLimits } from './options.js'

@@ -1,284 +1,226 @@
-import { availableParallelism } from 'node:os'
-import { DEFAULT_WINDOW_BYTES, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES, CHALLENGE_TTL_MS, WebSocketStarServer } from '@wsstar/protocol'
+import { WebSocketStarServer } from '@wsstar/protocol'
 import { multiaddr } from '@multiformats/multiaddr'
 import { compileTrustedProxies } from './client-ip.js'
+import { DEFAULT_LIMITS, checkLimit } from './limits.js'
 import { dialsWithinBuffer } from './outgoing-backlog.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 
 /**
- * Every tunable number of the server. Each one has a default (below), a CLI
- * flag and an env var (`cli-options.ts`), and shows up in `/metrics` as
- * `wsstar_limit{limit="<flag>"}`; hitting a count or rate limit increments
- * `wsstar_limit_hits_total{limit="<flag>"}`.
+ * Every tunable number of the server. limits.ts describes each one (name:
+ * flag, env var and metric label; unit, default, range, help line); the
+ * `@default`s here are what it says, checked by documented-defaults.test.ts.
+ * Each shows up in `/metrics` as `wsstar_limit{limit="<name>"}`; hitting a
+ * count or rate limit increments `wsstar_limit_hits_total{limit="<name>"}`.
  */
 export interface RendezvousLimits {
-  /** registered peers on this server (ERR_LIMIT_EXCEEDED on join) */
+  /**
+   * registered peers on this server (ERR_LIMIT_EXCEEDED on join)
+   * @default 100000
+   */
   maxPeers: number
-  /** connected sockets (refused at connect with ERR_LIMIT_EXCEEDED) */
+  /**
+   * connected sockets (refused at connect with ERR_LIMIT_EXCEEDED)
+   * @default 100000
+   */
   maxSockets: number
   /**
    * connections from one client address (an IPv4 address, an IPv6 /64; see
    * `trustedProxies`); the one over it is refused at connect with ERR_LIMIT_EXCEEDED
+   * @default 256
    */
   maxSocketsPerIp: number
-  /** joins (hellos and one-request joins) one client address may start per second, token bucket refill rate */
+  /**
+   * joins (hellos and one-request joins) one client address may start per second, token bucket refill rate
+   * @default 20/s
+   */
   joinRatePerIp: number
-  /** per-address join token bucket size */
+  /**
+   * per-address join token bucket size
+   * @default 100
+   */
   joinBurstPerIp: number
-  /** peer addresses one socket may register */
+  /**
+   * peer addresses one socket may register
+   * @default 8
+   */
   maxAddressesPerSocket: number
   /**
    * longest peer address (characters, as sent) a join may register; longer
    * ones get ERR_INVALID_ADDRESS. Every registered address is sent to every
    * peer, so this bounds what one join costs the others.
+   * @default 256
    */
   maxAddressLength: number
-  /** concurrent dials (pending or open, as caller or callee) one socket may take part in */
+  /**
+   * concurrent dials (pending or open, as caller or callee) one socket may take part in
+   * @default 128
+   */
   maxDialsPerSocket: number
-  /** outstanding join nonces per socket; the oldest is dropped beyond this */
+  /**
+   * outstanding join nonces per socket; the oldest is dropped beyond this
+   * @default 16
+   */
   maxPendingChallengesPerSocket: number
-  /** join requests (step 1) per second per socket, token bucket refill rate */
+  /**
+   * join requests (step 1) per second per socket, token bucket refill rate
+   * @default 10/s
+   */
   joinRate: number
-  /** join token bucket size */
+  /**
+   * join token bucket size
+   * @default 20
+   */
   joinBurst: number
   /**
    * registrations of a new address and leaves per second per socket, token
    * bucket refill rate: each one is broadcast to every peer (ERR_RATE_LIMITED)
+   * @default 1/s
    */
   churnRate: number
-  /** churn token bucket size */
+  /**
+   * churn token bucket size
+   * @default 16
+   */
   churnBurst: number
-  /** dial requests per second per socket, token bucket refill rate */
+  /**
+   * dial requests per second per socket, token bucket refill rate
+   * @default 50/s
+   */
   dialRate: number
-  /** dial token bucket size */
+  /**
+   * dial token bucket size
+   * @default 100
+   */
   dialBurst: number
   /**
    * request events (`ss-join`, `ss-leave`, `ss-dial`, joined or not) per
    * second per socket, token bucket refill rate; beyond the bucket the first
    * request gets ERR_RATE_LIMITED, the next ones are dropped unanswered, and
    * `requestBurst` refused in a row disconnect the socket
+   * @default 100/s
    */
   requestRate: number
-  /** request token bucket size */
+  /**
+   * request token bucket size
+   * @default 200
+   */
   requestBurst: number
-  /** largest socket.io message accepted (engine.io maxHttpBufferSize); larger ones close the socket */
+  /**
+   * largest socket.io message accepted (engine.io maxHttpBufferSize); larger ones close the socket
+   * @default 128 KiB
+   */
   maxMessageBytes: number
   /**
    * what the server may queue for one socket in relayed data: the windows of
    * the dials a socket takes part in must fit in it (beyond, ERR_LIMIT_EXCEEDED
    * on dial), and a data frame that would take what is queued for its
    * receiver past it resets its dial instead of being queued
+   * @default 32 MiB
    */
   maxSocketBufferedBytes: number
   /**
    * what the server may queue for one socket in everything but relayed data
    * (acks, discovery deltas, dial requests, credit and end frames), counted
    * by what it costs in memory; past it the socket is disconnected as a slow consumer
+   * @default 1 MiB
    */
   maxSocketControlBytes: number
-  /** sockets that have not joined within this are disconnected */
+  /**
+   * sockets that have not joined within this are disconnected
+   * @default 10 s
+   */
   handshakeTimeoutMs: number
-  /** how long the callee has to accept an `ss-incomming` */
+  /**
+   * how long the callee has to accept an `ss-incomming`
+   * @default 10 s
+   */
   dialTimeoutMs: number
-  /** lifetime of a join nonce */
+  /**
+   * lifetime of a join nonce
+   * @default 30 s
+   */
   challengeTtlMs: number
-  /** per-direction credit window of a dial, in bytes */
+  /**
+   * per-direction credit window of a dial, in bytes
+   * @default 1 MiB
+   */
   windowBytes: number
-  /** peers in a join sample and in each periodic re-sample */
+  /**
+   * peers in a join sample and in each periodic re-sample
+   * @default 64
+   */
   sampleSize: number
-  /** `ws-peers` deltas are sent at most this often */
+  /**
+   * `ws-peers` deltas are sent at most this often
+   * @default 1 s
+   */
   peersIntervalMs: number
-  /** most addresses per `joined` / `left` list of one delta (random subset beyond) */
+  /**
+   * most addresses per `joined` / `left` list of one delta (random subset beyond)
+   * @default 8
+   */
   peersBatchMax: number
-  /** mean period of the per-socket fresh random sample (jittered ±25%) */
+  /**
+   * mean period of the per-socket fresh random sample (jittered ±25%)
+   * @default 60 s
+   */
   resampleIntervalMs: number
-  /** how long stop() lets open dials drain before disconnecting everyone */
+  /**
+   * how long stop() lets open dials drain before disconnecting everyone
+   * @default 5 s
+   */
   shutdownGraceMs: number
   /**
    * legacy clients (websocket-star 0.10) send without backpressure: a legacy
    * dial whose receiving socket has more than this queued on the server is reset
+   * @default 8 MiB
    */
   legacyMaxBufferedBytes: number
   /**
    * the size of the fresh random sample of legacy peers each legacy peer is
    * told about (`ws-peer`) every `legacyAnnounceIntervalMs`, of its join list,
    * and the most announcements of joining peers it gets per period
+   * @default 32
    */
   legacyAnnouncements: number
-  /** the period of the legacy re-announcements (the old rendezvous server re-announced every 10 s) */
+  /**
+   * the period of the legacy re-announcements (the old rendezvous server re-announced every 10 s)
+   * @default 10 s
+   */
   legacyAnnounceIntervalMs: number
   /**
    * largest message a legacy socket may send (engine.io 3's default
    * maxHttpBufferSize, which 0.10 clients were written against); larger ones
    * close the socket. v2 sockets keep `maxMessageBytes`.
+   * @default 1000000
    */
   legacyMaxMessageBytes: number
-  /** worker threads that verify join signatures; 0 verifies on the server's thread */
+  /**
+   * worker threads that verify join signatures; 0 verifies on the server's thread
+   * @default cores − 1, at most 4
+   */
   verifyThreads: number
   /**
    * join signatures being verified at once, server-wide; a join beyond this
    * gets ERR_RATE_LIMITED, so a flood of expensive keys queues a bounded
    * amount of work
+   * @default 1024
    */
   maxPendingVerifications: number
   /**
    * once the event loop has been quiet this long, and the RSS grew since the
    * last reclaim, one memory-reducing collection gives what a burst left
    * (young generation, garbage pages) back to the OS; 0 turns it off
+   * @default 10 s
    */
   reclaimQuietMs: number
-  /** least RSS growth (and at least a quarter) since the last reclaim that is worth one */
+  /**
+   * least RSS growth (and at least a quarter) since the last reclaim that is worth one
+   * @default 64 MiB
+   */
   reclaimMinGrowthBytes: number
-}
-
-export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze({
-  maxPeers: 100_000,
-  maxSockets: 100_000,
-  // a NAT or a campus gateway puts many honest peers behind one address; an
-  // attacker's address gets no more than this many sockets and joins
-  maxSocketsPerIp: 256,
-  joinRatePerIp: 20,
-  joinBurstPerIp: 100,
-  maxAddressesPerSocket: 8,
-  // real addresses are < 200 characters; the wire accepts up to MAX_ADDRESS_LENGTH
-  maxAddressLength: 256,
-  maxDialsPerSocket: 128,
-  maxPendingChallengesPerSocket: 16,
-  joinRate: 10,
-  joinBurst: 20,
-  // a peer joins its few addresses and leaves them; a socket that keeps
-  // joining and leaving makes every peer hear about it
-  churnRate: 1,
-  churnBurst: 16,
-  dialRate: 50,
-  dialBurst: 100,
-  // room for an honest client's joins and dials at their own full rates
-  requestRate: 100,
-  requestBurst: 200,
-  maxMessageBytes: 128 * 1024,
-  maxSocketBufferedBytes: 32 * 1024 * 1024,
-  maxSocketControlBytes: 1024 * 1024,
-  handshakeTimeoutMs: 10_000,
-  dialTimeoutMs: 10_000,
-  challengeTtlMs: CHALLENGE_TTL_MS,
-  windowBytes: DEFAULT_WINDOW_BYTES,
-  sampleSize: 64,
-  // one delta a second with at most 8 joined + 8 left addresses: what a peer
-  // receives stays bounded (~2 KB/s) however many peers join or leave; peers
-  // discover others mainly through their join sample and the re-sample
-  // (bench/README.md, discovery: 250 ms / 128 grew ~100x from 100 to 10,000 peers)
-  peersIntervalMs: 1000,
-  peersBatchMax: 8,
-  resampleIntervalMs: 60_000,
-  shutdownGraceMs: 5_000,
-  legacyMaxBufferedBytes: 8 * 1024 * 1024,
-  legacyAnnouncements: 32,
-  legacyAnnounceIntervalMs: 10_000,
-  legacyMaxMessageBytes: 1_000_000,
-  // joins scale with the cores the box has, one core being the server's own
-  verifyThreads: Math.min(4, Math.max(0, availableParallelism() - 1)),
-  // far above what honest joins keep in flight (each waits a batch, about a millisecond)
-  maxPendingVerifications: 1024,
-  reclaimQuietMs: 10_000,
-  reclaimMinGrowthBytes: 64 * 1024 * 1024
-})
-
-/** Valid range of each limit (inclusive) and whether it must be an integer. */
-export const LIMIT_RANGES: Readonly<Record<keyof RendezvousLimits, { min: number, max: number, integer: boolean }>> = Object.freeze({
-  maxPeers: { min: 1, max: 1e9, integer: true },
-  maxSockets: { min: 1, max: 1e9, integer: true },
-  maxSocketsPerIp: { min: 1, max: 1e9, integer: true },
-  joinRatePerIp: { min: 0.001, max: 1e9, integer: false },
-  joinBurstPerIp: { min: 1, max: 1e9, integer: true },
-  maxAddressesPerSocket: { min: 1, max: 1024, integer: true },
-  maxAddressLength: { min: 64, max: MAX_ADDRESS_LENGTH, integer: true },
-  maxDialsPerSocket: { min: 1, max: 1e6, integer: true },
-  maxPendingChallengesPerSocket: { min: 1, max: 1024, integer: true },
-  joinRate: { min: 0.001, max: 1e6, integer: false },
-  joinBurst: { min: 1, max: 1e6, integer: true },
-  churnRate: { min: 0.001, max: 1e6, integer: false },
-  churnBurst: { min: 1, max: 1e6, integer: true },
-  dialRate: { min: 0.001, max: 1e6, integer: false },
-  dialBurst: { min: 1, max: 1e6, integer: true },
-  requestRate: { min: 0.001, max: 1e6, integer: false },
-  requestBurst: { min: 1, max: 1e6, integer: true },
-  // a full data frame plus its socket.io framing must fit
-  maxMessageBytes: { min: MAX_FRAME_BYTES + 1024, max: 64 * 1024 * 1024, integer: true },
-  maxSocketBufferedBytes: { min: MAX_FRAME_BYTES, max: 2 ** 40, integer: true },
-  maxSocketControlBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
-  handshakeTimeoutMs: { min: 1, max: 2 ** 31 - 1, integer: true },
-  dialTimeoutMs: { min: 1, max: 2 ** 31 - 1, integer: true },
-  challengeTtlMs: { min: 1, max: 2 ** 31 - 1, integer: true },
-  windowBytes: { min: MIN_WINDOW_BYTES, max: MAX_WINDOW_BYTES, integer: true },
-  sampleSize: { min: 0, max: MAX_PEERS_PER_MESSAGE, integer: true },
-  peersIntervalMs: { min: 1, max: 2 ** 31 - 1, integer: true },
-  peersBatchMax: { min: 1, max: MAX_PEERS_PER_MESSAGE, integer: true },
-  resampleIntervalMs: { min: 100, max: 2 ** 31 - 1, integer: true },
-  shutdownGraceMs: { min: 0, max: 2 ** 31 - 1, integer: true },
-  legacyMaxBufferedBytes: { min: 64 * 1024, max: 2 ** 40, integer: true },
-  legacyAnnouncements: { min: 1, max: 1e6, integer: true },
-  legacyAnnounceIntervalMs: { min: 100, max: 2 ** 31 - 1, integer: true },
-  // a full v2 data frame plus framing, as for maxMessageBytes
-  legacyMaxMessageBytes: { min: MAX_FRAME_BYTES + 1024, max: 64 * 1024 * 1024, integer: true },
-  verifyThreads: { min: 0, max: 64, integer: true },
-  maxPendingVerifications: { min: 1, max: 1e6, integer: true },
-  reclaimQuietMs: { min: 0, max: 2 ** 31 - 1, integer: true },
-  reclaimMinGrowthBytes: { min: 0, max: 2 ** 40, integer: true }
-})
-
-/**
- * The name of each limit on the command line (`--<name>`), in env vars
- * (`WSSTAR_<NAME>`) and in metric labels (`wsstar_limit{limit="<name>"}`).
- */
-export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Object.freeze({
-  maxPeers: 'max-peers',
-  maxSockets: 'max-sockets',
-  maxSocketsPerIp: 'max-sockets-per-ip',
-  joinRatePerIp: 'join-rate-per-ip',
-  joinBurstPerIp: 'join-burst-per-ip',
-  maxAddressesPerSocket: 'max-addresses-per-socket',
-  maxAddressLength: 'max-address-length',
-  maxDialsPerSocket: 'max-dials-per-socket',
-  maxPendingChallengesPerSocket: 'max-pending-challenges',
-  joinRate: 'join-rate',
-  joinBurst: 'join-burst',
-  churnRate: 'churn-rate',
-  churnBurst: 'churn-burst',
-  dialRate: 'dial-rate',
-  dialBurst: 'dial-burst',
-  requestRate: 'request-rate',
-  requestBurst: 'request-burst',
-  maxMessageBytes: 'max-message-bytes',
-  maxSocketBufferedBytes: 'max-socket-buffered-bytes',
-  maxSocketControlBytes: 'max-socket-control-bytes',
-  handshakeTimeoutMs: 'handshake-timeout',
-  dialTimeoutMs: 'dial-timeout',
-  challengeTtlMs: 'challenge-ttl',
-  windowBytes: 'window',
-  sampleSize: 'sample-size',
-  peersIntervalMs: 'peers-interval',
-  peersBatchMax: 'peers-batch-max',
-  resampleIntervalMs: 'resample-interval',
-  shutdownGraceMs: 'shutdown-grace',
-  legacyMaxBufferedBytes: 'legacy-max-buffered-bytes',
-  legacyAnnouncements: 'legacy-announcements',
-  legacyAnnounceIntervalMs: 'legacy-announce-interval',
-  legacyMaxMessageBytes: 'legacy-max-message-bytes',
-  verifyThreads: 'verify-threads',
-  maxPendingVerifications: 'max-pending-verifications',
-  reclaimQuietMs: 'reclaim-after',
-  reclaimMinGrowthBytes: 'reclaim-min-growth'
-})
-
-/** Limits keyed by their public names, e.g. for the `wsstar_limit` gauge. */
-export function limitsByName (limits: RendezvousLimits): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const key of Object.keys(LIMIT_NAMES) as Array<keyof RendezvousLimits>) {
-    out[LIMIT_NAMES[key]] = limits[key]
-  }
-  return out
 }
 
 export const DEFAULT_PORT = 13579
@@ -393,18 +335,6 @@ export interface ResolvedOptions {
   exposeInternals: boolean
   legacy: boolean
   trustedProxies: string[]
-}
-
-/** Checks one limit value; returns an error message or undefined. */
-export function checkLimit (key: keyof RendezvousLimits, value: unknown): string | undefined {
-  const range = LIMIT_RANGES[key]
-  if (typeof value !== 'number' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value))) {
-    return `${key} must be ${range.integer ? 'an integer' : 'a number'} in ${range.min}..${range.max}`
-  }
-  if (value < range.min || value > range.max) {
-    return `${key} must be in ${range.min}..${range.max}, got ${value}`
-  }
-  return undefined
 }
 
 /** Fills in defaults and validates; throws a TypeError naming the bad option. */

@@ -1,5 +1,5 @@
 import { EndKind, ErrorCode, Event, WsStarError, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
-import { LIMIT_NAMES } from './options.js'
+import { LIMIT_NAMES } from './limits.js'
 import { NO_ROOM_FOR_DATA } from './outgoing-backlog.js'
 import { PowerOfTwoSizeHistogram } from './size-histogram.js'
 import type { Dial } from './dial.js'

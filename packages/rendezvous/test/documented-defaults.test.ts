@@ -1,9 +1,10 @@
 /**
- * The defaults the docs state are the code's: README.md's option and limits
- * tables (every limit has a row, and its documented default, given as that
- * flag's value, parses to DEFAULT_LIMITS), and the "`name` (default …)" or
- * "`name`, default …" mentions of limits in docs/PROTOCOL.md and docs/CLUSTER.md;
- * the package README's options table names every server option.
+ * The defaults the docs state are the code's: README.md's option table, its
+ * limits table (what `npm run docs:limits` writes from limits.ts; each
+ * documented default, given as that flag's value, parses to DEFAULT_LIMITS),
+ * the `@default` of every field of RendezvousLimits, and the "`name`
+ * (default …)" or "`name`, default …" mentions of limits in docs/PROTOCOL.md
+ * and docs/CLUSTER.md; the package README's options table names every server option.
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -11,6 +12,7 @@ import { availableParallelism } from 'node:os'
 import { describe, it } from 'node:test'
 import { parseCli } from '../src/cli-options.js'
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, LIMIT_NAMES } from '../src/index.js'
+import { LIMITS, formatDefault } from '../src/limits.js'
 import type { RendezvousLimits } from '../src/index.js'
 
 const ROOT = new URL('../../../../', import.meta.url)
@@ -29,6 +31,10 @@ function table (markdown: string, header: string): string[][] {
   }
   return rows
 }
+
+/** scripts/docs-limits.mjs, which writes README.md's limits table */
+const docsLimits = async (): Promise<{ withLimitsTable: (markdown: string) => string, BEGIN: string, END: string }> =>
+  await import(new URL('scripts/docs-limits.mjs', ROOT).href)
 
 const flagsOf = (cell: string): string[] => [...cell.matchAll(/`--([a-z0-9-]+)/g)].map(m => m[1])
 
@@ -50,19 +56,38 @@ describe('documented defaults', () => {
     assert.equal(byFlag.get('host'), DEFAULT_HOST)
   })
 
-  it('README: the limits table has every limit, with the default the code has', () => {
+  it('README: the limits table is the one npm run docs:limits writes from limits.ts', async () => {
+    const { withLimitsTable, BEGIN, END } = await docsLimits()
+    const section = (markdown: string): string => markdown.slice(markdown.indexOf(BEGIN), markdown.indexOf(END))
+    const readme = read('README.md')
+    assert.ok(readme.includes(BEGIN) && readme.includes(END), 'README.md has the markers of the limits table')
+    assert.equal(section(readme), section(withLimitsTable(readme)), 'README.md\'s limits table is stale: run npm run docs:limits')
+  })
+
+  it('README: the limits table has every limit, with a default that parses to the code\'s', () => {
     const documented = new Map<string, string>()
-    for (const [flagCell, defaultCell] of table(read('README.md'), '| flag | default |')) {
+    for (const [flagCell, , defaultCell] of table(read('README.md'), '| flag | env | default | what it bounds |')) {
       const flags = flagsOf(flagCell)
-      const values = flags.length === 1 ? [defaultCell] : defaultCell.split(', ')
-      assert.equal(values.length, flags.length, `one default per flag in the row of ${flagCell}`)
-      flags.forEach((flag, i) => documented.set(flag, values[i]))
+      assert.equal(flags.length, 1, `one flag in the row of ${flagCell}`)
+      documented.set(flags[0], defaultCell)
     }
     assert.deepEqual([...documented.keys()].filter(f => !KEY_OF.has(f)), [], 'rows of flags that are not limits')
     assert.deepEqual(Object.values(LIMIT_NAMES).filter(name => !documented.has(name)), [], 'limits without a row')
     for (const [flag, value] of documented) {
       const key = KEY_OF.get(flag) as keyof RendezvousLimits
       assert.equal(parsed(flag, value), DEFAULT_LIMITS[key], `--${flag}: README says ${value}, the code's default is ${DEFAULT_LIMITS[key]}`)
+    }
+  })
+
+  it('options.ts: every field of RendezvousLimits has the @default of limits.ts', () => {
+    const source = read('packages/rendezvous/src/options.ts')
+    const body = /export interface RendezvousLimits \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? ''
+    const fields = [...body.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\n {2}([a-zA-Z]+): number/g)]
+      .map(([, doc, key]) => [key, /@default (.+)$/m.exec(doc)?.[1]?.trim()])
+    assert.deepEqual(fields.map(f => f[0]), LIMITS.map(l => l.key), 'the fields of RendezvousLimits, each with its doc comment, in the table\'s order')
+    for (const [key, documented] of fields) {
+      const limit = LIMITS.find(l => l.key === key)
+      assert.equal(documented, limit == null ? undefined : formatDefault(limit), `${key ?? ''}: @default`)
     }
   })
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Counter, Gauge } from 'prom-client'
-import { LIMIT_NAMES } from '../options.js'
+import { LIMIT_NAMES } from '../limits.js'
 import { terminate } from '../outgoing-backlog.js'
 import { TokenBucket } from '../token-bucket.js'
 import { upgradeHost } from '../upgrade-request.js'
