@@ -83,6 +83,10 @@ const TABLE: Readonly<Record<keyof RendezvousLimits, LimitSpec>> = {
   // room for an honest client's joins and dials at their own full rates
   requestRate: rate('request-rate', 100, 'every `ss-join`/`ss-leave`/`ss-dial` per second per socket, joined or not (token bucket): without a token the first request gets `ERR_RATE_LIMITED`, the next are dropped unanswered, and `--request-burst` refused in a row disconnect'),
   requestBurst: burst('request-burst', 200, 'request token bucket size'),
+  // the answer tells a client its frames go nowhere; the bucket keeps a flood
+  // of stray frames from being answered one for one
+  strayReplyRate: rate('stray-reply-rate', 10, '`ERR_DIAL_NOT_FOUND` answers per second per socket to data frames on dials it is not an open end of (token bucket); beyond it they are dropped unanswered'),
+  strayReplyBurst: burst('stray-reply-burst', 20, 'stray-frame answer token bucket size'),
   // a full data frame plus its socket.io framing must fit
   maxMessageBytes: { name: 'max-message-bytes', unit: 'bytes', default: 128 * 1024, min: MAX_FRAME_BYTES + 1024, max: 64 * 1024 * 1024, description: 'largest socket.io message accepted (engine.io maxHttpBufferSize); larger ones close the socket' },
   maxSocketBufferedBytes: {

@@ -108,6 +108,18 @@ export interface RendezvousLimits {
    */
   requestBurst: number
   /**
+   * `ERR_DIAL_NOT_FOUND` answers per second per socket to data frames on
+   * dials it is not an open end of, token bucket refill rate; beyond the
+   * bucket such frames are dropped unanswered
+   * @default 10/s
+   */
+  strayReplyRate: number
+  /**
+   * stray-frame answer token bucket size
+   * @default 20
+   */
+  strayReplyBurst: number
+  /**
    * largest socket.io message accepted (engine.io maxHttpBufferSize); larger ones close the socket
    * @default 128 KiB
    */

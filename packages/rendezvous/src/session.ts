@@ -52,7 +52,7 @@ export class Session {
   /** registrations of new addresses and leaves: each is broadcast to every peer */
   readonly churnBucket: TokenBucket
   readonly dialBucket: TokenBucket
-  /** limits `ERR_DIAL_NOT_FOUND` answers to stray data frames */
+  /** `ERR_DIAL_NOT_FOUND` answers to stray data frames (`strayReplyRate`) */
   readonly strayBucket: TokenBucket
   /** every request event (`ss-join`, `ss-leave`, `ss-dial`), joined or not */
   readonly requestBucket: TokenBucket
@@ -82,7 +82,7 @@ export class Session {
     this.joinBucket = new TokenBucket(limits.joinRate, limits.joinBurst)
     this.churnBucket = new TokenBucket(limits.churnRate, limits.churnBurst)
     this.dialBucket = new TokenBucket(limits.dialRate, limits.dialBurst)
-    this.strayBucket = new TokenBucket(10, 20)
+    this.strayBucket = new TokenBucket(limits.strayReplyRate, limits.strayReplyBurst)
     this.requestBucket = new TokenBucket(limits.requestRate, limits.requestBurst)
     this.backlog = new OutgoingBacklog<Session>(socket, backlogBounds, this as Session, onOverflow)
   }

@@ -247,6 +247,29 @@ describe('bad input', () => {
       assert.equal(error.code, 'ERR_DIAL_NOT_FOUND')
     })
 
+    it('stray data frames get at most stray-reply-burst answers, refilled at stray-reply-rate; both limits show in wsstar_limit', async () => {
+      const strict = await startServer({ limits: { strayReplyRate: 0.001, strayReplyBurst: 3 } })
+      try {
+        const a = await joinedClient(strict)
+        let answers = 0
+        a.socket.on('e', (_id: string, kind: string, error: { code?: string }) => {
+          if (kind === 'reset' && error?.code === 'ERR_DIAL_NOT_FOUND') answers++
+        })
+        for (let i = 0; i < 10; i++) {
+          a.socket.emit('d', 'A'.repeat(22), Buffer.from('x'))
+        }
+        // answered after the frames, on the same socket: their answers are in by then
+        assert.equal(await errorCode(a.socket, 'ss-dial', 12, 12), 'ERR_INVALID_ADDRESS')
+        assert.equal(answers, 3)
+        assert.equal(await metricValue(strict, 'wsstar_limit{limit="stray-reply-burst"}'), 3)
+        assert.equal(await metricValue(strict, 'wsstar_limit{limit="stray-reply-rate"}'), 0.001)
+        assert.equal(await metricValue(server, 'wsstar_limit{limit="stray-reply-burst"}'), 20, 'the default burst')
+        assert.equal(await metricValue(server, 'wsstar_limit{limit="stray-reply-rate"}'), 10, 'the default rate')
+      } finally {
+        await strict.stop()
+      }
+    })
+
     it('malformed frames are dropped and counted as ERR_BAD_REQUEST', async () => {
       const a = await joinedClient(server)
       const b = await joinedClient(server)

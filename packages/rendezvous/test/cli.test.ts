@@ -148,6 +148,8 @@ describe('wsstar-rendezvous CLI', () => {
     assert.equal(config.options.limits.maxPeers, 10)
     assert.equal(config.options.challenge, false)
     assert.deepEqual(config.options.announce, ['/dns4/a.example/tcp/443/wss', '/ip4/1.2.3.4/tcp/13579/ws'])
+    const stray = parseCli(['--stray-reply-rate', '2.5'], { WSSTAR_STRAY_REPLY_BURST: '40' }).options.limits
+    assert.deepEqual([stray.strayReplyRate, stray.strayReplyBurst], [2.5, 40])
     assert.throws(() => parseCli(['--max-peers', '1.5']), CliUsageError)
     assert.throws(() => parseCli(['--window', '1KiB']), /--window/)
     assert.throws(() => parseCli(['--announce', '/ip4/1.2.3.4']), /--announce/)
