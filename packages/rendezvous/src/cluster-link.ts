@@ -10,11 +10,11 @@ import type { RendezvousLimits } from './options.js'
 import type { PeerRecord } from './peer-registry.js'
 import type { Rejections } from './rejections.js'
 import type { Relay } from './relay.js'
+import type { DialEnd } from './dial-end.js'
 import type { Session } from './session.js'
 import type { DialResult, PeersDelta, WireError } from '@wsstar/protocol'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { Server as SocketIoServer } from 'socket.io'
 
 /**
  * How a dial between peers on two servers of a cluster works.
@@ -155,38 +155,60 @@ class RawCommand extends Command {
   }
 }
 
+/** What a `RemoteEnd` sends its frames through: the link's publisher. */
+export interface RemoteEndLink {
+  /** queues a message to `nodeId` (see ClusterLink.#publish); resolves with its receivers */
+  publish(nodeId: string, type: Msg, dialId: string, body: string | Uint8Array): Promise<number>
+  /** a frame to `remote` could not be published (Redis away): the dial has lost bytes */
+  lost(remote: RemoteEnd, dialId: string): void
+}
+
+/** A remote end never answers a stray frame: its node judged the frame already. */
+const NO_STRAY_ANSWERS = { take: (): boolean => false }
+
 /**
  * The callee end of a dial homed on this node whose callee is on another
- * node. It has the shape of the `Session` members the relay uses; emitting
- * on its "socket" goes to the callee's per-peer room.
+ * node: its `d`, `c` and `e` frames go to the callee's node on that node's
+ * channel, which writes them to the callee's socket.
  */
-export class RemoteEnd {
+export class RemoteEnd implements DialEnd {
   readonly id: string
   readonly nodeId: string
   readonly peerId: string
   connected = true
   readonly dials = new Set<Dial>()
-  /** stray frames from a remote end are not answered */
-  readonly strayBucket = { take: (): boolean => false }
-  /** `d`, `c` and `e` go to the callee's node on its channel, anything else to the peer's room */
-  readonly socket: { emit: (event: string, ...args: unknown[]) => boolean }
+  readonly strayBucket = NO_STRAY_ANSWERS
   /** while pending: the callee's node accepted */
   accept?: () => void
   timer?: ReturnType<typeof setTimeout>
+  readonly #link: RemoteEndLink
 
-  constructor (nodeId: string, peerId: string, io: SocketIoServer, send: (remote: RemoteEnd, event: string, args: unknown[]) => boolean) {
+  constructor (nodeId: string, peerId: string, link: RemoteEndLink) {
     this.id = `${nodeId}/${peerId}`
     this.nodeId = nodeId
     this.peerId = peerId
-    const room = peerRoom(peerId)
-    this.socket = {
-      emit: (event, ...args) => send(this, event, args) || io.to(room).emit(event, ...args)
-    }
+    this.#link = link
   }
 
   /** the callee's own replica checks what it queues for the callee (#toLocalCallee), so here there is always room */
   hasRoomFor (): boolean {
     return true
+  }
+
+  sendData (dialId: string, bytes: Uint8Array): void {
+    this.#send(Msg.TO_DATA, dialId, bytes)
+  }
+
+  sendCredit (dialId: string, bytes: number): void {
+    this.#send(Msg.TO_CREDIT, dialId, String(bytes))
+  }
+
+  sendEnd (dialId: string, kind: EndKind, error?: WireError): void {
+    this.#send(Msg.TO_END, dialId, JSON.stringify(error == null ? [kind] : [kind, error]))
+  }
+
+  #send (type: Msg, dialId: string, body: string | Uint8Array): void {
+    this.#link.publish(this.nodeId, type, dialId, body).catch(() => { this.#link.lost(this, dialId) })
   }
 }
 
@@ -229,10 +251,10 @@ export class ClusterLink {
   /** every node's discovery deltas */
   readonly #peersChannel: string
   readonly #forwards = new Map<string, Forward>()
-  readonly #forwardsBySession = new Map<Session, Set<Forward>>()
+  readonly #forwardsBySession = new Map<DialEnd, Set<Forward>>()
   /** per channel: messages of this event-loop turn */
   readonly #outboxes = new Map<string, Outbox>()
-  #io?: SocketIoServer
+  #started = false
   #closed = false
   /** frames and control messages published to other nodes */
   published = 0
@@ -264,8 +286,8 @@ export class ClusterLink {
   }
 
   /** Subscribes to this node's channel. Resolves once Redis confirmed. */
-  async start (io: SocketIoServer): Promise<void> {
-    this.#io = io
+  async start (): Promise<void> {
+    this.#started = true
     this.#init.sub.on('smessageBuffer', this.#onMessage)
     await this.#init.sub.ssubscribe(this.#channel)
     await this.#init.sub.ssubscribe(this.#peersChannel)
@@ -320,20 +342,19 @@ export class ClusterLink {
 
   /** Dials `record` (held by another node) for the caller `session`. */
   async dial (caller: Session, callerPeerId: string, callerAddress: string, record: PeerRecord): Promise<DialResult> {
-    const io = this.#io
     const nodeId = record.nodeId
-    if (io == null || nodeId == null || this.#closed) {
+    if (!this.#started || nodeId == null || this.#closed) {
       throw new WsStarError(ErrorCode.PEER_NOT_FOUND, 'the dialled peer is not online in this cluster')
     }
     const relay = this.#init.relay
     this.dialsHome++
-    const remote = new RemoteEnd(nodeId, record.peerId, io, this.#toCallee)
+    const remote = new RemoteEnd(nodeId, record.peerId, this.#remoteEndLink)
     const dial = new Dial({
       id: createDialId(),
       caller,
       callerPeerId,
       callerAddress,
-      callee: remote as unknown as Session,
+      callee: remote,
       calleePeerId: record.peerId,
       calleeAddress: record.address
     })
@@ -366,7 +387,7 @@ export class ClusterLink {
 
   /** The relay forgot `dial`: a remote callee's node drops its forwarding entry. */
   onForget (dial: Dial): void {
-    const remote = dial.callee as unknown
+    const remote = dial.callee
     if (!(remote instanceof RemoteEnd)) {
       return
     }
@@ -384,34 +405,17 @@ export class ClusterLink {
     })
   }
 
-  /**
-   * RemoteEnd.socket.emit: the relay's `d`, `c`, `e` for a remote callee go
-   * to its node's channel. False: another event, for the peer's room.
-   */
-  readonly #toCallee = (remote: RemoteEnd, event: string, args: unknown[]): boolean => {
-    const dialId = args[0]
-    if (typeof dialId !== 'string') {
-      return false
-    }
-    let sent: Promise<number>
-    if (event === Event.DATA) {
-      sent = this.#publish(remote.nodeId, Msg.TO_DATA, dialId, args[1] as Uint8Array)
-    } else if (event === Event.CREDIT) {
-      sent = this.#publish(remote.nodeId, Msg.TO_CREDIT, dialId, String(args[1]))
-    } else if (event === Event.END) {
-      sent = this.#publish(remote.nodeId, Msg.TO_END, dialId, JSON.stringify(args.slice(1)))
-    } else {
-      return false
-    }
-    sent.catch(() => {
+  /** How this node's remote ends publish their frames. */
+  readonly #remoteEndLink: RemoteEndLink = {
+    publish: (nodeId, type, dialId, body) => this.#publish(nodeId, type, dialId, body),
+    lost: (remote, dialId) => {
       // Redis away: bytes of the dial are lost, end it (the callee's node resets its end when it cannot publish)
       const dial = this.#init.relay.dials.get(dialId)
-      if (dial != null && dial.callee === (remote as unknown as Session)) {
+      if (dial != null && dial.callee === remote) {
         remote.connected = false
         this.#init.relay.reset(dial, { code: ErrorCode.PEER_GONE, message: 'the other end\'s server cannot be reached' })
       }
-    })
-    return true
+    }
   }
 
   /** A frame of the home node for the local callee of a dial we forward for. */
@@ -432,12 +436,12 @@ export class ClusterLink {
         const error = { code: ErrorCode.LIMIT_EXCEEDED, message: NO_ROOM_FOR_DATA }
         this.#init.rejections.count(error.code, Event.DATA, callee.id, error.message)
         this.fromCallee(callee, Event.END, dialId, EndKind.RESET, error)
-        callee.socket.emit(Event.END, dialId, EndKind.RESET, error)
+        callee.sendEnd(dialId, EndKind.RESET, error)
         return
       }
-      callee.socket.emit(Event.DATA, dialId, body)
+      callee.sendData(dialId, body)
     } else if (type === Msg.TO_CREDIT) {
-      callee.socket.emit(Event.CREDIT, dialId, Number(body.toString('latin1')))
+      callee.sendCredit(dialId, Number(body.toString('latin1')))
     } else {
       const [kind, error] = JSON.parse(body.toString()) as [unknown, unknown]
       if (kind === EndKind.RESET) {
@@ -487,9 +491,9 @@ export class ClusterLink {
     return true
   }
 
-  /** Relay hook: `peerId` of `session` left or was replaced. */
-  dropPeer (session: Session, peerId: string, toOthers: WireError, toSelf: WireError | null): void {
-    const forwards = this.#forwardsBySession.get(session)
+  /** Relay hook: `peerId` of `end` (a local socket) left or was replaced. */
+  dropPeer (end: DialEnd, peerId: string, toOthers: WireError, toSelf: WireError | null): void {
+    const forwards = this.#forwardsBySession.get(end)
     if (forwards == null) {
       return
     }
@@ -500,9 +504,9 @@ export class ClusterLink {
     }
   }
 
-  /** Relay hook: `session` disconnected. */
-  dropSession (session: Session, toOthers: WireError): void {
-    const forwards = this.#forwardsBySession.get(session)
+  /** Relay hook: `end` (a local socket) disconnected. */
+  dropSession (end: DialEnd, toOthers: WireError): void {
+    const forwards = this.#forwardsBySession.get(end)
     if (forwards == null) {
       return
     }
@@ -523,7 +527,7 @@ export class ClusterLink {
     }
     this.#dropForward(forward)
     if (forward.callee.connected) {
-      forward.callee.socket.emit(Event.END, forward.id, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the other end\'s server cannot be reached' })
+      forward.callee.sendEnd(forward.id, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the other end\'s server cannot be reached' })
     }
   }
 
@@ -531,7 +535,7 @@ export class ClusterLink {
     this.#dropForward(forward)
     this.#publish(forward.home, Msg.GONE, forward.id, JSON.stringify(toOthers)).catch(() => {})
     if (toSelf != null && forward.state === 'open' && forward.callee.connected) {
-      forward.callee.socket.emit(Event.END, forward.id, EndKind.RESET, toSelf)
+      forward.callee.sendEnd(forward.id, EndKind.RESET, toSelf)
     }
   }
 
@@ -587,7 +591,7 @@ export class ClusterLink {
       if (this.#forwards.get(dialId) !== forward) {
         // the caller or the callee went away meanwhile: a callee that accepted must forget the dial
         if (timedOut == null && reply == null && callee.connected) {
-          callee.socket.emit(Event.END, dialId, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the dial ended before it was accepted' })
+          callee.sendEnd(dialId, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the dial ended before it was accepted' })
         }
         return
       }
@@ -595,7 +599,7 @@ export class ClusterLink {
         this.#dropForward(forward)
         const timeout = { code: ErrorCode.DIAL_TIMEOUT, message: `the callee did not answer within ${limits.dialTimeoutMs} ms` }
         if (callee.connected) {
-          callee.socket.emit(Event.END, dialId, EndKind.RESET, timeout)
+          callee.sendEnd(dialId, EndKind.RESET, timeout)
         }
         answer(timeout)
         return
@@ -684,11 +688,10 @@ export class ClusterLink {
     // home side: messages about a dial of ours whose callee is remote
     const relay = this.#init.relay
     const dial = relay.dials.get(dialId)
-    const remote = dial?.callee as unknown
+    const remote = dial?.callee
     if (dial == null || !(remote instanceof RemoteEnd)) {
       return
     }
-    const end = remote as unknown as Session
     switch (type) {
       case Msg.ANSWER: {
         if (dial.state !== 'pending') {
@@ -706,22 +709,22 @@ export class ClusterLink {
         return
       }
       case Msg.DATA:
-        relay.onData(end, dialId, body)
+        relay.onData(remote, dialId, body)
         return
       case Msg.CREDIT:
-        relay.onCredit(end, dialId, Number(body.toString()))
+        relay.onCredit(remote, dialId, Number(body.toString()))
         return
       case Msg.END: {
         const [kind, error] = JSON.parse(body.toString()) as [unknown, unknown]
         if (kind === EndKind.RESET) {
           remote.connected = false
         }
-        relay.onEnd(end, dialId, kind, error)
+        relay.onEnd(remote, dialId, kind, error)
         return
       }
       case Msg.GONE:
         remote.connected = false
-        relay.reset(dial, WsStarError.fromWire(JSON.parse(body.toString())).toWire(), { session: end, error: null })
+        relay.reset(dial, WsStarError.fromWire(JSON.parse(body.toString())).toWire(), { end: remote, error: null })
         return
       default:
         break

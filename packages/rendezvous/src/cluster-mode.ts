@@ -30,7 +30,6 @@ import type { ClusterLinkInit } from './cluster-link.js'
 import type { ClusterOptions } from './options.js'
 import type { RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
-import type { Server as SocketIoServer } from 'socket.io'
 
 /** how long start() waits for Redis before giving up */
 const CONNECT_TIMEOUT_MS = 10_000
@@ -130,10 +129,10 @@ export class ClusterMode {
   }
 
   /** Connects to Redis, writes the liveness key, subscribes the link. */
-  async start (io: SocketIoServer): Promise<void> {
+  async start (): Promise<void> {
     await Promise.all([this.#commands, this.#pub, this.#sub].map(async client => { await connect(client) }))
     await this.registry.start()
-    await this.#link?.start(io)
+    await this.#link?.start()
     this.#started = true
     this.#up = true
     this.#onState()

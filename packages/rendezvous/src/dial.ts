@@ -1,4 +1,4 @@
-import type { Session } from './session.js'
+import type { DialEnd } from './dial-end.js'
 import type { WireError } from '@wsstar/protocol'
 
 /** pending: the callee has not accepted yet; open: relaying; closed: forgotten. */
@@ -6,14 +6,14 @@ export type DialState = 'pending' | 'open' | 'closed'
 
 /** One direction of a dial: bytes from `from` to `to` under the receiver's credit. */
 export class DialDirection {
-  readonly from: Session
-  readonly to: Session
+  readonly from: DialEnd
+  readonly to: DialEnd
   /** bytes forwarded to `to` and not yet credited back by it */
   inFlight = 0
   /** `from` sent close-write: no more data this way */
   closed = false
 
-  constructor (from: Session, to: Session) {
+  constructor (from: DialEnd, to: DialEnd) {
     this.from = from
     this.to = to
   }
@@ -21,10 +21,10 @@ export class DialDirection {
 
 export interface DialInit {
   id: string
-  caller: Session
+  caller: DialEnd
   callerPeerId: string
   callerAddress: string
-  callee: Session
+  callee: DialEnd
   calleePeerId: string
   calleeAddress: string
 }
@@ -36,10 +36,10 @@ export interface DialInit {
  */
 export class Dial {
   readonly id: string
-  readonly caller: Session
+  readonly caller: DialEnd
   readonly callerPeerId: string
   readonly callerAddress: string
-  readonly callee: Session
+  readonly callee: DialEnd
   readonly calleePeerId: string
   readonly calleeAddress: string
   /** caller -> callee */
@@ -67,23 +67,23 @@ export class Dial {
     this.backward = new DialDirection(init.callee, init.caller)
   }
 
-  /** The direction `session` sends in; undefined if it is not an end of this dial. */
-  sendingOf (session: Session): DialDirection | undefined {
-    return session === this.caller ? this.forward : session === this.callee ? this.backward : undefined
+  /** The direction `end` sends in; undefined if it is not an end of this dial. */
+  sendingOf (end: DialEnd): DialDirection | undefined {
+    return end === this.caller ? this.forward : end === this.callee ? this.backward : undefined
   }
 
-  /** The direction `session` receives in; undefined if it is not an end of this dial. */
-  receivingOf (session: Session): DialDirection | undefined {
-    return session === this.caller ? this.backward : session === this.callee ? this.forward : undefined
+  /** The direction `end` receives in; undefined if it is not an end of this dial. */
+  receivingOf (end: DialEnd): DialDirection | undefined {
+    return end === this.caller ? this.backward : end === this.callee ? this.forward : undefined
   }
 
-  other (session: Session): Session {
-    return session === this.caller ? this.callee : this.caller
+  other (end: DialEnd): DialEnd {
+    return end === this.caller ? this.callee : this.caller
   }
 
-  /** True when `session` takes part in this dial as `peerId`. */
-  hasEnd (session: Session, peerId: string): boolean {
-    return (session === this.caller && peerId === this.callerPeerId) || (session === this.callee && peerId === this.calleePeerId)
+  /** True when `end` takes part in this dial as `peerId`. */
+  hasEnd (end: DialEnd, peerId: string): boolean {
+    return (end === this.caller && peerId === this.callerPeerId) || (end === this.callee && peerId === this.calleePeerId)
   }
 
   inspect (): DialInfo {

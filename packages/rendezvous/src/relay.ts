@@ -4,13 +4,13 @@ import { NO_ROOM_FOR_DATA } from './outgoing-backlog.js'
 import { PowerOfTwoSizeHistogram } from './size-histogram.js'
 import type { Dial } from './dial.js'
 import type { Rejections } from './rejections.js'
-import type { Session } from './session.js'
+import type { DialEnd } from './dial-end.js'
 import type { WireError } from '@wsstar/protocol'
 import type { Logger } from 'pino'
 
 export interface RelayInit {
   windowBytes: number
-  /** a data frame that would take its receiver's queued data (Session.hasRoomFor) past this resets its dial */
+  /** a data frame that would take its receiver's queued data (DialEnd.hasRoomFor) past this resets its dial */
   maxSocketBufferedBytes: number
   rejections: Rejections
   logger: Logger
@@ -19,14 +19,14 @@ export interface RelayInit {
   /** cluster mode: a dial was forgotten (its other end may live on another node) */
   onForget?(dial: Dial): void
   /** cluster mode: dropPeer / dropSession also reach the dials this node only forwards */
-  onDropPeer?(session: Session, peerId: string, toOthers: WireError, toSelf: WireError | null): void
-  onDropSession?(session: Session, toOthers: WireError): void
+  onDropPeer?(end: DialEnd, peerId: string, toOthers: WireError, toSelf: WireError | null): void
+  onDropSession?(end: DialEnd, toOthers: WireError): void
 }
 
 /** Who gets told about a reset, and with what. */
 export interface ResetOrigin {
   /** the end that caused the reset */
-  session: Session
+  end: DialEnd
   /** what that end is told; null: nothing (it asked for the reset, or it is gone) */
   error: WireError | null
 }
@@ -134,7 +134,7 @@ export class Relay {
 
   // --- frames from clients --------------------------------------------------
 
-  onData (session: Session, dialId: unknown, bytes: unknown): void {
+  onData (session: DialEnd, dialId: unknown, bytes: unknown): void {
     let frame
     try {
       frame = parseDataFrame(dialId, bytes)
@@ -177,13 +177,13 @@ export class Relay {
     this.dataFrames++
     this.frameSizes.observe(n)
     if (dial.held != null) {
-      dial.held.push(() => { receiver.socket.emit(Event.DATA, frame.dialId, frame.bytes) })
+      dial.held.push(() => { receiver.sendData(frame.dialId, frame.bytes) })
     } else {
-      receiver.socket.emit(Event.DATA, frame.dialId, frame.bytes)
+      receiver.sendData(frame.dialId, frame.bytes)
     }
   }
 
-  onCredit (session: Session, dialId: unknown, bytes: unknown): void {
+  onCredit (session: DialEnd, dialId: unknown, bytes: unknown): void {
     let frame
     try {
       frame = parseCreditFrame(dialId, bytes)
@@ -206,11 +206,11 @@ export class Relay {
     this.creditFrames++
     if (!direction.closed) {
       const from = direction.from
-      this.#send(dial, () => { from.socket.emit(Event.CREDIT, frame.dialId, frame.bytes) })
+      this.#send(dial, () => { from.sendCredit(frame.dialId, frame.bytes) })
     }
   }
 
-  onEnd (session: Session, dialId: unknown, kind: unknown, error: unknown): void {
+  onEnd (session: DialEnd, dialId: unknown, kind: unknown, error: unknown): void {
     let frame
     try {
       frame = parseEndFrame(dialId, kind, error)
@@ -230,9 +230,9 @@ export class Relay {
       if (other.connected) {
         if (frame.error != null) {
           const error = frame.error
-          this.#send(dial, () => { other.socket.emit(Event.END, dial.id, EndKind.RESET, error) })
+          this.#send(dial, () => { other.sendEnd(dial.id, EndKind.RESET, error) })
         } else {
-          this.#send(dial, () => { other.socket.emit(Event.END, dial.id, EndKind.RESET) })
+          this.#send(dial, () => { other.sendEnd(dial.id, EndKind.RESET) })
         }
       }
       return
@@ -242,7 +242,7 @@ export class Relay {
     }
     direction.closed = true
     if (other.connected) {
-      this.#send(dial, () => { other.socket.emit(Event.END, dial.id, EndKind.CLOSE_WRITE) })
+      this.#send(dial, () => { other.sendEnd(dial.id, EndKind.CLOSE_WRITE) })
     }
     if (dial.forward.closed && dial.backward.closed) {
       this.#forget(dial)
@@ -266,33 +266,33 @@ export class Relay {
     this.#forget(dial)
     if (wasPending) {
       // the caller's dial request fails; the callee is told if it accepts later
-      abort?.(origin?.session === dial.caller && origin.error != null ? origin.error : error)
+      abort?.(origin?.end === dial.caller && origin.error != null ? origin.error : error)
       return
     }
     for (const end of [dial.caller, dial.callee]) {
-      const told = origin?.session === end ? origin.error : error
+      const told = origin?.end === end ? origin.error : error
       if (told != null && end.connected) {
-        this.#send(dial, () => { if (end.connected) end.socket.emit(Event.END, dial.id, EndKind.RESET, told) })
+        this.#send(dial, () => { if (end.connected) end.sendEnd(dial.id, EndKind.RESET, told) })
       }
     }
   }
 
-  /** Resets every dial of `session` as `peerId` (a leave or a replacement). */
-  dropPeer (session: Session, peerId: string, toOthers: WireError, toSelf: WireError | null): void {
-    for (const dial of [...session.dials]) {
-      if (dial.hasEnd(session, peerId)) {
-        this.reset(dial, toOthers, { session, error: toSelf })
+  /** Resets every dial of `end` as `peerId` (a leave or a replacement). */
+  dropPeer (end: DialEnd, peerId: string, toOthers: WireError, toSelf: WireError | null): void {
+    for (const dial of [...end.dials]) {
+      if (dial.hasEnd(end, peerId)) {
+        this.reset(dial, toOthers, { end, error: toSelf })
       }
     }
-    this.#hooks.onDropPeer?.(session, peerId, toOthers, toSelf)
+    this.#hooks.onDropPeer?.(end, peerId, toOthers, toSelf)
   }
 
-  /** Resets every dial of a socket that is gone. */
-  dropSession (session: Session, toOthers: WireError): void {
-    for (const dial of [...session.dials]) {
-      this.reset(dial, toOthers, { session, error: null })
+  /** Resets every dial of an end that is gone (a socket that disconnected). */
+  dropSession (end: DialEnd, toOthers: WireError): void {
+    for (const dial of [...end.dials]) {
+      this.reset(dial, toOthers, { end, error: null })
     }
-    this.#hooks.onDropSession?.(session, toOthers)
+    this.#hooks.onDropSession?.(end, toOthers)
   }
 
   /** Resolves when no dial is left (pending or open). */
@@ -306,16 +306,16 @@ export class Relay {
   // --- internals ----------------------------------------------------------
 
   /** A protocol violation by `session` on `dial`: count it, reset both ends. */
-  #violation (dial: Dial, session: Session, event: string, code: ErrorCode, message: string): void {
+  #violation (dial: Dial, session: DialEnd, event: string, code: ErrorCode, message: string): void {
     const wire = this.#rejections.reject(new WsStarError(code, message), event, session.id)
     this.reset(dial, wire)
   }
 
   /** A data frame for a dial this socket is not an open end of: tell the sender only, rate limited. */
-  #stray (session: Session, dialId: string): void {
+  #stray (session: DialEnd, dialId: string): void {
     this.#rejections.count(ErrorCode.DIAL_NOT_FOUND, Event.DATA, session.id)
     if (session.strayBucket.take()) {
-      session.socket.emit(Event.END, dialId, EndKind.RESET, { code: ErrorCode.DIAL_NOT_FOUND, message: 'no such dial on this socket' })
+      session.sendEnd(dialId, EndKind.RESET, { code: ErrorCode.DIAL_NOT_FOUND, message: 'no such dial on this socket' })
     }
   }
 

@@ -452,7 +452,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     })
     this.#http = http
     this.#io = io
-    await this.#cluster?.start(io)
+    await this.#cluster?.start()
     await listen(http, this.#options.port, host)
     http.on('error', (err) => { this.#logger.error({ err }, 'http server error') })
     this.#port = (http.address() as AddressInfo).port

@@ -1,10 +1,11 @@
-import { PROTOCOL_VERSION } from '@wsstar/protocol'
+import { Event, PROTOCOL_VERSION } from '@wsstar/protocol'
 import { FRAME_COST, OutgoingBacklog } from './outgoing-backlog.js'
 import { TokenBucket } from './token-bucket.js'
 import type { Dial } from './dial.js'
+import type { DialEnd } from './dial-end.js'
 import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
 import type { RendezvousLimits } from './options.js'
-import type { PeersDelta } from '@wsstar/protocol'
+import type { EndKind, PeersDelta, WireError } from '@wsstar/protocol'
 import type { Socket } from 'socket.io'
 
 /** What the socket stated in its socket.io handshake (`auth.protocol`). */
@@ -38,7 +39,7 @@ const MAX_HELD_DELTAS = 16
  * Server-side state of one connected socket: its registrations, the dials
  * it takes part in, its rate limit buckets and timers.
  */
-export class Session {
+export class Session implements DialEnd {
   readonly id: string
   readonly socket: Socket
   readonly protocol: HandshakeProtocol
@@ -97,6 +98,23 @@ export class Session {
    */
   hasRoomFor (bytes: number, maxBuffered: number): boolean {
     return this.backlog.dataBytes() + bytes + FRAME_COST <= maxBuffered
+  }
+
+  sendData (dialId: string, bytes: Uint8Array): void {
+    this.socket.emit(Event.DATA, dialId, bytes)
+  }
+
+  sendCredit (dialId: string, bytes: number): void {
+    this.socket.emit(Event.CREDIT, dialId, bytes)
+  }
+
+  sendEnd (dialId: string, kind: EndKind, error?: WireError): void {
+    // no error: no fourth argument on the wire (not a null)
+    if (error == null) {
+      this.socket.emit(Event.END, dialId, kind)
+    } else {
+      this.socket.emit(Event.END, dialId, kind, error)
+    }
   }
 
   /** True once this socket made a verified one-request join (signed over its id) for `peerId`: that signature would verify again. */

@@ -5,7 +5,7 @@ import { Dial } from '../src/dial.js'
 import { Relay } from '../src/relay.js'
 import { closeClients, join, joinedClient, startServer, waitUntil } from './helpers.js'
 import type { Rejections } from '../src/rejections.js'
-import type { Session } from '../src/session.js'
+import type { DialEnd } from '../src/dial-end.js'
 import type { RendezvousServer } from '../src/index.js'
 
 /**
@@ -20,17 +20,33 @@ import type { RendezvousServer } from '../src/index.js'
 
 interface Sent { event: string, args: unknown[] }
 
-function fakeSession (id: string): Session & { sent: Sent[] } {
-  const sent: Sent[] = []
-  return {
-    id,
-    sent,
-    connected: true,
-    dials: new Set(),
-    hasRoomFor: () => true,
-    strayBucket: { take: () => true },
-    socket: { emit: (event: string, ...args: unknown[]) => { sent.push({ event, args }); return true } }
-  } as unknown as Session & { sent: Sent[] }
+/** A dial end that records the frames sent to it, as the events a socket would get. */
+class RecordingEnd implements DialEnd {
+  readonly id: string
+  readonly sent: Sent[] = []
+  readonly connected = true
+  readonly dials = new Set<Dial>()
+  readonly strayBucket = { take: () => true }
+
+  constructor (id: string) {
+    this.id = id
+  }
+
+  hasRoomFor (): boolean {
+    return true
+  }
+
+  sendData (dialId: string, bytes: Uint8Array): void {
+    this.sent.push({ event: 'd', args: [dialId, bytes] })
+  }
+
+  sendCredit (dialId: string, bytes: number): void {
+    this.sent.push({ event: 'c', args: [dialId, bytes] })
+  }
+
+  sendEnd (dialId: string, kind: string, error?: unknown): void {
+    this.sent.push({ event: 'e', args: error == null ? [dialId, kind] : [dialId, kind, error] })
+  }
 }
 
 function fakeRelay (): Relay {
@@ -49,8 +65,8 @@ const PEER_GONE = { code: 'ERR_PEER_GONE', message: 'the other end left' }
 describe('a dial reset right after the accept', () => {
   it('reaches the caller right behind the ack, before any answer to frames the caller sends on it', async () => {
     const relay = fakeRelay()
-    const caller = fakeSession('caller')
-    const callee = fakeSession('callee')
+    const caller = new RecordingEnd('caller')
+    const callee = new RecordingEnd('callee')
     const dial = new Dial({ id: 'D'.repeat(22), caller, callerPeerId: 'A', callerAddress: '/a', callee, calleePeerId: 'B', calleeAddress: '/b' })
     relay.add(dial)
     // the callee accepts and, in the same read, leaves
@@ -61,7 +77,7 @@ describe('a dial reset right after the accept', () => {
     await new Promise(resolve => setImmediate(resolve))
     assert.equal(caller.sent.length, 0)
     // the server writes the ack, then releases what it held
-    caller.socket.emit('ack', { dialId: dial.id })
+    caller.sent.push({ event: 'ack', args: [{ dialId: dial.id }] })
     relay.release(dial.id)
     // the caller sends at once; the server may read it in the same turn
     relay.onData(caller, dial.id, new Uint8Array(10))
@@ -79,15 +95,15 @@ describe('a dial reset right after the accept', () => {
 
   it('held data and credit go out in order right behind the ack', () => {
     const relay = fakeRelay()
-    const caller = fakeSession('caller')
-    const callee = fakeSession('callee')
+    const caller = new RecordingEnd('caller')
+    const callee = new RecordingEnd('callee')
     const dial = new Dial({ id: 'E'.repeat(22), caller, callerPeerId: 'A', callerAddress: '/a', callee, calleePeerId: 'B', calleeAddress: '/b' })
     relay.add(dial)
     relay.open(dial)
     relay.onData(callee, dial.id, new Uint8Array([1]))
     relay.onEnd(callee, dial.id, 'close-write', undefined)
     assert.equal(caller.sent.length, 0)
-    caller.socket.emit('ack', { dialId: dial.id })
+    caller.sent.push({ event: 'ack', args: [{ dialId: dial.id }] })
     relay.release(dial.id)
     assert.deepEqual(caller.sent.map(s => `${s.event} ${s.event === 'e' ? String(s.args[1]) : ''}`), ['ack ', 'd ', 'e close-write'])
   })
