@@ -144,6 +144,22 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
     await waitFor(async () => (await r0.health()).dials === dialsBefore, 5000)
   })
 
+  it('a remote callee that declines or does not answer fails the dial as on one server: ERR_DIAL_REFUSED with its reason, ERR_DIAL_TIMEOUT and a reset for the callee', async () => {
+    const [r0, r1] = replicas
+    const caller = await rawPeer(r0.port)
+    const decliner = await rawPeer(r1.port, { answer: 'ignore' })
+    const silent = await rawPeer(r1.port, { answer: 'ignore' })
+    raws.push(caller, decliner, silent)
+    const dialsBefore = (await r0.health()).dials
+    decliner.socket.on(Event.INCOMING, (_id: string, _from: string, ack: (err: unknown) => void) => { ack({ code: 'ERR_DIAL_REFUSED', message: 'busy' }) })
+    await assert.rejects(request(caller.socket, Event.DIAL, caller.address, decliner.address), { code: 'ERR_DIAL_REFUSED', message: 'the callee declined the dial: busy' })
+    await assert.rejects(request(caller.socket, Event.DIAL, caller.address, silent.address), { code: 'ERR_DIAL_TIMEOUT', message: 'the callee did not answer within 3000 ms' })
+    assert.equal(silent.incoming.length, 1)
+    // a late accept would find nothing: the callee's replica told it the dial is gone
+    await waitFor(() => silent.ends.some(([id, kind]) => id === silent.incoming[0] && kind === EndKind.RESET), 5000)
+    assert.equal((await r0.health()).dials, dialsBefore)
+  })
+
   it('a paused replica (SIGSTOP) does not stall dials between the others', async () => {
     const [r0, r1, r2] = replicas
     const p0 = await rawPeer(r0.port)

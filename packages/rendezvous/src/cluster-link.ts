@@ -1,6 +1,7 @@
 import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame, parsePeersDelta } from '@wsstar/protocol'
 import { Command } from 'ioredis'
 import { Dial } from './dial.js'
+import { askCallee } from './incoming-dial.js'
 import type { DialLimit } from './dial-router.js'
 import { NO_ROOM_FOR_DATA } from './outgoing-backlog.js'
 import { BATCH, encodeSpublish } from './spublish.js'
@@ -587,30 +588,17 @@ export class ClusterLink {
       this.#forwardsBySession.set(callee, set)
     }
     set.add(forward)
-    callee.socket.timeout(limits.dialTimeoutMs).emit(Event.INCOMING, dialId, request.from, (timedOut: Error | null, reply?: unknown) => {
+    askCallee(callee, dialId, request.from, limits.dialTimeoutMs, (error) => {
       if (this.#forwards.get(dialId) !== forward) {
-        // the caller or the callee went away meanwhile: a callee that accepted must forget the dial
-        if (timedOut == null && reply == null && callee.connected) {
-          callee.sendEnd(dialId, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the dial ended before it was accepted' })
-        }
-        return
+        return false
       }
-      if (timedOut != null) {
+      if (error != null) {
         this.#dropForward(forward)
-        const timeout = { code: ErrorCode.DIAL_TIMEOUT, message: `the callee did not answer within ${limits.dialTimeoutMs} ms` }
-        if (callee.connected) {
-          callee.sendEnd(dialId, EndKind.RESET, timeout)
-        }
-        answer(timeout)
-        return
+      } else {
+        forward.state = 'open'
       }
-      if (reply != null) {
-        this.#dropForward(forward)
-        answer({ code: ErrorCode.DIAL_REFUSED, message: refusalMessage(reply) })
-        return
-      }
-      forward.state = 'open'
-      answer()
+      answer(error)
+      return true
     })
   }
 
@@ -797,12 +785,4 @@ export class ClusterLink {
     const sent = this.#init.pub.sendCommand(command) as Promise<unknown>
     sent.then((receivers) => { box.resolve(Number(receivers)) }, box.reject)
   }
-}
-
-/** The callee's reason, passed on to the caller as the message of ERR_DIAL_REFUSED. */
-function refusalMessage (answer: unknown): string {
-  const wire = WsStarError.fromWire(answer)
-  return wire.code === ErrorCode.BAD_REQUEST && wire.message === 'malformed error from peer'
-    ? 'the callee declined the dial'
-    : `the callee declined the dial: ${wire.message}`
 }

@@ -1,7 +1,8 @@
-import { EndKind, ErrorCode, Event, WsStarError } from '@wsstar/protocol'
+import { ErrorCode, WsStarError } from '@wsstar/protocol'
 import { AddressPeerIds } from './address-peer-ids.js'
 import { Dial } from './dial.js'
 import { DialIdPool } from './dial-ids.js'
+import { askCallee } from './incoming-dial.js'
 import { LIMIT_NAMES } from './limits.js'
 import { dialsWithinBuffer } from './outgoing-backlog.js'
 import type { RendezvousMetrics } from './metrics.js'
@@ -112,42 +113,20 @@ export class DialRouter {
       dial.abort = (error: WireError) => {
         reject(new WsStarError(error.code, error.message))
       }
-      // socket.timeout() also drops the pending ack from the callee's socket
-      // when it never answers, so a silent callee accumulates nothing
-      callee.socket.timeout(limits.dialTimeoutMs).emit(Event.INCOMING, dial.id, callerAddress, (timedOut: Error | null, answer?: unknown) => {
+      askCallee(callee, dial.id, callerAddress, limits.dialTimeoutMs, (error) => {
         if (dial.state !== 'pending') {
-          // an end went away meanwhile: a callee that accepted must forget the dial
-          if (timedOut == null && answer == null && callee.connected) {
-            callee.socket.emit(Event.END, dial.id, EndKind.RESET, { code: ErrorCode.PEER_GONE, message: 'the dial ended before it was accepted' })
-          }
-          return
+          return false
         }
-        if (timedOut != null) {
-          const timeout = { code: ErrorCode.DIAL_TIMEOUT, message: `the callee did not answer within ${limits.dialTimeoutMs} ms` }
-          relay.reset(dial, timeout)
-          // a late accept would find nothing: tell the callee the dial is gone
-          if (callee.connected) {
-            callee.socket.emit(Event.END, dial.id, EndKind.RESET, timeout)
-          }
-          return
+        if (error != null) {
+          relay.reset(dial, error)
+        } else {
+          relay.open(dial)
+          resolve({ dialId: dial.id })
         }
-        if (answer != null) {
-          relay.reset(dial, { code: ErrorCode.DIAL_REFUSED, message: refusalMessage(answer) })
-          return
-        }
-        relay.open(dial)
-        resolve({ dialId: dial.id })
+        return true
       })
     })
   }
-}
-
-/** The callee's reason, passed on to the caller as the message of ERR_DIAL_REFUSED. */
-function refusalMessage (answer: unknown): string {
-  const wire = WsStarError.fromWire(answer)
-  return wire.code === ErrorCode.BAD_REQUEST && wire.message === 'malformed error from peer'
-    ? 'the callee declined the dial'
-    : `the callee declined the dial: ${wire.message}`
 }
 
 /**
