@@ -5,18 +5,18 @@
 // holds anything else between the markers.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { LIMITS, formatDefault } from '../packages/rendezvous/dist/src/limits.js'
+import { CLUSTER_LIMITS, LIMITS, formatDefault } from '../packages/rendezvous/dist/src/limits.js'
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url))
 export const BEGIN = '<!-- limits: generated from packages/rendezvous/src/limits.ts by `npm run docs:limits` -->'
 export const END = '<!-- end of limits -->'
 
-/** The markdown table, one row per limit, in the table's order. */
+/** The markdown table, one row per limit, in the table's order, the cluster's last. */
 export function limitsTable () {
   return [
     '| flag | env | default | what it bounds |',
     '| --- | --- | --- | --- |',
-    ...LIMITS.map(l => `| \`${l.flag}\` | \`${l.env}\` | ${formatDefault(l)} | ${l.description} |`)
+    ...[...LIMITS, ...CLUSTER_LIMITS].map(l => `| \`${l.flag}\` | \`${l.env}\` | ${formatDefault(l)} | ${l.description} |`)
   ].join('\n')
 }
 

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util'
 import { compileTrustedProxies } from './client-ip.js'
-import { LIMITS, checkLimit, envName, formatLimitValue } from './limits.js'
+import { CLUSTER_LIMITS, LIMITS, checkLimit, envName, formatLimitValue } from './limits.js'
 import { DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_PORT, parseAnnounce } from './options.js'
-import type { LimitUnit } from './limits.js'
+import type { Limit, LimitUnit } from './limits.js'
 import type { RendezvousLimits, RendezvousServerOptions } from './options.js'
 
 /** A bad command line or env var: the CLI prints the message and exits with 2. */
@@ -67,7 +67,7 @@ function parseBoolean (raw: string, name: string): boolean {
 
 /** Reads the command line, falling back to WSSTAR_* env vars, then to defaults. */
 export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfig {
-  const limitOptions = Object.fromEntries(LIMITS.map(limit => [limit.name, { type: 'string' as const }]))
+  const limitOptions = Object.fromEntries([...LIMITS, ...CLUSTER_LIMITS].map(limit => [limit.name, { type: 'string' as const }]))
   let values: Record<string, string | boolean | string[] | undefined>
   try {
     ({ values } = parseArgs({
@@ -245,20 +245,34 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
 
   for (const limit of LIMITS) {
     const given = pick(limit.name)
+    if (given != null) {
+      config.options.limits[limit.key] = parseLimit(limit, given)
+    }
+  }
+  for (const limit of CLUSTER_LIMITS) {
+    const given = pick(limit.name)
     if (given == null) {
       continue
     }
-    let value = parseQuantity(given.raw, limit.unit)
-    if (limit.unit === 'bytes' || limit.unit === 'ms') {
-      value = Number.isFinite(value) ? Math.round(value) : value
+    if (config.options.cluster == null) {
+      throw new CliUsageError(`${given.name} needs --redis-url (cluster mode)`)
     }
-    const problem = Number.isNaN(value) ? 'not a number' : checkLimit(limit.key, value)
-    if (problem != null) {
-      throw new CliUsageError(`invalid value for ${given.name}: "${given.raw}" (expected ${describeUnit(limit.unit)} in ${limit.min}..${limit.max})`)
-    }
-    config.options.limits[limit.key] = value
+    config.options.cluster[limit.key] = parseLimit(limit, given)
   }
   return config
+}
+
+/** A limit's value from the command line or env, in its unit (`64KiB`, `10s`, `2.5`), within its range. */
+function parseLimit (limit: Limit<string>, given: { raw: string, name: string }): number {
+  let value = parseQuantity(given.raw, limit.unit)
+  if (limit.unit === 'bytes' || limit.unit === 'ms') {
+    value = Number.isFinite(value) ? Math.round(value) : value
+  }
+  const problem = Number.isNaN(value) ? 'not a number' : checkLimit(limit, value)
+  if (problem != null) {
+    throw new CliUsageError(`invalid value for ${given.name}: "${given.raw}" (expected ${describeUnit(limit.unit)} in ${limit.min}..${limit.max})`)
+  }
+  return value
 }
 
 function describeUnit (unit: LimitUnit): string {
@@ -291,7 +305,7 @@ export function helpText (): string {
     ['--redis-prefix <p>', 'cluster mode: prefix of every Redis key and channel (default wsstar:)', envName('redis-prefix')],
     ['--log-level <lvl>', `${LOG_LEVELS.join('|')} (default info)`, envName('log-level')]
   ]
-  for (const limit of LIMITS) {
+  for (const limit of [...LIMITS, ...CLUSTER_LIMITS]) {
     const arg = limit.unit === 'bytes' ? '<bytes>' : limit.unit === 'ms' ? '<ms>' : '<n>'
     const value = formatLimitValue(limit.unit, limit.default)
     const defaultText = limit.defaultText == null ? value : `${value}: ${limit.defaultText}`

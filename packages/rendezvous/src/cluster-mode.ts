@@ -4,9 +4,11 @@ import { createShardedAdapter } from '@socket.io/redis-adapter'
 import { Redis } from 'ioredis'
 import { ClusterLink } from './cluster-link.js'
 import { ClusterNodes } from './cluster-nodes.js'
-import { DEFAULT_NODE_TTL_MS, DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
+import { CLUSTER_LIMITS, DEFAULT_CLUSTER_LIMITS, checkLimit } from './limits.js'
+import { DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
 import type { ClusterNode } from './cluster-nodes.js'
 import type { LinkTraffic } from './cluster-link.js'
+import type { ClusterLimits } from './limits.js'
 
 /** What the metrics and the status page show of the cluster, read when asked. */
 export interface ClusterStats {
@@ -48,11 +50,12 @@ export class ClusterMode {
   readonly nodeId: string
   readonly prefix: string
   readonly registry: RedisPeerRegistry
+  /** the cluster's limits, the defaults filled in */
+  readonly limits: Readonly<ClusterLimits>
   readonly #commands: Redis
   readonly #pub: Redis
   readonly #sub: Redis
   readonly #logger: Logger
-  readonly #nodeTtlMs: number
   #link?: ClusterLink
   #nodes?: ClusterNodes
   #closed = false
@@ -72,7 +75,20 @@ export class ClusterMode {
       throw new TypeError('cluster.nodeId must be 1..128 characters of [A-Za-z0-9_.:-]')
     }
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX
-    this.#nodeTtlMs = options.nodeTtlMs ?? DEFAULT_NODE_TTL_MS
+    const limits = { ...DEFAULT_CLUSTER_LIMITS }
+    for (const limit of CLUSTER_LIMITS) {
+      const value = options[limit.key]
+      // null kept its default before these were checked
+      if (value == null) {
+        continue
+      }
+      const problem = checkLimit(limit, value, `cluster.${limit.key}`)
+      if (problem != null) {
+        throw new TypeError(problem)
+      }
+      limits[limit.key] = value
+    }
+    this.limits = limits
     this.#logger = logger.child({ node: this.nodeId })
     const base: RedisOptions = {
       lazyConnect: true,
@@ -106,8 +122,8 @@ export class ClusterMode {
       redis: this.#commands,
       nodeId: this.nodeId,
       prefix: this.prefix,
-      peerTtlMs: options.peerTtlMs,
-      nodeTtlMs: options.nodeTtlMs,
+      peerTtlMs: limits.peerTtlMs,
+      nodeTtlMs: limits.nodeTtlMs,
       logger: this.#logger
     })
   }
@@ -170,8 +186,8 @@ export class ClusterMode {
       redis: this.#commands,
       nodeId: this.nodeId,
       prefix: this.prefix,
-      ttlMs: this.#nodeTtlMs,
-      intervalMs: Math.max(10, Math.floor(this.#nodeTtlMs / 3)),
+      ttlMs: this.limits.nodeTtlMs,
+      intervalMs: Math.max(10, Math.floor(this.limits.nodeTtlMs / 3)),
       self,
       onAddresses,
       logger: this.#logger

@@ -6,12 +6,14 @@
  * line `--help` and the README print. Options validation (options.ts), CLI
  * parsing and `--help` (cli-options.ts), the gauges (metrics.ts) and the
  * README table (`npm run docs:limits`) are read off it. The public
- * `RendezvousLimits` type (options.ts) must have exactly these keys.
- * Imports nothing of the server but that type.
+ * `RendezvousLimits` type (options.ts) must have exactly the keys of the
+ * first table, `ClusterLimits` (fields of `ClusterOptions`, taken in
+ * cluster mode only) those of the second. Imports nothing of the server but
+ * those types.
  */
 import { availableParallelism } from 'node:os'
 import { CHALLENGE_TTL_MS, DEFAULT_WINDOW_BYTES, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES } from '@wsstar/protocol'
-import type { RendezvousLimits } from './options.js'
+import type { ClusterOptions, RendezvousLimits } from './options.js'
 
 /** What a limit counts: a rate is per second and may be fractional; the others are integers. */
 export type LimitUnit = 'bytes' | 'ms' | 'count' | 'rate'
@@ -31,9 +33,12 @@ export interface LimitSpec {
   readonly description: string
 }
 
+/** The limits of cluster mode: fields of `ClusterOptions`. */
+export type ClusterLimits = Required<Pick<ClusterOptions, 'peerTtlMs' | 'nodeTtlMs'>>
+
 /** A limit as its users see it: the row, and what follows from it. */
-export interface Limit extends LimitSpec {
-  readonly key: keyof RendezvousLimits
+export interface Limit<Key extends string = keyof RendezvousLimits> extends LimitSpec {
+  readonly key: Key
   readonly integer: boolean
   readonly flag: string
   readonly env: string
@@ -147,36 +152,57 @@ const TABLE: Readonly<Record<keyof RendezvousLimits, LimitSpec>> = {
   reclaimMinGrowthBytes: { name: 'reclaim-min-growth', unit: 'bytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, description: 'least RSS growth since the last reclaim (and at least a quarter) worth one' }
 }
 
+const CLUSTER_TABLE: Readonly<Record<keyof ClusterLimits, LimitSpec>> = {
+  // a record outlives a replica that died without removing it; lookups skip
+  // the records of a dead replica long before (node-ttl)
+  peerTtlMs: { name: 'peer-ttl', unit: 'ms', default: 30_000, min: 100, max: MAX_TIMER_MS, description: 'cluster mode: a peer record in Redis expires this long after its replica last refreshed it (every third of it)' },
+  // the beat is a third of it: a replica is taken for dead after missing about three
+  nodeTtlMs: { name: 'node-ttl', unit: 'ms', default: 6_000, min: 100, max: MAX_TIMER_MS, description: 'cluster mode: a replica whose liveness key was not refreshed (every third of it) for this long counts as dead, its peers as offline' }
+}
+
 /** `max-peers` -> `WSSTAR_MAX_PEERS` */
 export function envName (name: string): string {
   return `WSSTAR_${name.toUpperCase().replace(/-/g, '_')}`
 }
 
-/** Every limit, in the table's order (the order of `--help`, the README and the gauges). */
-export const LIMITS: readonly Limit[] = Object.freeze((Object.entries(TABLE) as Array<[keyof RendezvousLimits, LimitSpec]>).map(([key, spec]) =>
-  Object.freeze({ ...spec, key, integer: spec.unit !== 'rate', flag: `--${spec.name}`, env: envName(spec.name) })))
-
-/** Each limit by its key in `RendezvousLimits`. */
-export const LIMIT_BY_KEY: Readonly<Record<keyof RendezvousLimits, Limit>> = Object.freeze(Object.fromEntries(LIMITS.map(l => [l.key, l])) as Record<keyof RendezvousLimits, Limit>)
-
-export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = Object.freeze(Object.fromEntries(LIMITS.map(l => [l.key, l.default])) as unknown as RendezvousLimits)
-
-/** The public name of each limit (see `LimitSpec.name`). */
-export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = Object.freeze(Object.fromEntries(LIMITS.map(l => [l.key, l.name])) as Record<keyof RendezvousLimits, string>)
-
-/** Limits keyed by their public names: the `wsstar_limit` gauge. */
-export function limitsByName (limits: RendezvousLimits): Record<string, number> {
-  return Object.fromEntries(LIMITS.map(l => [l.name, limits[l.key]]))
+function limitsOf<Key extends string> (table: Readonly<Record<Key, LimitSpec>>): ReadonlyArray<Limit<Key>> {
+  return Object.freeze((Object.entries(table) as Array<[Key, LimitSpec]>).map(([key, spec]) =>
+    Object.freeze({ ...spec, key, integer: spec.unit !== 'rate', flag: `--${spec.name}`, env: envName(spec.name) })))
 }
 
-/** Checks one limit value; returns an error message or undefined. */
-export function checkLimit (key: keyof RendezvousLimits, value: unknown): string | undefined {
-  const { min, max, integer } = LIMIT_BY_KEY[key]
+/** Every limit of the server, in the table's order (the order of `--help`, the README and the gauges). */
+export const LIMITS = limitsOf(TABLE)
+
+/** The limits of cluster mode (`ClusterOptions`; the CLI takes them with `--redis-url`), after the others everywhere. */
+export const CLUSTER_LIMITS = limitsOf(CLUSTER_TABLE)
+
+function valuesOf<Key extends string, Value> (limits: ReadonlyArray<Limit<Key>>, value: (limit: Limit<Key>) => Value): Readonly<Record<Key, Value>> {
+  return Object.freeze(Object.fromEntries(limits.map(l => [l.key, value(l)])) as Record<Key, Value>)
+}
+
+export const DEFAULT_LIMITS: Readonly<RendezvousLimits> = valuesOf(LIMITS, l => l.default)
+
+export const DEFAULT_CLUSTER_LIMITS: Readonly<ClusterLimits> = valuesOf(CLUSTER_LIMITS, l => l.default)
+
+/** The public name of each limit (see `LimitSpec.name`). */
+export const LIMIT_NAMES: Readonly<Record<keyof RendezvousLimits, string>> = valuesOf(LIMITS, l => l.name)
+
+/** Limits keyed by their public names, the cluster's too in cluster mode: the `wsstar_limit` gauge. */
+export function limitsByName (limits: RendezvousLimits, cluster?: ClusterLimits): Record<string, number> {
+  return {
+    ...Object.fromEntries(LIMITS.map(l => [l.name, limits[l.key]])),
+    ...(cluster == null ? {} : Object.fromEntries(CLUSTER_LIMITS.map(l => [l.name, cluster[l.key]])))
+  }
+}
+
+/** Checks one limit value; returns an error message naming it `label` (its option), or undefined. */
+export function checkLimit (limit: Limit<string>, value: unknown, label: string = limit.key): string | undefined {
+  const { min, max, integer } = limit
   if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    return `${key} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}`
+    return `${label} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}`
   }
   if (value < min || value > max) {
-    return `${key} must be in ${min}..${max}, got ${value}`
+    return `${label} must be in ${min}..${max}, got ${value}`
   }
   return undefined
 }
@@ -201,6 +227,6 @@ export function formatLimitValue (unit: LimitUnit, value: number): string {
 }
 
 /** A limit's default as the docs state it. */
-export function formatDefault (limit: Limit): string {
+export function formatDefault (limit: Limit<string>): string {
   return limit.defaultText ?? formatLimitValue(limit.unit, limit.default)
 }

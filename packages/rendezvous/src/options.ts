@@ -1,7 +1,7 @@
 import { WebSocketStarServer } from '@wsstar/protocol'
 import { multiaddr } from '@multiformats/multiaddr'
 import { compileTrustedProxies } from './client-ip.js'
-import { DEFAULT_LIMITS, checkLimit } from './limits.js'
+import { DEFAULT_LIMITS, LIMITS, checkLimit } from './limits.js'
 import { dialsWithinBuffer } from './outgoing-backlog.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -326,9 +326,17 @@ export interface ClusterOptions {
   nodeId?: string
   /** prefix of every Redis key and channel; default `wsstar:` */
   prefix?: string
-  /** a peer record expires this long after its node last refreshed it, ms (default 30 000) */
+  /**
+   * a peer record expires this long after its node last refreshed it, ms
+   * (limits.ts: `peer-ttl`)
+   * @default 30 s
+   */
   peerTtlMs?: number
-  /** a node that has not refreshed its liveness key for this long counts as dead, ms (default 6 000) */
+  /**
+   * a node that has not refreshed its liveness key for this long counts as
+   * dead, ms (limits.ts: `node-ttl`)
+   * @default 6 s
+   */
   nodeTtlMs?: number
 }
 
@@ -364,13 +372,14 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
   }
   const limits: RendezvousLimits = { ...DEFAULT_LIMITS }
   for (const [key, value] of Object.entries(options.limits ?? {})) {
-    if (!(key in DEFAULT_LIMITS)) {
-      throw new TypeError(`unknown limit "${key}"; known limits: ${Object.keys(DEFAULT_LIMITS).join(', ')}`)
+    const limit = LIMITS.find(l => l.key === key)
+    if (limit == null) {
+      throw new TypeError(`unknown limit "${key}"; known limits: ${LIMITS.map(l => l.key).join(', ')}`)
     }
     if (value === undefined) {
       continue
     }
-    const problem = checkLimit(key as keyof RendezvousLimits, value)
+    const problem = checkLimit(limit, value)
     if (problem != null) {
       throw new TypeError(problem)
     }

@@ -1,3 +1,4 @@
+import { DEFAULT_CLUSTER_LIMITS } from './limits.js'
 import type { PeerRecord, PeerRegistry } from './peer-registry.js'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -9,9 +10,9 @@ export interface RedisPeerRegistryInit {
   nodeId: string
   /** prefix of every key, e.g. `wsstar:` (tests use a unique one). Default `wsstar:` */
   prefix?: string
-  /** a peer record expires this long after its node last refreshed it, ms (default 30 000) */
+  /** a peer record expires this long after its node last refreshed it, ms (default: limits.ts, `peer-ttl`) */
   peerTtlMs?: number
-  /** a node whose liveness key is older than this counts as dead and its peers as offline, ms (default 6 000) */
+  /** a node whose liveness key is older than this counts as dead and its peers as offline, ms (default: limits.ts, `node-ttl`) */
   nodeTtlMs?: number
   /** how often the node refreshes its liveness key, ms (default nodeTtlMs / 3) */
   heartbeatMs?: number
@@ -19,8 +20,6 @@ export interface RedisPeerRegistryInit {
 }
 
 export const DEFAULT_REDIS_PREFIX = 'wsstar:'
-export const DEFAULT_PEER_TTL_MS = 30_000
-export const DEFAULT_NODE_TTL_MS = 6_000
 
 // KEYS[1] peer hash, KEYS[2] peer id set; ARGV address, nodeId, socketId, ttl, peerId
 // -> the replaced record [address, nodeId, socketId] or nil
@@ -144,8 +143,8 @@ export class RedisPeerRegistry implements PeerRegistry {
   constructor (init: RedisPeerRegistryInit) {
     this.nodeId = init.nodeId
     this.prefix = init.prefix ?? DEFAULT_REDIS_PREFIX
-    this.#peerTtlMs = init.peerTtlMs ?? DEFAULT_PEER_TTL_MS
-    this.#nodeTtlMs = init.nodeTtlMs ?? DEFAULT_NODE_TTL_MS
+    this.#peerTtlMs = init.peerTtlMs ?? DEFAULT_CLUSTER_LIMITS.peerTtlMs
+    this.#nodeTtlMs = init.nodeTtlMs ?? DEFAULT_CLUSTER_LIMITS.nodeTtlMs
     this.#heartbeatMs = init.heartbeatMs ?? Math.max(10, Math.floor(this.#nodeTtlMs / 3))
     this.#logger = init.logger
     this.#setKey = `${this.prefix}peers`

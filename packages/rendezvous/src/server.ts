@@ -196,7 +196,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       clientIps: () => this.#perIp.size,
       frameSizes: () => this.#relay.frameSizes,
       ...(this.#cluster == null ? {} : { cluster: () => (this.#cluster as ClusterMode).stats() })
-    }, limitsByName(limits))
+    }, limitsByName(limits, this.#cluster?.limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
     this.#challenges = new JoinChallengeStore({
       ttlMs: limits.challengeTtlMs,

@@ -150,6 +150,10 @@ describe('wsstar-rendezvous CLI', () => {
     assert.deepEqual(config.options.announce, ['/dns4/a.example/tcp/443/wss', '/ip4/1.2.3.4/tcp/13579/ws'])
     const stray = parseCli(['--stray-reply-rate', '2.5'], { WSSTAR_STRAY_REPLY_BURST: '40' }).options.limits
     assert.deepEqual([stray.strayReplyRate, stray.strayReplyBurst], [2.5, 40])
+    const cluster = parseCli(['--redis-url', 'redis://127.0.0.1:6379', '--peer-ttl', '10s'], { WSSTAR_NODE_TTL: '2000' }).options.cluster
+    assert.deepEqual([cluster?.peerTtlMs, cluster?.nodeTtlMs], [10_000, 2000])
+    assert.throws(() => parseCli(['--node-ttl', '2s']), /--node-ttl needs --redis-url/)
+    assert.throws(() => parseCli(['--redis-url', 'redis://127.0.0.1:6379', '--node-ttl', '5ms']), /invalid value for --node-ttl: "5ms"/)
     assert.throws(() => parseCli(['--max-peers', '1.5']), CliUsageError)
     assert.throws(() => parseCli(['--window', '1KiB']), /--window/)
     assert.throws(() => parseCli(['--announce', '/ip4/1.2.3.4']), /--announce/)

@@ -2,7 +2,9 @@ import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { BUILD_INFO } from '../src/build-info.js'
-import { closeClients, getText, joinedClient, metricValue, openDial, sleep, startServer } from './helpers.js'
+import { CLUSTER_LIMITS, DEFAULT_CLUSTER_LIMITS, LIMITS } from '../src/limits.js'
+import { createRendezvousServer } from '../src/index.js'
+import { closeClients, getText, joinedClient, metricValue, openDial, silentLogger, sleep, startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 
 /** `# TYPE name type` lines of a Prometheus text exposition */
@@ -74,5 +76,35 @@ describe('metrics follow Prometheus conventions', () => {
     // cumulative buckets, as Prometheus expects
     const buckets = [...body.matchAll(/^wsstar_relayed_frame_bytes_bucket\{le="([^"]+)"\} (\d+)$/gm)].map(m => Number(m[2]))
     assert.deepEqual(buckets, [...buckets].sort((x, y) => x - y))
+  })
+})
+
+describe('wsstar_limit: one gauge per limit of limits.ts', () => {
+  /** `wsstar_limit{limit="…"}` samples: name -> value */
+  const limitGauges = async (server: RendezvousServer): Promise<Map<string, number>> =>
+    new Map([...(await server.metrics.getSingleMetricAsString('wsstar_limit')).matchAll(/^wsstar_limit\{limit="([^"]+)"\} (\S+)$/gm)].map(m => [m[1], Number(m[2])]))
+
+  it('standalone: every server limit, with its value', async () => {
+    const server = createRendezvousServer({ port: 0, logger: silentLogger, limits: { maxPeers: 7 } })
+    const gauges = await limitGauges(server)
+    assert.deepEqual([...gauges.keys()], LIMITS.map(l => l.name))
+    for (const limit of LIMITS) {
+      assert.equal(gauges.get(limit.name), limit.key === 'maxPeers' ? 7 : limit.default, limit.name)
+    }
+  })
+
+  it('cluster mode: the cluster limits too (server not started: nothing connects to Redis)', async () => {
+    const server = createRendezvousServer({ port: 0, logger: silentLogger, cluster: { redisUrl: 'redis://127.0.0.1:1', peerTtlMs: 12_000 } })
+    const gauges = await limitGauges(server)
+    assert.deepEqual([...gauges.keys()], [...LIMITS, ...CLUSTER_LIMITS].map(l => l.name))
+    assert.equal(gauges.get('peer-ttl'), 12_000)
+    assert.equal(gauges.get('node-ttl'), DEFAULT_CLUSTER_LIMITS.nodeTtlMs)
+  })
+
+  it('cluster limits out of range are refused with a TypeError naming the option', () => {
+    assert.throws(() => createRendezvousServer({ logger: silentLogger, cluster: { redisUrl: 'redis://127.0.0.1:1', nodeTtlMs: 5 } }),
+      { name: 'TypeError', message: 'cluster.nodeTtlMs must be in 100..2147483647, got 5' })
+    assert.throws(() => createRendezvousServer({ logger: silentLogger, cluster: { redisUrl: 'redis://127.0.0.1:1', peerTtlMs: 1.5 } }),
+      { name: 'TypeError', message: 'cluster.peerTtlMs must be an integer in 100..2147483647' })
   })
 })
