@@ -192,7 +192,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     server = await startRendezvous()
     const listen = [listenAddr(server.port)]
     // relay-only ICE and no TURN server on both sides: no candidate at all
-    const noCandidates = { ...LOOPBACK_RTC, iceTransportPolicy: 'relay' } as RTCConfiguration
+    const noCandidates = { ...LOOPBACK_RTC, iceTransportPolicy: 'relay' as const }
     const [a, b] = await setup(
       async () => createUpgradeNode({ listen, webrtc: noCandidates, upgrade: { timeout: 3000, attempts: 1 } }),
       async () => createUpgradeNode({ listen, webrtc: noCandidates })

@@ -15,6 +15,7 @@ import { webRTC } from '@libp2p/webrtc'
 import { yamux } from '@libp2p/yamux'
 import { createRendezvousServer } from '@wsstar/rendezvous'
 import { directUpgrade, webSocketStar } from '@wsstar/transport'
+import { libdatachannelRtcConfiguration } from '@wsstar/transport/libdatachannel'
 import { createLibp2p } from 'libp2p'
 import nodeDataChannel from 'node-datachannel'
 import { pino } from 'pino'
@@ -32,8 +33,9 @@ export function config (ctx) {
     : { upgrades: 20, sizeMiB: 64, runs: 3 }
 }
 
-// loopback host candidates only, no STUN/TURN: nothing leaves the machine
-const RTC = { iceServers: [], bindAddress: '127.0.0.1' }
+// loopback host candidates only, no STUN/TURN: nothing leaves the machine;
+// through libdatachannelRtcConfiguration, as the transport README tells Node.js users
+const RTC = libdatachannelRtcConfiguration({ iceServers: [], bindAddress: '127.0.0.1' })
 
 async function node (listen, upgrade) {
   const wsstar = webSocketStar()

@@ -44,11 +44,11 @@ export interface DirectUpgradeInit {
   timeout?: number
 
   /**
-   * Tries per upgrade. A WebRTC handshake can fail for a passing reason (in
-   * Node, libdatachannel now and then fails the DTLS handshake right after
-   * ICE with `certificate verify failed`, which `@libp2p/webrtc` reports only
-   * at the try's timeout); the next try starts at once over the same relayed
-   * connection.
+   * Tries per upgrade. A WebRTC handshake can fail for a passing reason
+   * (`@libp2p/webrtc` reports a failed DTLS handshake only at the try's
+   * timeout); the next try starts at once over the same relayed connection.
+   * In Node, `libdatachannelRtcConfiguration` removes the cause of most such
+   * failures (see `./libdatachannel-rtc-configuration.ts`).
    *
    * @default 2
    */
