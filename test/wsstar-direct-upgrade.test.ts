@@ -195,8 +195,9 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     const noCandidates = { ...LOOPBACK_RTC, iceTransportPolicy: 'relay' as const }
     const [a, b] = await setup(
       async () => createUpgradeNode({ listen, webrtc: noCandidates, upgrade: { timeout: 3000, attempts: 1 } }),
-      async () => createUpgradeNode({ listen, webrtc: noCandidates })
+      async () => createUpgradeNode({ listen, webrtc: noCandidates, upgrade: { timeout: 3000 } })
     )
+    await a.handle(SINK, hashingSink)
     const failed = pEvent<'failed', CustomEvent<DirectUpgradeFailedDetail>>(a.services.directUpgrade, 'failed', { timeout: 20_000 })
     const relayed = await a.dial(b.getMultiaddrs(), { signal: AbortSignal.timeout(10_000) })
     const { detail } = await failed
@@ -211,6 +212,14 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     assert.ok(server.stats().relayedBytes - before >= 8 * MiB)
     assert.deepEqual(a.getConnections(b.peerId).map(isRelayed), [true])
     assert.equal(a.services.directUpgrade.stats().failed, 1)
+
+    // the answering side: @libp2p/webrtc takes the end of the failed attempt's
+    // signalling for a connection and opens a WebRTC connection that never
+    // connected; b's service closes it, so b's own streams go through the relay
+    await waitFor(() => b.getConnections(a.peerId).every(isRelayed), 10_000)
+    const back = await b.dialProtocol(a.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
+    assert.ok(isRelayed(connectionOf(b, a.peerId, back)!))
+    await transfer(back, 256 * 1024)
   })
 
   it('an attempt that outlasts its timeout is given up and the relayed connection stays', async () => {

@@ -8,6 +8,12 @@
  * closed after a grace period, when no stream is left on it. A failed or
  * timed-out attempt leaves the relayed connection as it was.
  *
+ * On the answering side it checks each inbound WebRTC connection from a peer
+ * it has a relayed connection to: `@libp2p/webrtc` (6.0) takes the end of a
+ * failed attempt's signalling for success and opens a connection whose peer
+ * connection never connected, which would take the answerer's new streams.
+ * One that does not answer a stream within `timeout` is closed.
+ *
  * Imports the wsstar relayed-connection registry and errors; talks to libp2p
  * only through its components (connection and transport managers, events,
  * metrics). It does not import `@libp2p/webrtc`: the node brings it.
@@ -27,9 +33,9 @@ import type { TypedEventTarget } from 'main-event'
 
 export interface DirectUpgradeInit {
   /**
-   * Try the upgrade at all. `false` keeps every wsstar connection relayed
-   * (the service then only answers nothing; the remote can still upgrade if
-   * it runs the service and this node has `webRTC()`).
+   * Try the upgrade at all. `false` keeps every wsstar connection this node
+   * dials relayed (the remote can still upgrade one it dialled if this node
+   * has `webRTC()`; the check of such inbound WebRTC connections still runs).
    *
    * @default true
    */
@@ -37,7 +43,8 @@ export interface DirectUpgradeInit {
 
   /**
    * How long one attempt (signalling, ICE, the libp2p upgrade of the WebRTC
-   * connection) may take before it is given up, ms.
+   * connection) may take before it is given up, ms. On the answering side,
+   * how long an inbound WebRTC connection has to answer a first stream.
    *
    * @default 10000
    */
@@ -69,6 +76,13 @@ export const DEFAULT_DIRECT_UPGRADE_ATTEMPTS = 2
 export const DEFAULT_DIRECT_UPGRADE_GRACE = 5_000
 /** how often a retiring relayed connection is checked for open streams, ms */
 const IDLE_CHECK_INTERVAL = 250
+/**
+ * What the answering side opens on an inbound WebRTC connection to see it
+ * work. Nobody handles it: a connection that carries bytes answers "not
+ * supported" after one round trip (libp2p's connection monitor takes that as
+ * alive too); one that never connected does not answer.
+ */
+const PROBE_PROTOCOL = '/wsstar/direct-upgrade/probe/1.0.0'
 
 /** The parts of libp2p's connection manager this service uses. */
 export interface DirectUpgradeConnectionManager {
@@ -212,6 +226,10 @@ export class DirectUpgrade extends TypedEventEmitter<DirectUpgradeEvents> implem
 
   readonly #onOpen = (evt: CustomEvent<Connection>): void => {
     const connection = evt.detail
+    if (this.#isAnsweredUpgrade(connection)) {
+      this.#probe(connection)
+      return
+    }
     // the dialling side upgrades, so two peers do not both dial WebRTC
     if (!this.#enabled || connection.direction !== 'outbound' || relayedConnectionOf(connection) == null) {
       return
@@ -306,6 +324,32 @@ export class DirectUpgrade extends TypedEventEmitter<DirectUpgradeEvents> implem
       }
       throw err
     }
+  }
+
+  /** An inbound WebRTC connection from a peer this node has a relayed connection to. */
+  #isAnsweredUpgrade (connection: Connection): boolean {
+    return connection.direction === 'inbound' && relayedConnectionOf(connection) == null &&
+      connection.remoteAddr.toString().includes('/webrtc') &&
+      this.#components.connectionManager.getConnections(connection.remotePeer)
+        .some(c => c.status === 'open' && relayedConnectionOf(c) != null)
+  }
+
+  /**
+   * Opens a PROBE_PROTOCOL stream on `connection`; closes the connection
+   * when no answer comes within the timeout (or the stream fails otherwise),
+   * so the relayed connection takes this node's streams again.
+   */
+  #probe (connection: Connection): void {
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#timeout), this.#shutdown.signal])
+    connection.newStream(PROBE_PROTOCOL, { signal })
+      .then(stream => { stream.abort(new Error('probe done')) }, (err: any) => {
+        if (err?.name === 'UnsupportedProtocolError' || connection.status !== 'open' || this.#shutdown.signal.aborted) {
+          return
+        }
+        this.#log('inbound WebRTC connection from %p carries nothing, closing it - %e', connection.remotePeer, err)
+        connection.abort(new DirectUpgradeTimeoutError(`the inbound WebRTC connection did not answer within ${this.#timeout} ms`, { cause: err }))
+      })
+      .catch(err => { this.#log.error('probing the inbound WebRTC connection from %p - %e', connection.remotePeer, err) })
   }
 
   #directConnection (peer: PeerId): Connection | undefined {

@@ -17,6 +17,14 @@ interface FakeConnection extends Connection {
   maConn?: { bytesSent: number, bytesReceived: number }
 }
 
+async function waitUntil (condition: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await sleep(10)
+  }
+}
+
 function peer (id: string): PeerId {
   return { toString: () => id, equals: (other: any) => other?.toString() === id } as unknown as PeerId
 }
@@ -224,6 +232,45 @@ describe('DirectUpgrade', () => {
     await sleep(50)
     assert.equal(off.service.stats().attempted, 0)
     off.service.stop()
+  })
+
+  it('closes an inbound WebRTC connection from a relayed peer that never answers a stream (a failed attempt the answerer took for a connection)', async () => {
+    const remote = peer('12D3KooWRemote')
+    const h = harness(async () => { throw new Error('not dialled') }, { timeout: 50 })
+    h.open(connection(remote, 'inbound', true))
+    const dead = connection(remote, 'inbound', false)
+    let probeSignal: AbortSignal | undefined
+    dead.newStream = async (_protocols: any, options?: AbortOptions) => {
+      probeSignal = options?.signal
+      return await new Promise((_resolve, reject) => { options?.signal?.addEventListener('abort', () => { reject(options.signal?.reason) }) })
+    }
+    h.open(dead)
+    await waitUntil(() => dead.status === 'closed', 5000)
+    assert.ok(probeSignal != null, 'the probe is bounded by a signal')
+    assert.equal(h.service.stats().attempted, 0, 'answering is not an attempt')
+    h.service.stop()
+  })
+
+  it('keeps an inbound WebRTC connection that answers, even with "protocol not supported"', async () => {
+    const remote = peer('12D3KooWRemote')
+    const h = harness(async () => { throw new Error('not dialled') }, { timeout: 50 })
+    h.open(connection(remote, 'inbound', true))
+    const live = connection(remote, 'inbound', false)
+    let probes = 0
+    live.newStream = async () => {
+      probes++
+      throw Object.assign(new Error('protocol selection failed'), { name: 'UnsupportedProtocolError' })
+    }
+    h.open(live)
+    // an inbound WebRTC connection without a relayed one to that peer is not ours to judge
+    const other = connection(peer('12D3KooWOther'), 'inbound', false)
+    other.newStream = async () => { probes += 100; throw new Error('not probed') }
+    h.open(other)
+    await sleep(200)
+    assert.equal(probes, 1)
+    assert.equal(live.status, 'open')
+    assert.equal(other.status, 'open')
+    h.service.stop()
   })
 
   it('rejects negative options', () => {
