@@ -9,7 +9,7 @@ import { join } from 'node:path'
 const root = new URL('..', import.meta.url).pathname
 const OUTPUT = /\.(d\.ts\.map|d\.ts|js\.map|js)$/
 
-for (const project of [...globSync('packages/*/', { cwd: root }), 'test/']) {
+for (const project of [...globSync('packages/*/', { cwd: root }), 'tools/raw-client/', 'test/']) {
   const dist = join(root, project, 'dist')
   for (const file of globSync('**/*', { cwd: dist, withFileTypes: false })) {
     if (!OUTPUT.test(file)) continue

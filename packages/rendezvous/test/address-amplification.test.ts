@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { closeClients, connect, join, joinedClient, makePeer, nextEvent, request, startServer } from './helpers.js'
+import { closeClients, connect, identity, join, nextEvent, request } from '@wsstar/raw-client'
+import { joinedClient, startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 import type { PeersDelta } from '@wsstar/protocol'
 
@@ -25,7 +26,7 @@ describe('discovery amplification: address length and canonical form', () => {
 
   it('a 1,000-character address (padded /tls/sni) is refused with ERR_INVALID_ADDRESS', async () => {
     const watcher = await joinedClient(server)
-    const peer = await makePeer()
+    const peer = await identity()
     const address = paddedAddress(server, peer.peerId.toString(), 1000 - paddedAddress(server, peer.peerId.toString(), 0).length)
     assert.equal(address.length, 1000)
     let broadcast: string | undefined
@@ -41,7 +42,7 @@ describe('discovery amplification: address length and canonical form', () => {
 
   it('an address within the cap is registered and broadcast as server part + peer id, without the /sni padding', async () => {
     const watcher = await joinedClient(server)
-    const peer = await makePeer()
+    const peer = await identity()
     const address = paddedAddress(server, peer.peerId.toString(), 60)
     const seen = nextEvent(watcher.socket, 'ws-peers', (delta: PeersDelta) => delta.joined.some(a => a.endsWith(peer.peerId.toString())))
     const socket = await connect(server)
@@ -54,8 +55,8 @@ describe('discovery amplification: address length and canonical form', () => {
   it('with --announce, the announced server part is what gets broadcast', async () => {
     const announced = await startServer({ limits: { peersIntervalMs: 50 }, announce: ['/ip4/127.0.0.1/tcp/4443/wss'] })
     try {
-      const peer = await makePeer()
-      const other = await makePeer()
+      const peer = await identity()
+      const other = await identity()
       const watcherSocket = await connect(announced)
       await join(watcherSocket, other, `/ip4/127.0.0.1/tcp/4443/wss/p2p-websocket-star/p2p/${other.peerId.toString()}`)
       const seen = nextEvent(watcherSocket, 'ws-peers', (delta: PeersDelta) => delta.joined.some(a => a.endsWith(peer.peerId.toString())))
@@ -73,7 +74,7 @@ describe('discovery amplification: address length and canonical form', () => {
     const churny = await startServer({ limits: { peersIntervalMs: 50, joinRate: 1000, joinBurst: 1000, churnRate: 1, churnBurst: 6 } })
     try {
       const watcher = await joinedClient(churny)
-      const peer = await makePeer()
+      const peer = await identity()
       const socket = await connect(churny)
       const address = `/ip4/127.0.0.1/tcp/${churny.port}/ws/p2p-websocket-star/p2p/${peer.peerId.toString()}`
       const codes: string[] = []

@@ -5,9 +5,9 @@
 import { describe, it, before, after, afterEach, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { encodePublicKey, signJoin } from '@wsstar/protocol'
-import { io } from 'socket.io-client'
-import { DialEnd, addressOf, closeClients, connect, errorCode, getJson, join, joinedClient, makePeer, metricValue, nextEvent, openDial, request, serverUrl, sleep, startServer, waitUntil } from './helpers.js'
-import type { TestPeer } from './helpers.js'
+import { DialEnd, closeClients, connect, errorCode, identity, join, nextEvent, openDial, peerAddress, request } from '@wsstar/raw-client'
+import { getJson, joinedClient, metricValue, sleep, startServer, waitUntil } from './helpers.js'
+import type { Identity } from '@wsstar/raw-client'
 import type { RendezvousServer } from '../src/index.js'
 import type { Socket } from 'socket.io-client'
 
@@ -15,14 +15,14 @@ const rejected = (code: string): string => `wsstar_rejected_total{code="${code}"
 
 describe('bad input', () => {
   let server: RendezvousServer
-  let ed: TestPeer
-  let other: TestPeer
-  let rsa: TestPeer
-  let rsa2: TestPeer
+  let ed: Identity
+  let other: Identity
+  let rsa: Identity
+  let rsa2: Identity
 
   before(async () => {
     server = await startServer({ limits: { challengeTtlMs: 50 } })
-    ;[ed, other, rsa, rsa2] = await Promise.all([makePeer(), makePeer(), makePeer('RSA'), makePeer('RSA')])
+    ;[ed, other, rsa, rsa2] = await Promise.all([identity(), identity(), identity('RSA'), identity('RSA')])
   })
   afterEach(() => { closeClients() })
   after(async () => { await server.stop() })
@@ -55,67 +55,67 @@ describe('bad input', () => {
     })
 
     it('an oversize address (> 1024 chars) -> ERR_INVALID_ADDRESS', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', `${addressOf(server, ed)}${'/'.repeat(2000)}`, {}), 'ERR_INVALID_ADDRESS')
+      assert.equal(await errorCode(socket, 'ss-join', `${peerAddress(server, ed)}${'/'.repeat(2000)}`, {}), 'ERR_INVALID_ADDRESS')
       assert.equal(await errorCode(socket, 'ss-join', 'x'.repeat(100_000), {}), 'ERR_INVALID_ADDRESS')
     })
 
     for (const [name, value] of [['string', 'hello'], ['number', 7], ['array', [1, 2]], ['Buffer', Buffer.from('x')]] as Array<[string, unknown]>) {
       it(`join data of the wrong type (${name}) -> ERR_BAD_REQUEST`, async () => {
-        assert.equal(await errorCode(socket, 'ss-join', addressOf(server, ed), value), 'ERR_BAD_REQUEST')
+        assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, ed), value), 'ERR_BAD_REQUEST')
       })
     }
 
     it('an oversize publicKey -> ERR_BAD_REQUEST', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', addressOf(server, rsa), { publicKey: 'A'.repeat(3000) }), 'ERR_BAD_REQUEST')
+      assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, rsa), { publicKey: 'A'.repeat(3000) }), 'ERR_BAD_REQUEST')
     })
 
     it('a publicKey of the wrong type -> ERR_BAD_REQUEST', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', addressOf(server, rsa), { publicKey: 12345 }), 'ERR_BAD_REQUEST')
+      assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, rsa), { publicKey: 12345 }), 'ERR_BAD_REQUEST')
     })
 
     it('an oversize signature -> ERR_BAD_REQUEST', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', addressOf(server, ed), { signature: 'A'.repeat(2000) }), 'ERR_BAD_REQUEST')
+      assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, ed), { signature: 'A'.repeat(2000) }), 'ERR_BAD_REQUEST')
     })
 
     it('publicKey and signature together -> ERR_BAD_REQUEST', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', addressOf(server, ed), { publicKey: 'AAAA', signature: 'AAAA' }), 'ERR_BAD_REQUEST')
+      assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, ed), { publicKey: 'AAAA', signature: 'AAAA' }), 'ERR_BAD_REQUEST')
     })
 
     it('a publicKey that is not a protobuf key -> ERR_INVALID_KEY', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', addressOf(server, rsa), { publicKey: 'bm90IGEga2V5' }), 'ERR_INVALID_KEY')
+      assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, rsa), { publicKey: 'bm90IGEga2V5' }), 'ERR_INVALID_KEY')
     })
 
     it('a foreign key (another peer\'s publicKey) -> ERR_PEER_ID_MISMATCH', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', addressOf(server, ed), { publicKey: encodePublicKey(other.key.publicKey) }), 'ERR_PEER_ID_MISMATCH')
+      assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, ed), { publicKey: encodePublicKey(other.key.publicKey) }), 'ERR_PEER_ID_MISMATCH')
     })
 
     it('an RSA peer id with another RSA key (mismatched peer id) -> ERR_PEER_ID_MISMATCH', async () => {
-      assert.equal(await errorCode(socket, 'ss-join', addressOf(server, rsa), { publicKey: encodePublicKey(rsa2.key.publicKey) }), 'ERR_PEER_ID_MISMATCH')
+      assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, rsa), { publicKey: encodePublicKey(rsa2.key.publicKey) }), 'ERR_PEER_ID_MISMATCH')
     })
 
     it('a signature by another key -> ERR_INVALID_SIGNATURE', async () => {
-      const address = addressOf(server, ed)
+      const address = peerAddress(server, ed)
       const [, { nonce }] = await request(socket, 'ss-join', address, {})
       const signature = await signJoin(other.key, address, nonce)
       assert.equal(await errorCode(socket, 'ss-join', address, { signature }), 'ERR_INVALID_SIGNATURE')
     })
 
     it('a signature over the bare nonce (legacy style) -> ERR_INVALID_SIGNATURE', async () => {
-      const address = addressOf(server, ed)
+      const address = peerAddress(server, ed)
       const [, { nonce }] = await request(socket, 'ss-join', address, {})
       const signature = Buffer.from(await ed.key.sign(Buffer.from(nonce))).toString('base64')
       assert.equal(await errorCode(socket, 'ss-join', address, { signature }), 'ERR_INVALID_SIGNATURE')
     })
 
     it('a signature that is not base64 -> ERR_INVALID_SIGNATURE', async () => {
-      const address = addressOf(server, ed)
+      const address = peerAddress(server, ed)
       await request(socket, 'ss-join', address, {})
       assert.equal(await errorCode(socket, 'ss-join', address, { signature: '!!not base64!!' }), 'ERR_INVALID_SIGNATURE')
     })
 
     it('a replayed signature -> ERR_CHALLENGE_EXPIRED', async () => {
       const s = await connect(server)
-      const address = addressOf(server, other)
+      const address = peerAddress(server, other)
       const [, { nonce }] = await request(s, 'ss-join', address, {})
       const signature = await signJoin(other.key, address, nonce)
       const [err] = await request(s, 'ss-join', address, { signature })
@@ -125,7 +125,7 @@ describe('bad input', () => {
     })
 
     it('an expired nonce -> ERR_CHALLENGE_EXPIRED', async () => {
-      const address = addressOf(server, ed)
+      const address = peerAddress(server, ed)
       const [, { nonce }] = await request(socket, 'ss-join', address, {})
       const signature = await signJoin(ed.key, address, nonce)
       await sleep(80) // ttl 50 ms in this server
@@ -133,13 +133,13 @@ describe('bad input', () => {
     })
 
     it('a proof without a hello -> ERR_CHALLENGE_EXPIRED', async () => {
-      const address = addressOf(server, ed)
+      const address = peerAddress(server, ed)
       const signature = await signJoin(ed.key, address, 'A'.repeat(43))
       assert.equal(await errorCode(socket, 'ss-join', address, { signature }), 'ERR_CHALLENGE_EXPIRED')
     })
 
     it('a nonce used from another socket -> ERR_CHALLENGE_EXPIRED', async () => {
-      const address = addressOf(server, ed)
+      const address = peerAddress(server, ed)
       const [, { nonce }] = await request(socket, 'ss-join', address, {})
       const signature = await signJoin(ed.key, address, nonce)
       const thief = await connect(server)
@@ -148,29 +148,29 @@ describe('bad input', () => {
     })
 
     it('a proof for another address than the hello -> ERR_CHALLENGE_EXPIRED', async () => {
-      const address = addressOf(server, ed)
+      const address = peerAddress(server, ed)
       const [, { nonce }] = await request(socket, 'ss-join', address, {})
-      const otherAddress = addressOf(server, other)
+      const otherAddress = peerAddress(server, other)
       const signature = await signJoin(other.key, otherAddress, nonce)
       assert.equal(await errorCode(socket, 'ss-join', otherAddress, { signature }), 'ERR_CHALLENGE_EXPIRED')
     })
 
     it('a join without an ack is dropped and counted', async () => {
       const before = await metricValue(server, rejected('ERR_BAD_REQUEST'))
-      socket.emit('ss-join', addressOf(server, ed), {})
+      socket.emit('ss-join', peerAddress(server, ed), {})
       await sleep(50)
       assert.equal(await metricValue(server, rejected('ERR_BAD_REQUEST')), before + 1)
     })
 
     it('ss-leave of a malformed address -> ERR_INVALID_ADDRESS; of a foreign one -> ERR_NOT_REGISTERED', async () => {
       assert.equal(await errorCode(socket, 'ss-leave', { evil: true }), 'ERR_INVALID_ADDRESS')
-      assert.equal(await errorCode(socket, 'ss-leave', addressOf(server, other)), 'ERR_NOT_REGISTERED')
+      assert.equal(await errorCode(socket, 'ss-leave', peerAddress(server, other)), 'ERR_NOT_REGISTERED')
     })
 
     it('unknown events are ignored', async () => {
       socket.emit('ss-whatever', 1, 2, 3)
       socket.emit('ws-peers', { joined: ['x'] })
-      const [err] = await request(socket, 'ss-leave', addressOf(server, rsa))
+      const [err] = await request(socket, 'ss-leave', peerAddress(server, rsa))
       assert.equal(err?.code, 'ERR_NOT_REGISTERED', 'the socket still works')
     })
   })
@@ -184,7 +184,7 @@ describe('bad input', () => {
 
     it('a dial to an offline peer -> ERR_PEER_NOT_FOUND', async () => {
       const a = await joinedClient(server)
-      assert.equal(await errorCode(a.socket, 'ss-dial', a.address, addressOf(server, (await makePeer()))), 'ERR_PEER_NOT_FOUND')
+      assert.equal(await errorCode(a.socket, 'ss-dial', a.address, peerAddress(server, (await identity()))), 'ERR_PEER_NOT_FOUND')
     })
 
     it('a dial to itself -> ERR_BAD_REQUEST', async () => {
@@ -194,9 +194,9 @@ describe('bad input', () => {
 
     it('a dial to another address of the same socket -> ERR_BAD_REQUEST', async () => {
       const a = await joinedClient(server)
-      const second = await makePeer()
-      await join(a.socket, second, addressOf(server, second))
-      assert.equal(await errorCode(a.socket, 'ss-dial', a.address, addressOf(server, second)), 'ERR_BAD_REQUEST')
+      const second = await identity()
+      await join(a.socket, second, peerAddress(server, second))
+      assert.equal(await errorCode(a.socket, 'ss-dial', a.address, peerAddress(server, second)), 'ERR_BAD_REQUEST')
     })
 
     it('dial arguments of the wrong type -> ERR_INVALID_ADDRESS', async () => {
@@ -339,7 +339,7 @@ describe('bad input', () => {
       const announced = await startServer({ announce: ['/dns4/rendezvous.example.com/tcp/443/wss'] })
       try {
         const socket = await connect(announced)
-        assert.equal(await errorCode(socket, 'ss-join', addressOf(announced, ed), {}), 'ERR_INVALID_ADDRESS')
+        assert.equal(await errorCode(socket, 'ss-join', peerAddress(announced, ed), {}), 'ERR_INVALID_ADDRESS')
         assert.equal(await errorCode(socket, 'ss-join', `/dns4/evil.example.com/tcp/443/wss/p2p-websocket-star/p2p/${ed.peerId.toString()}`, {}), 'ERR_INVALID_ADDRESS')
         const good = `/dns4/rendezvous.example.com/tcp/443/wss/p2p-websocket-star/p2p/${ed.peerId.toString()}`
         await join(socket, ed, good)
@@ -359,7 +359,7 @@ describe('bad input', () => {
       const limited = await startServer({ limits: { joinRate: 0.001, joinBurst: 2 } })
       try {
         const socket = await connect(limited)
-        const address = addressOf(limited, ed)
+        const address = peerAddress(limited, ed)
         assert.equal(await errorCode(socket, 'ss-join', address, {}), undefined)
         assert.equal(await errorCode(socket, 'ss-join', address, {}), undefined)
         assert.equal(await errorCode(socket, 'ss-join', address, {}), 'ERR_RATE_LIMITED')
@@ -375,7 +375,7 @@ describe('bad input', () => {
       const limited = await startServer({ limits: { joinRate: 0.001, joinBurst: 1 } })
       try {
         const socket = await connect(limited)
-        assert.equal(await errorCode(socket, 'ss-join', addressOf(limited, ed), {}), undefined)
+        assert.equal(await errorCode(socket, 'ss-join', peerAddress(limited, ed), {}), undefined)
         assert.equal(await errorCode(socket, 'ss-join', '/ip4/127.0.0.1/tcp/1/ws/p2p-websocket-star/p2p/not-a-peer-id', {}), 'ERR_RATE_LIMITED')
         // a proof is not a join start: no token, and its address is checked as before
         assert.equal(await errorCode(socket, 'ss-join', '/not/an/address', { signature: 'AAAA' }), 'ERR_INVALID_ADDRESS')
@@ -404,8 +404,8 @@ describe('bad input', () => {
       const limited = await startServer({ limits: { maxAddressesPerSocket: 1 } })
       try {
         const socket = await connect(limited)
-        await join(socket, ed, addressOf(limited, ed))
-        await assert.rejects(join(socket, other, addressOf(limited, other)), { code: 'ERR_LIMIT_EXCEEDED' })
+        await join(socket, ed, peerAddress(limited, ed))
+        await assert.rejects(join(socket, other, peerAddress(limited, other)), { code: 'ERR_LIMIT_EXCEEDED' })
         assert.equal(await metricValue(limited, 'wsstar_limit_hits_total{limit="max-addresses-per-socket"}'), 1)
       } finally {
         closeClients()
@@ -417,9 +417,9 @@ describe('bad input', () => {
       const limited = await startServer({ limits: { maxAddressesPerSocket: 2 } })
       try {
         const socket = await connect(limited)
-        const peers = await Promise.all([makePeer(), makePeer(), makePeer(), makePeer(), makePeer()])
+        const peers = await Promise.all([identity(), identity(), identity(), identity(), identity()])
         const signed = await Promise.all(peers.map(async p => {
-          const address = addressOf(limited, p)
+          const address = peerAddress(limited, p)
           const [, { nonce }] = await request(socket, 'ss-join', address, {})
           return { address, signature: await signJoin(p.key, address, nonce) }
         }))
@@ -438,7 +438,7 @@ describe('bad input', () => {
       try {
         await joinedClient(limited)
         const socket = await connect(limited)
-        await assert.rejects(join(socket, other, addressOf(limited, other)), { code: 'ERR_LIMIT_EXCEEDED' })
+        await assert.rejects(join(socket, other, peerAddress(limited, other)), { code: 'ERR_LIMIT_EXCEEDED' })
       } finally {
         closeClients()
         await limited.stop()
@@ -482,8 +482,7 @@ describe('bad input', () => {
     ws.send('451-["d","AAAAAAAAAAAAAAAAAAAAAA",{"_placeholder":true,"num":7}]')
     await sleep(50)
     ws.close()
-    const s = io(serverUrl(server), { transports: ['websocket'], forceNew: true, reconnection: false })
-    await new Promise<void>(resolve => s.once('connect', () => { resolve() }))
+    const s = await connect(server, { auth: null })
     s.disconnect()
   })
 

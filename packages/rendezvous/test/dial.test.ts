@@ -1,7 +1,8 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { DialEnd, closeClients, connect, errorCode, joinedClient, nextEvent, openDial, request, startServer, waitUntil } from './helpers.js'
+import { DialEnd, closeClients, connect, errorCode, nextEvent, openDial, request } from '@wsstar/raw-client'
+import { joinedClient, startServer, waitUntil } from './helpers.js'
 import { InMemoryPeerRegistry } from '../src/index.js'
 import type { RendezvousServer } from '../src/index.js'
 

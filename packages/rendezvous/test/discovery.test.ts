@@ -4,7 +4,8 @@ import { pino } from 'pino'
 import { BACKLOG_PERIODS, Discovery, GATHER_MS } from '../src/discovery.js'
 import { InMemoryPeerRegistry } from '../src/peer-registry.js'
 import { signJoin } from '@wsstar/protocol'
-import { addressOf, closeClients, connect, joinedClient, makePeer, nextEvent, request, sleep, startServer, waitUntil } from './helpers.js'
+import { closeClients, connect, identity, nextEvent, peerAddress, request } from '@wsstar/raw-client'
+import { joinedClient, sleep, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 import type { Session } from '../src/session.js'
 import type { PeersDelta } from '@wsstar/protocol'
@@ -59,9 +60,9 @@ describe('discovery (server)', () => {
     const slow = await startServer({ registry, limits: { peersIntervalMs: 50 } })
     try {
       const a = await joinedClient(slow)
-      const peer = await makePeer()
+      const peer = await identity()
       const socket = await connect(slow)
-      const address = addressOf(slow, peer)
+      const address = peerAddress(slow, peer)
       const order: string[] = []
       socket.on('ws-peers', (delta: PeersDelta) => { order.push(delta.joined.includes(address) ? 'ws-peers announcing the joiner' : 'ws-peers') })
       const [, hello] = await request(socket, 'ss-join', address, {})

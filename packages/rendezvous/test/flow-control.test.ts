@@ -1,7 +1,8 @@
 import { describe, it, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { DialEnd, closeClients, joinedClient, metricValue, openDial, sleep, startServer, waitUntil } from './helpers.js'
+import { DialEnd, closeClients, openDial } from '@wsstar/raw-client'
+import { joinedClient, metricValue, sleep, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 
 const MiB = 1024 * 1024

@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { closeClients, connect, getJson, joinedClient, openDial, request, startServer, waitUntil } from './helpers.js'
+import { closeClients, connect, openDial, request } from '@wsstar/raw-client'
+import { getJson, joinedClient, startServer, waitUntil } from './helpers.js'
 
 const EVENTS = ['ss-join', 'ss-leave', 'ss-dial', 'd', 'c', 'e', 'ss-incomming', 'ws-peers', 'ss-evicted', 'nope']
 

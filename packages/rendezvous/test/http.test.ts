@@ -1,6 +1,7 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { adminUrl, closeClients, connect, errorCode, getJson, getText, joinedClient, metricValue, openDial, startServer } from './helpers.js'
+import { closeClients, connect, errorCode, openDial } from '@wsstar/raw-client'
+import { adminUrl, getJson, getText, joinedClient, metricValue, startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 
 const OPERATOR_PATHS = ['/metrics', '/status.json', '/', '/index.html', '/debug/internals']

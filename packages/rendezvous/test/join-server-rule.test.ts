@@ -8,9 +8,10 @@ import { after, afterEach, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { signJoin } from '@wsstar/protocol'
 import { JoinServerRule, namesHost, parseHostHeader } from '../src/join-server-rule.js'
-import { closeClients, connect, makePeer, request, startServer } from './helpers.js'
+import { closeClients, connect, identity, request } from '@wsstar/raw-client'
+import { startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
-import type { TestPeer } from './helpers.js'
+import type { Identity } from '@wsstar/raw-client'
 
 const names = (server: string, host: string): boolean => {
   const header = parseHostHeader(host)
@@ -71,11 +72,11 @@ describe('join server rule: Host header matching', () => {
 
 describe('join server rule: on a server without --announce', () => {
   let server: RendezvousServer
-  let peer: TestPeer
+  let peer: Identity
 
   before(async () => {
     server = await startServer()
-    peer = await makePeer()
+    peer = await identity()
   })
   afterEach(() => { closeClients() })
   after(async () => { await server.stop() })
@@ -94,11 +95,11 @@ describe('join server rule: on a server without --announce', () => {
   })
 
   it('the Host header decides: localhost, and a TLS-terminating proxy\'s name without a port for /wss', async () => {
-    const viaName = await connect(server, undefined, { Host: `localhost:${server.port}` })
+    const viaName = await connect(server, { headers: { Host: `localhost:${server.port}` } })
     const [err] = await request(viaName, 'ss-join', address(`/dns4/localhost/tcp/${server.port}/ws`), {})
     assert.equal(err, null)
     assert.equal((await request(viaName, 'ss-join', address(`/ip4/127.0.0.1/tcp/${server.port}/ws`), {}))[0]?.code, 'ERR_INVALID_ADDRESS')
-    const viaProxy = await connect(server, undefined, { Host: 'star.example.com' })
+    const viaProxy = await connect(server, { headers: { Host: 'star.example.com' } })
     const wss = address('/dns4/star.example.com/tcp/443/wss')
     const [hello, challenge] = await request(viaProxy, 'ss-join', wss, {})
     assert.equal(hello, null)
@@ -113,7 +114,7 @@ describe('join server rule: on a server without --announce', () => {
     const sid = socket.id as string
     const p2p = address(`/ip4/127.0.0.1/tcp/${server.port}/ws`)
     const ipfs = p2p.replace('/p2p/', '/ipfs/')
-    const other = await makePeer()
+    const other = await identity()
     assert.equal((await request(socket, 'ss-join', p2p, { sid, signature: await signJoin(other.key, p2p, sid) }))[0]?.code, 'ERR_INVALID_SIGNATURE')
     const [err, result] = await request(socket, 'ss-join', p2p, { sid, signature: await signJoin(peer.key, p2p, sid) })
     assert.equal(err, null)

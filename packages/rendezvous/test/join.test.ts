@@ -1,7 +1,8 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { MAX_FRAME_BYTES, DEFAULT_WINDOW_BYTES } from '@wsstar/protocol'
-import { addressOf, closeClients, connect, errorCode, join, joinedClient, makePeer, nextEvent, openDial, request, startServer, waitUntil } from './helpers.js'
+import { closeClients, connect, errorCode, identity, join, nextEvent, openDial, peerAddress, request } from '@wsstar/raw-client'
+import { joinedClient, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 
 describe('join', () => {
@@ -13,9 +14,9 @@ describe('join', () => {
 
   for (const type of ['Ed25519', 'secp256k1', 'RSA'] as const) {
     it(`registers a ${type} peer through the challenge`, async () => {
-      const peer = await makePeer(type)
+      const peer = await identity(type)
       const socket = await connect(server)
-      const address = addressOf(server, peer)
+      const address = peerAddress(server, peer)
       const [err, first] = await request(socket, 'ss-join', address, type === 'RSA' ? { publicKey: (await import('@wsstar/protocol')).encodePublicKey(peer.key.publicKey) } : {})
       assert.equal(err, null)
       assert.match(first.nonce, /^[A-Za-z0-9_-]{43}$/, 'a 32-byte base64url nonce')
@@ -30,18 +31,18 @@ describe('join', () => {
   }
 
   it('an RSA peer without its public key gets ERR_INVALID_KEY', async () => {
-    const peer = await makePeer('RSA')
+    const peer = await identity('RSA')
     const socket = await connect(server)
-    assert.equal(await errorCode(socket, 'ss-join', addressOf(server, peer), {}), 'ERR_INVALID_KEY')
+    assert.equal(await errorCode(socket, 'ss-join', peerAddress(server, peer), {}), 'ERR_INVALID_KEY')
   })
 
   it('accepts the legacy /ipfs/ spelling and registers the canonical /p2p/ address', async () => {
-    const peer = await makePeer()
+    const peer = await identity()
     const socket = await connect(server)
-    const legacy = addressOf(server, peer).replace('/p2p/', '/ipfs/')
+    const legacy = peerAddress(server, peer).replace('/p2p/', '/ipfs/')
     await join(socket, peer, legacy)
     const other = await joinedClient(server)
-    assert.ok(other.result.peers.includes(addressOf(server, peer)), 'announced in canonical form')
+    assert.ok(other.result.peers.includes(peerAddress(server, peer)), 'announced in canonical form')
   })
 
   it('joining the same address again on the same socket is idempotent', async () => {
@@ -94,17 +95,17 @@ describe('join', () => {
   })
 
   it('accepts a socket without the wsstar/2 handshake (legacy mode comes later)', async () => {
-    const peer = await makePeer()
-    const socket = await connect(server, undefined)
-    await join(socket, peer, addressOf(server, peer))
+    const peer = await identity()
+    const socket = await connect(server, { auth: null })
+    await join(socket, peer, peerAddress(server, peer))
   })
 
   it('with the challenge off, step 1 registers directly', async () => {
     const open = await startServer({ challenge: false })
     try {
-      const peer = await makePeer()
+      const peer = await identity()
       const socket = await connect(open)
-      const [err, result] = await request(socket, 'ss-join', addressOf(open, peer), {})
+      const [err, result] = await request(socket, 'ss-join', peerAddress(open, peer), {})
       assert.equal(err, null)
       assert.equal(result.nonce, undefined)
       assert.deepEqual(result.peers, [])

@@ -10,7 +10,8 @@ import { after, afterEach, before, describe, it } from 'node:test'
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { joinPayload } from '@wsstar/protocol'
-import { addressOf, closeClients, connect, joinedClient, request, startServer } from './helpers.js'
+import { closeClients, connect, peerAddress, request } from '@wsstar/raw-client'
+import { joinedClient, startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 import type { KeyObject } from 'node:crypto'
 
@@ -66,7 +67,7 @@ describe('RSA key policy (e = 65537, 2048..4096-bit modulus)', () => {
   it('a huge public exponent: the two-step hello and the one-request join both get ERR_INVALID_KEY', async () => {
     const id = hugeExponentRsa()
     const socket = await connect(server)
-    const address = addressOf(server, id.peerId)
+    const address = peerAddress(server, id.peerId)
     const [err] = await request(socket, 'ss-join', address, { publicKey: id.keyBase64 })
     assert.equal(err?.code, 'ERR_INVALID_KEY', `hello answered ${JSON.stringify(err)}`)
     const [err2] = await request(socket, 'ss-join', address, { sid: socket.id, signature: Buffer.alloc(256, 7).toString('base64'), publicKey: id.keyBase64 })
@@ -76,7 +77,7 @@ describe('RSA key policy (e = 65537, 2048..4096-bit modulus)', () => {
   it('a 1024-bit modulus: ERR_INVALID_KEY, even with a valid signature', async () => {
     const id = shortRsa()
     const socket = await connect(server)
-    const address = addressOf(server, id.peerId)
+    const address = peerAddress(server, id.peerId)
     const signature = id.sign?.(joinPayload(address, socket.id ?? '')) ?? ''
     const [err, result] = await request(socket, 'ss-join', address, { sid: socket.id, signature, publicKey: id.keyBase64 })
     assert.equal(err?.code, 'ERR_INVALID_KEY', `answered ${JSON.stringify(err ?? result)}`)

@@ -4,7 +4,8 @@ import { readdirSync } from 'node:fs'
 import { BUILD_INFO } from '../src/build-info.js'
 import { CLUSTER_LIMITS, DEFAULT_CLUSTER_LIMITS, LIMITS } from '../src/limits.js'
 import { createRendezvousServer } from '../src/index.js'
-import { closeClients, getText, joinedClient, metricValue, openDial, silentLogger, sleep, startServer } from './helpers.js'
+import { closeClients, openDial } from '@wsstar/raw-client'
+import { getText, joinedClient, metricValue, silentLogger, sleep, startServer } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 
 /** `# TYPE name type` lines of a Prometheus text exposition */

@@ -1,8 +1,8 @@
 import { describe, it, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { DialEnd, addressOf, closeClients, connect, errorCode, joinedClient, makePeer, nextEvent, openDial, request, startServer, waitUntil } from './helpers.js'
+import { DialEnd, closeClients, connect, errorCode, identity, nextEvent, openDial, peerAddress, request } from '@wsstar/raw-client'
+import { joinedClient, silentLogger, startServer, waitUntil } from './helpers.js'
 import { createRendezvousServer } from '../src/index.js'
-import { silentLogger } from './helpers.js'
 
 describe('shutdown', () => {
   afterEach(() => { closeClients() })
@@ -26,8 +26,8 @@ describe('shutdown', () => {
     assert.equal(typeof payload.message, 'string')
 
     // new work is refused
-    const peer = await makePeer()
-    assert.equal(await errorCode(stranger, 'ss-join', addressOf(server, peer), {}), 'ERR_SHUTTING_DOWN')
+    const peer = await identity()
+    assert.equal(await errorCode(stranger, 'ss-join', peerAddress(server, peer), {}), 'ERR_SHUTTING_DOWN')
     assert.equal(await errorCode(b.socket, 'ss-dial', b.address, a.address), 'ERR_SHUTTING_DOWN')
     // the listener stays open while dials drain: a load balancer's health check sees 503, not a refused connection
     const health = await fetch(`http://127.0.0.1:${server.port}/health`).then(async r => ({ status: r.status, body: await r.json() }), () => 'refused')
@@ -77,9 +77,9 @@ describe('shutdown', () => {
     const second = await startServer({ port })
     try {
       assert.equal(second.port, port)
-      const peer = await makePeer()
+      const peer = await identity()
       const socket = await connect(second)
-      const [err] = await request(socket, 'ss-join', addressOf(second, peer), {})
+      const [err] = await request(socket, 'ss-join', peerAddress(second, peer), {})
       assert.equal(err, null)
       await waitUntil(() => second.stats().sockets === 1)
     } finally {
