@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Raw rendezvous server benchmark: no libp2p, no transport package, just
-// socket.io clients speaking wire protocol v2 by hand against
+// socket.io clients speaking wire protocol v2 by hand (@wsstar/raw-client) against
 // @wsstar/rendezvous running in a child process.
 //
 //   npx node bench/raw-relay.mjs [--joins=N] [--concurrency=N] [--mib=N] [--runs=N] [--window=BYTES] [--dials=N] [--naive]
@@ -21,13 +21,13 @@ import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { signJoin } from '@wsstar/protocol'
-import { io } from 'socket.io-client'
+import { connect, identity, join, peerAddress, resultOf } from '@wsstar/raw-client'
+import { withTimeout } from './lib/child.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
 const MiB = 1024 * 1024
+/** a transfer that moves no byte for this long has stalled */
+const STALL_MS = 10_000
 
 function arg (name, fallback) {
   const hit = process.argv.find(a => a.startsWith(`--${name}=`))
@@ -108,43 +108,23 @@ function cpuSeconds (pid) {
 
 async function startChild (kind, window) {
   const child = fork(SELF, ['--serve', kind], { execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, BENCH_WINDOW: String(window ?? '') } })
-  const { port } = await new Promise((resolve, reject) => {
+  const { port } = await withTimeout(new Promise((resolve, reject) => {
     child.once('message', resolve)
     child.once('exit', code => reject(new Error(`server child exited with ${code}`)))
-  })
+  }), 30_000, 'the server child did not start within 30 s')
   return {
     child,
     port,
     cpu: () => cpuSeconds(child.pid),
-    stats: () => new Promise(resolve => { child.once('message', m => resolve(m.stats)); child.send('stats') }),
-    stop: () => new Promise(resolve => { child.once('exit', resolve); child.send('stop') })
+    stats: () => withTimeout(new Promise(resolve => { child.once('message', m => resolve(m.stats)); child.send('stats') }), 10_000, 'no stats from the server child within 10 s'),
+    stop: () => withTimeout(new Promise(resolve => { child.once('exit', resolve); child.send('stop') }), 10_000, 'the server child did not stop within 10 s').catch((err) => { child.kill('SIGKILL'); throw err })
   }
 }
 
-function connect (port) {
-  const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: 'wsstar/2' }, reconnection: false, forceNew: true })
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket))
-    socket.once('connect_error', reject)
-  })
-}
-
-function request (socket, event, ...args) {
-  return new Promise((resolve, reject) => {
-    socket.emit(event, ...args, (err, result) => err != null ? reject(Object.assign(new Error(err.message), err)) : resolve(result))
-  })
-}
-
-async function join (socket, key, address) {
-  const first = await request(socket, 'ss-join', address, {})
-  if (first.nonce == null) return first
-  return request(socket, 'ss-join', address, { signature: await signJoin(key, address, first.nonce) })
-}
-
+/** an identity and the address it joins at `port` */
 async function peer (port) {
-  const key = await generateKeyPair('Ed25519')
-  const address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${peerIdFromPrivateKey(key)}`
-  return { key, address }
+  const me = await identity()
+  return { ...me, address: peerAddress(port, me) }
 }
 
 async function benchJoins (port, n, concurrency) {
@@ -159,7 +139,7 @@ async function benchJoins (port, n, concurrency) {
   const worker = async () => {
     while (next < n) {
       const i = next++
-      await join(sockets[i], peers[i].key, peers[i].address)
+      await join(sockets[i], peers[i], peers[i].address)
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
@@ -174,10 +154,10 @@ async function relayOnce (port, bytes, dials) {
   for (let i = 0; i < dials; i++) {
     const [pa, pb] = [await peer(port), await peer(port)]
     const [a, b] = await Promise.all([connect(port), connect(port)])
-    const ja = await join(a, pa.key, pa.address)
-    await join(b, pb.key, pb.address)
+    const ja = await join(a, pa, pa.address)
+    await join(b, pb, pb.address)
     b.on('ss-incomming', (_id, _from, ack) => ack(null))
-    const { dialId } = await request(a, 'ss-dial', pa.address, pb.address)
+    const { dialId } = await resultOf(a, 'ss-dial', pa.address, pb.address)
     pairs.push({ a, b, dialId, window: ja.window })
   }
   const source = randomBytes(MiB)
@@ -185,6 +165,12 @@ async function relayOnce (port, bytes, dials) {
   const perDial = Math.floor(bytes / dials)
   const t0 = performance.now()
   await Promise.all(pairs.map(({ a, b, dialId, window }) => new Promise((resolve, reject) => {
+    // a transfer that stops moving fails the run instead of hanging it
+    let seen = 0
+    const watchdog = setInterval(() => {
+      if (received === seen) { clearInterval(watchdog); reject(new Error(`transfer stalled at ${received}/${perDial} bytes`)) }
+      seen = received
+    }, STALL_MS)
     let credit = window
     let sent = 0
     let received = 0
@@ -201,12 +187,12 @@ async function relayOnce (port, bytes, dials) {
       }
     }
     a.on('c', (id, n) => { credit += n; pump() })
-    a.on('e', (id, kind, err) => reject(new Error(`reset: ${JSON.stringify(err)}`)))
+    a.on('e', (id, kind, err) => { clearInterval(watchdog); reject(new Error(`reset: ${JSON.stringify(err)}`)) })
     b.on('d', (id, data) => {
       received += data.byteLength
       consumed += data.byteLength
       if (consumed >= batch) { b.emit('c', id, consumed); consumed = 0 }
-      if (received === perDial) resolve()
+      if (received === perDial) { clearInterval(watchdog); resolve() }
     })
     pump()
   })))

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { signJoin } from '@wsstar/protocol'
-import { io } from 'socket.io-client'
+import { NoAnswer, openSocket, requestWithin, whenConnected } from '@wsstar/raw-client'
 import { freePort } from './lib/cli-server.mjs'
 
 const { values } = parseArgs({
@@ -43,6 +43,8 @@ const MAX_SLOPE_KIB_PER_MIN = Number(values['max-slope'])
 const MAX_GROWTH_MIB = Number(values['max-growth'])
 const CLI = new URL('../packages/rendezvous/dist/src/cli.js', import.meta.url).pathname
 const WINDOW = 1024 * 1024
+/** a sender that waits this long for credit on a dial still open has found a bug */
+const CREDIT_STALL_MS = 30_000
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const rand = n => Math.floor(Math.random() * n)
 
@@ -92,13 +94,14 @@ function unexpected (what, err) {
   // as it happens, with the time: the per-minute lines only count them
   if (stats.errors <= 20) console.error(`unexpected client error at ${((Date.now() - soakStartedAt) / 60_000).toFixed(2)} min: ${sample}`)
 }
-function ask (socket, event, ...args) {
-  return new Promise(resolve => {
-    const timer = setTimeout(() => { socket.off('disconnect', gone); resolve([{ code: 'TIMEOUT', message: `no answer to ${event}` }]) }, 15_000)
-    const gone = () => { clearTimeout(timer); resolve([{ code: 'DISCONNECTED', message: `disconnected during ${event}` }]) }
-    socket.once('disconnect', gone)
-    socket.emit(event, ...args, (err, result) => { clearTimeout(timer); socket.off('disconnect', gone); resolve([err, result]) })
-  })
+/** a request whose missing answer comes back as an error code (TIMEOUT, DISCONNECTED) like the server's */
+async function ask (socket, event, ...args) {
+  try {
+    return await requestWithin(15_000, socket, event, ...args)
+  } catch (err) {
+    if (!(err instanceof NoAnswer)) throw err
+    return [{ code: err.reason === 'disconnected' ? 'DISCONNECTED' : 'TIMEOUT', message: err.message }]
+  }
 }
 
 // --- per-dial history: what each end saw, printed when a transfer fails unexpectedly ---
@@ -148,9 +151,9 @@ class Peer {
   }
 
   async connect () {
-    const socket = io(`ws://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: 'wsstar/2' }, reconnection: false, forceNew: true })
+    const socket = openSocket(port)
     this.socket = socket
-    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
+    await whenConnected(socket)
     this.churn(`connected socket ${socket.id}`)
     socket.on('disconnect', reason => { this.churn(`socket ${socket.id} disconnected: ${reason}`) })
     socket.on('ss-evicted', evicted => { this.churn(`socket ${socket.id} evicted: ${evicted?.code}`) })
@@ -234,7 +237,8 @@ async function transfer (from, to) {
   let sent = 0
   let ended = null
   let wake = null
-  const onCredit = (id, n) => { if (id === dialId) { credit += n; history.credit += n; wake?.() } }
+  let creditedAt = Date.now()
+  const onCredit = (id, n) => { if (id === dialId) { credit += n; creditedAt = Date.now(); history.credit += n; wake?.() } }
   // the first reset says why (frames still in flight then draw ERR_DIAL_NOT_FOUND resets)
   const onEnd = (id, kind) => { if (id === dialId && kind === 'reset' && ended == null) { ended = from.resets.get(dialId); wake?.() } }
   ended = from.resets.get(dialId) ?? null
@@ -245,6 +249,13 @@ async function transfer (from, to) {
       if (credit <= 0) {
         await new Promise(resolve => { wake = resolve; setTimeout(resolve, 5000) })
         wake = null
+        // no credit for long, no reset and still connected: the server lost track of this dial
+        if (credit <= 0 && ended == null && from.socket.connected && Date.now() - creditedAt > CREDIT_STALL_MS) {
+          dialNote(dialId, `${from.name} stops: no credit for ${CREDIT_STALL_MS} ms after ${sent} of ${size} bytes`)
+          unexpected('transfer', { code: 'CREDIT_STALLED', message: `no credit for ${CREDIT_STALL_MS} ms` })
+          setTimeout(() => { printDialHistory(dialId, from, to); dialHistory.delete(dialId) }, 500)
+          return
+        }
         continue
       }
       const n = Math.min(frame.length, credit, size - sent)

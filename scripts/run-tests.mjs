@@ -46,13 +46,18 @@ const files = only.length > 0 ? only : nodeGlobs.flatMap(g => globSync(g, { cwd:
 const shared = files.filter(f => !solo.has(f))
 const alone = files.filter(f => solo.has(f))
 const concurrency = process.env.WSSTAR_TEST_CONCURRENCY ?? 2
+// the default timeout of every test and hook that sets none (node:test's own default is none:
+// a hook or a bare test that waits for nothing would hang the run). It replaces, for each test,
+// the timeout it would inherit from its describe; the describe's own timeout still bounds the
+// whole suite. As long as the longest suite (the packaging suite's npm install).
+const TEST_TIMEOUT_MS = 420_000
 let passed = 0
 let failed = 0
 let skipped = 0
 let exitCode = 0
 for (const [list, n] of [[shared, concurrency], [alone, 1]]) {
   if (list.length === 0) continue
-  const nodeRun = await run(process.execPath, ['--test', '--test-reporter=spec', `--test-concurrency=${n}`, ...list])
+  const nodeRun = await run(process.execPath, ['--test', '--test-reporter=spec', `--test-concurrency=${n}`, `--test-timeout=${TEST_TIMEOUT_MS}`, ...list])
   passed += count(nodeRun.out, /ℹ pass (\d+)/)
   failed += count(nodeRun.out, /ℹ fail (\d+)/) + count(nodeRun.out, /ℹ cancelled (\d+)/)
   skipped += count(nodeRun.out, /ℹ skipped (\d+)/) + count(nodeRun.out, /ℹ todo (\d+)/)

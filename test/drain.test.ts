@@ -15,14 +15,15 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_WINDOW_BYTES, Event, EndKind } from '@wsstar/protocol'
+import { rawPeer, resultOf } from '@wsstar/raw-client'
+import { pEvent } from 'p-event'
 import { startRedis, startReplica, stopAll, uniquePrefix, waitForPort } from './helpers/cluster.js'
 import { freePort } from './helpers/free-port.js'
-import { waitFor } from './helpers/nodes.js'
-import { rawPeer, request } from './helpers/raw-peer.js'
 import { HAPROXY_PATH, haproxy, redisServer, requires } from './helpers/system-components.js'
+import { waitFor } from './helpers/wait.js'
 import type { Replica } from './helpers/cluster.js'
-import type { RawPeer } from './helpers/raw-peer.js'
 import type { ChildProcess } from 'node:child_process'
+import type { RawPeer } from '@wsstar/raw-client'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CHUNK = 16 * 1024
@@ -109,7 +110,7 @@ describe('rolling restart behind the shipped HAProxy config', { skip: requires('
     }
     ended(a)
     ended(b)
-    const { dialId } = await request(a.socket, Event.DIAL, a.address, b.address)
+    const { dialId } = await resultOf(a.socket, Event.DIAL, a.address, b.address)
     assert.ok(CHUNK * CHUNKS <= DEFAULT_WINDOW_BYTES, 'the whole transfer fits the credit window: no credit frames needed')
 
     const sent = (async () => {
@@ -140,10 +141,7 @@ describe('rolling restart behind the shipped HAProxy config', { skip: requires('
     b.socket.emit(Event.END, dialId, EndKind.CLOSE_WRITE)
     await waitFor(() => remoteClosed, 5000)
     // the dial is done: the replica stops well within its grace
-    const exit = await new Promise<number | null>(resolve => {
-      if (draining.child.exitCode != null) resolve(draining.child.exitCode)
-      else draining.child.once('exit', code => { resolve(code) })
-    })
+    const exit = draining.child.exitCode ?? await pEvent(draining.child, 'exit', { timeout: 20_000 })
     assert.equal(exit, 0, draining.output())
   })
 })

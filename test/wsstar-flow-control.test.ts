@@ -7,8 +7,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { webSocketStar } from '@wsstar/transport'
 import { pEvent } from 'p-event'
-import { waitFor } from './helpers/nodes.js'
 import { listenAddr, startRendezvous } from './helpers/rendezvous.js'
+import { waitFor } from './helpers/wait.js'
 import type { TestServer } from './helpers/rendezvous.js'
 import type { Connection, Listener, MultiaddrConnection, Upgrader } from '@libp2p/interface'
 import type { WebSocketStarTransport } from '@wsstar/transport'
@@ -88,12 +88,12 @@ describe('wsstar: credit flow control through the real server', { timeout: 60_00
     assert.equal(server.stats().dialInFlightBytes, window)
     assert.equal(received.length, 0)
 
-    const drained = pEvent(outbound, 'drain')
+    const drained = pEvent(outbound, 'drain', { timeout: 10_000 })
     inbound.resume()
     await drained
     while (offset < data.byteLength) {
       if (!outbound.send(data.subarray(offset, offset + 100_000))) {
-        await pEvent(outbound, 'drain')
+        await pEvent(outbound, 'drain', { timeout: 10_000 })
       }
       offset += 100_000
     }
@@ -103,7 +103,7 @@ describe('wsstar: credit flow control through the real server', { timeout: 60_00
   })
 
   it('closing one end closes both and the server forgets the dial', async () => {
-    const remoteClosed = pEvent(inbound, 'close')
+    const remoteClosed = pEvent(inbound, 'close', { timeout: 10_000 })
     await outbound.close()
     await remoteClosed
     assert.equal(outbound.status, 'closed')

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { createNode, waitFor, wsstarListeners, wsstarOf } from './helpers/nodes.js'
+import { createNode, wsstarListeners, wsstarOf } from './helpers/nodes.js'
 import { listenAddr, startRendezvous } from './helpers/rendezvous.js'
+import { waitFor } from './helpers/wait.js'
 import type { TestNode } from './helpers/nodes.js'
 import type { TestServer } from './helpers/rendezvous.js'
 

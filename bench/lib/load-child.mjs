@@ -104,7 +104,11 @@ serveRpc({
   async churnStop () {
     if (churn == null) return null
     clearInterval(churn.timer)
-    while (churn.busy() > 0) await new Promise(resolve => setTimeout(resolve, 20))
+    const deadline = performance.now() + 30_000
+    while (churn.busy() > 0) {
+      if (performance.now() > deadline) throw new Error(`churn: ${churn.busy()} sockets still busy 30 s after the stop`)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
     const stats = churn.stats
     churn = null
     return stats

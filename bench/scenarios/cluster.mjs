@@ -18,10 +18,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Event, PROTOCOL_VERSION, signJoin } from '@wsstar/protocol'
-import { io } from 'socket.io-client'
+import { Event } from '@wsstar/protocol'
+import { rawPeer, resultOf } from '@wsstar/raw-client'
 import { readCpuSeconds, spawnChild } from '../lib/child.mjs'
 import { freePort } from '../lib/cli-server.mjs'
 import { fmt, fmtRatio, table, GiB, MiB } from '../lib/format.mjs'
@@ -97,22 +95,6 @@ async function startCluster (replicas, execArgv = []) {
   }
 }
 
-/** A bare protocol client registered at `port` that accepts every dial at once. */
-async function rawPeer (port) {
-  const key = await generateKeyPair('Ed25519')
-  const peerId = peerIdFromPrivateKey(key)
-  const address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${peerId}`
-  const socket = io(`ws://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true })
-  socket.on(Event.INCOMING, (_dialId, _from, ack) => { ack(null) })
-  await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
-  const request = (...args) => new Promise((resolve, reject) => {
-    socket.emit(...args, (err, result) => err != null ? reject(Object.assign(new Error(err.message), err)) : resolve(result))
-  })
-  const hello = await request(Event.JOIN, address, {})
-  if (hello.nonce != null) await request(Event.JOIN, address, { signature: await signJoin(key, address, hello.nonce) })
-  return { address, socket, request, close: () => socket.disconnect() }
-}
-
 /** The listener's dial address spelled through another replica (any replica reaches any peer by id). */
 function through (dialAddr, port) {
   return dialAddr.replace(/\/tcp\/\d+\/ws\//, `/tcp/${port}/ws/`)
@@ -169,7 +151,7 @@ export async function run (ctx) {
     raws.push(caller, calleeSame, calleeCross)
     const dialOnce = async (callee) => {
       const t0 = performance.now()
-      const { dialId } = await caller.request(Event.DIAL, caller.address, callee.address)
+      const { dialId } = await resultOf(caller.socket, Event.DIAL, caller.address, callee.address)
       const ms = performance.now() - t0
       caller.socket.emit(Event.END, dialId, 'reset')
       return ms

@@ -7,15 +7,16 @@ import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_WINDOW_BYTES, EndKind, Event, MAX_FRAME_BYTES } from '@wsstar/protocol'
+import { rawPeer, resultOf } from '@wsstar/raw-client'
 import { startHaproxy, startRedis, startReplica, stopAll, uniquePrefix } from '../helpers/cluster.js'
-import { createNode, waitFor, wsstarOf } from '../helpers/nodes.js'
-import { rawPeer } from '../helpers/raw-peer.js'
+import { createNode, wsstarOf } from '../helpers/nodes.js'
 import { listenAddr } from '../helpers/rendezvous.js'
 import { haproxy as haproxyComponent, redisServer, requires } from '../helpers/system-components.js'
 import { hashingSink, readAll, writeAll } from '../helpers/streams.js'
+import { waitFor } from '../helpers/wait.js'
+import type { RawPeer } from '@wsstar/raw-client'
 import type { Replica, TestHaproxy, TestRedis } from '../helpers/cluster.js'
 import type { TestNode } from '../helpers/nodes.js'
-import type { RawPeer } from '../helpers/raw-peer.js'
 
 const SINK = '/wsstar-test/sink/1.0.0'
 const skip = requires('cluster suite', redisServer, haproxyComponent)
@@ -29,16 +30,10 @@ async function sink (node: TestNode): Promise<void> {
   await node.handle(SINK, hashingSink)
 }
 
-async function request (socket: RawPeer['socket'], event: string, ...args: unknown[]): Promise<any> {
-  return await new Promise((resolve, reject) => {
-    socket.emit(event, ...args, (err: any, result: any) => { err != null ? reject(Object.assign(new Error(err.message), err)) : resolve(result) })
-  })
-}
-
 /** ss-dial from `caller` (registered at its replica) to `callee` (anywhere in the cluster); ms to the accept. */
 async function rawDial (caller: RawPeer, callee: RawPeer): Promise<number> {
   const started = performance.now()
-  const result = await request(caller.socket, Event.DIAL, caller.address, callee.address)
+  const result = await resultOf(caller.socket, Event.DIAL, caller.address, callee.address)
   const ms = performance.now() - started
   assert.equal(typeof result.dialId, 'string')
   caller.socket.emit(Event.END, result.dialId, 'reset')
@@ -117,7 +112,7 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
     const resetOf = (peer: RawPeer, dialId: string): boolean => peer.ends.some(([id, kind]) => id === dialId && kind === EndKind.RESET)
 
     // a callee that does not credit gets exactly one window, byte-exact and in order
-    const first = (await request(caller.socket, Event.DIAL, caller.address, callee.address)).dialId as string
+    const first = (await resultOf(caller.socket, Event.DIAL, caller.address, callee.address)).dialId as string
     const data = randomBytes(DEFAULT_WINDOW_BYTES + DEFAULT_WINDOW_BYTES / 2)
     send(first, data.subarray(0, DEFAULT_WINDOW_BYTES))
     await waitFor(() => receivedBytes() === DEFAULT_WINDOW_BYTES, 5000)
@@ -133,12 +128,12 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
     assert.ok(Buffer.concat(received).equals(data))
 
     // a remote callee crediting bytes it never got: reset one hop later, both ends told
-    const second = (await request(caller.socket, Event.DIAL, caller.address, callee.address)).dialId as string
+    const second = (await resultOf(caller.socket, Event.DIAL, caller.address, callee.address)).dialId as string
     callee.socket.emit(Event.CREDIT, second, 1)
     await waitFor(() => resetOf(caller, second) && resetOf(callee, second), 5000)
 
     // the caller's reset reaches the remote callee
-    const third = (await request(caller.socket, Event.DIAL, caller.address, callee.address)).dialId as string
+    const third = (await resultOf(caller.socket, Event.DIAL, caller.address, callee.address)).dialId as string
     caller.socket.emit(Event.END, third, EndKind.RESET)
     await waitFor(() => resetOf(callee, third), 5000)
     await waitFor(async () => (await r0.health()).dials === dialsBefore, 5000)
@@ -183,7 +178,7 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
       r2.resume()
     }
     // resumed: reachable again
-    await waitFor(async () => await rawDial(p0, p2).then(() => true, () => false), 10_000, 200)
+    await waitFor(async () => await rawDial(p0, p2).then(() => true, () => false), 10_000, 'a dial after the replica came back', 200)
   })
 
   it('SIGKILL of a replica: its peers reconnect through HAProxy and are dialable again within a bounded time', async () => {
@@ -211,7 +206,7 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
       } catch {
         return false
       }
-    }, 20_000, 100)
+    }, 20_000, 'the peer of the killed replica to be dialable again', 100)
     const recoveryMs = Date.now() - killedAt
     console.log(`# replica SIGKILLed: peer dialable again after ${recoveryMs} ms (${attempts} attempts)`)
     assert.ok(recoveryMs < 15_000, `recovery took ${recoveryMs} ms`)
@@ -226,7 +221,7 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
     const startedAt = Date.now()
     await redis.restart()
     // registrations made before the restart come back without the peers doing anything
-    await waitFor(async () => await rawDial(p0, p1).then(() => true, () => false), 20_000, 100)
+    await waitFor(async () => await rawDial(p0, p1).then(() => true, () => false), 20_000, 'cross-node dials after the Redis restart', 100)
     const recoveryMs = Date.now() - startedAt
     console.log(`# redis restarted empty: cross-node dials work again after ${recoveryMs} ms`)
     assert.ok(recoveryMs < 15_000, `recovery took ${recoveryMs} ms`)

@@ -9,27 +9,23 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { freePort } from '../helpers/free-port.js'
 import { startRedis, startReplica, stopAll, uniquePrefix } from '../helpers/cluster.js'
-import { waitFor } from '../helpers/nodes.js'
-import { rawPeer } from '../helpers/raw-peer.js'
 import { redisServer, requires } from '../helpers/system-components.js'
 import { Event } from '@wsstar/protocol'
+import { dial, rawPeer } from '@wsstar/raw-client'
+import { waitFor } from '../helpers/wait.js'
+import type { RawPeer } from '@wsstar/raw-client'
 import type { Replica, TestRedis } from '../helpers/cluster.js'
-import type { RawPeer } from '../helpers/raw-peer.js'
 
 const skip = requires('cluster suite', redisServer)
 
 async function healthOf (replica: Replica): Promise<{ code: number, status: string }> {
-  const res = await fetch(`http://127.0.0.1:${replica.port}/health`)
+  const res = await fetch(`http://127.0.0.1:${replica.port}/health`, { signal: AbortSignal.timeout(10_000) })
   return { code: res.status, status: ((await res.json()) as { status: string }).status }
 }
 
 /** ss-dial from `caller` to `callee` and reset it at once; rejects with the error code */
 async function dialAndReset (caller: RawPeer, callee: RawPeer): Promise<void> {
-  const dialId = await new Promise<string>((resolve, reject) => {
-    caller.socket.emit(Event.DIAL, caller.address, callee.address, (err: { code: string } | null, result: { dialId: string }) => {
-      err != null ? reject(Object.assign(new Error(err.code), err)) : resolve(result.dialId)
-    })
-  })
+  const dialId = await dial(caller, callee.address)
   caller.socket.emit(Event.END, dialId, 'reset')
 }
 
@@ -70,15 +66,15 @@ describe('cluster: health and visibility', { skip, timeout: 120_000 }, () => {
     for (const replica of replicas) {
       let seen: unknown
       await waitFor(async () => {
-        const status = await (await fetch(`http://127.0.0.1:${replica.admin}/status.json`)).json() as { cluster?: { nodeId: string, redis: string, replicas: Array<{ nodeId: string, peers: number, addresses: string[] }> } }
+        const status = await (await fetch(`http://127.0.0.1:${replica.admin}/status.json`, { signal: AbortSignal.timeout(10_000) })).json() as { cluster?: { nodeId: string, redis: string, replicas: Array<{ nodeId: string, peers: number, addresses: string[] }> } }
         seen = status.cluster
         return JSON.stringify(status.cluster?.replicas.map(r => ({ nodeId: r.nodeId, peers: r.peers }))) === JSON.stringify(expected) &&
           status.cluster?.redis === 'up' && status.cluster.replicas.every(r => r.addresses.length > 0)
       }, 10_000).catch(() => { throw new Error(`${replica.nodeId} shows ${JSON.stringify(seen)}`) })
     }
-    const page = await (await fetch(`http://127.0.0.1:${r2.admin}/`)).text()
+    const page = await (await fetch(`http://127.0.0.1:${r2.admin}/`, { signal: AbortSignal.timeout(10_000) })).text()
     assert.ok(page.includes('id="cluster"'), 'the status page has a cluster section')
-    const metrics = await (await fetch(`http://127.0.0.1:${r1.admin}/metrics`)).text()
+    const metrics = await (await fetch(`http://127.0.0.1:${r1.admin}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
     const value = (re: RegExp): number => Number(metrics.match(re)?.[1] ?? NaN)
     assert.equal(value(/^wsstar_cluster_replicas (\d+)/m), 2)
     assert.ok(value(/^wsstar_cluster_redis_rtt_seconds ([\d.e-]+)/m) > 0)
@@ -87,7 +83,7 @@ describe('cluster: health and visibility', { skip, timeout: 120_000 }, () => {
     assert.ok(value(/^wsstar_cluster_message_bytes_total\{direction="published",kind="peers"\} (\d+)/m) > 0, 'discovery deltas went out')
     assert.ok(value(/^wsstar_cluster_dials_total\{side="home"\} (\d+)/m) >= 1)
     assert.ok(Number.isFinite(value(/^wsstar_cluster_redis_reconnects_total (\d+)/m)))
-    const callee = await (await fetch(`http://127.0.0.1:${r2.admin}/metrics`)).text()
+    const callee = await (await fetch(`http://127.0.0.1:${r2.admin}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
     assert.ok(Number(callee.match(/^wsstar_cluster_dials_total\{side="callee"\} (\d+)/m)?.[1]) >= 1)
   })
 
@@ -114,13 +110,13 @@ describe('cluster: health and visibility', { skip, timeout: 120_000 }, () => {
       assert.equal(after.lost - before[i].lost, 1, `${replica.nodeId} logged the loss once at warn:\n${replica.output().slice(-3000)}`)
       assert.equal(after.back - before[i].back, 1, `${replica.nodeId} logged the recovery once at warn`)
     }
-    const metrics = await (await fetch(`http://127.0.0.1:${r1.admin}/metrics`)).text()
+    const metrics = await (await fetch(`http://127.0.0.1:${r1.admin}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
     assert.ok(Number(metrics.match(/^wsstar_cluster_redis_reconnects_total (\d+)/m)?.[1]) >= 1, 'the reconnect is counted')
     // the cluster works again: registrations re-asserted, new peers join, dials cross replicas
     const p1 = await rawPeer(r1.port)
     const p2 = await rawPeer(r2.port)
     raws.push(p1, p2)
-    await waitFor(async () => await dialAndReset(p1, p2).then(() => true, () => false), 10_000, 100)
+    await waitFor(async () => await dialAndReset(p1, p2).then(() => true, () => false), 10_000, 'cross-node dials', 100)
     await dialAndReset(p2, p1)
     await dialAndReset(raws[0], raws[2])
   })

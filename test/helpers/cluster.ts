@@ -164,7 +164,7 @@ export async function startReplica (options: ReplicaOptions): Promise<Replica> {
   { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   const { output } = track(child, nodeId)
   const health = async (): Promise<any> => {
-    const res = await fetch(`http://127.0.0.1:${port}/health`)
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) })
     return await res.json()
   }
   const deadline = Date.now() + 15_000

@@ -52,13 +52,3 @@ export function wsstarListeners (node: Libp2p<any>): WebSocketStarListener[] {
   return (node as any).components.transportManager.getListeners()
     .filter((l: Listener) => l.constructor.name === 'WebSocketStarListener')
 }
-
-export async function waitFor (predicate: () => boolean | Promise<boolean>, timeout = 5000, interval = 20): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!(await predicate())) {
-    if (Date.now() > deadline) {
-      throw new Error(`condition not met within ${timeout} ms`)
-    }
-    await new Promise(resolve => setTimeout(resolve, interval))
-  }
-}

@@ -25,8 +25,9 @@ import { connect as tcpConnect } from 'node:net'
 import { setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
+import { closeClients, dial, pump, rawPeer } from '@wsstar/raw-client'
 import { spawnServer } from './helpers/server-process.js'
-import { closeAll, dial, peer, pump, until } from './helpers/wire.js'
+import { waitFor } from '../helpers/wait.js'
 import type { ServerProcess } from './helpers/server-process.js'
 
 const ATTACKER = fileURLToPath(new URL('./helpers/attacker.js', import.meta.url))
@@ -55,7 +56,7 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
   })
 
   after(async () => {
-    closeAll()
+    closeClients()
     const exit = await server?.stop()
     assert.equal(exit?.code, 0, 'the server exits 0 on SIGTERM after all that')
   })
@@ -78,7 +79,7 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
     slow.on('error', () => {})
     slow.on('close', closedAfter('slow headers'))
     try {
-      await until(() => Object.keys(lifetimes).length === 4, 15_000, 'all four cut')
+      await waitFor(() => Object.keys(lifetimes).length === 4, 15_000, 'all four cut')
     } finally {
       clearInterval(drip)
     }
@@ -92,8 +93,8 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
   it('limits engage, 2,000 half-open sockets are cut, and an honest pair keeps >= 0.2x its throughput', { timeout: 150_000 }, async () => {
     const t0 = Date.now()
     const phase = (what: string): void => { console.log(`# abuse: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`) }
-    const sender = await peer(server.port)
-    const receiver = await peer(server.port)
+    const sender = await rawPeer(server.port)
+    const receiver = await rawPeer(server.port)
     const dialId = await dial(sender, receiver.address)
     const window = 1024 * 1024
     const size = 48 * MiB
@@ -112,7 +113,7 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
     attacker.stderr.on('data', (d: Buffer) => { err += d.toString() })
     const attackerExit = new Promise<number | null>(resolve => { attacker.on('exit', code => { resolve(code) }) })
     try {
-      await until(() => out.includes('ready\n') || attacker.exitCode != null, 40_000, 'the attacker fleet to be ready')
+      await waitFor(() => out.includes('ready\n') || attacker.exitCode != null, 40_000, 'the attacker fleet to be ready')
       assert.ok(out.includes('ready\n'), `attacker failed: ${err}`)
       phase('attacker fleet ready')
       // the attackers would run on other machines: their own CPU burn must not count against the server
@@ -180,7 +181,7 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
       assert.equal(report.halfOpen.closed, HALF_OPEN, `every half-open socket was cut: ${JSON.stringify(report.halfOpen)}`)
       assert.ok(report.halfOpen.lastClosedAfterReadyMs <= HANDSHAKE_TIMEOUT_MS + 3000, `the last half-open socket lived ${report.halfOpen.lastClosedAfterReadyMs} ms after the fleet was ready`)
       // the fleet is gone: the server is back to the honest pair
-      await until(async () => (await server.health()).body.sockets === baseSockets, 10_000, 'sockets back to the honest pair')
+      await waitFor(async () => (await server.health()).body.sockets === baseSockets, 10_000, 'sockets back to the honest pair')
       assert.ok(server.alive())
     } finally {
       attacker.kill('SIGKILL')

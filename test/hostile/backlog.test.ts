@@ -16,8 +16,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { closeClients, connect, dial, identity, peerAddress, pump, rawPeer, request, resumeReading, stopReading } from '@wsstar/raw-client'
 import { spawnServer } from './helpers/server-process.js'
-import { ask, closeAll, connect, dial, identity, peer, peerAddr, pump, resumeReading, sleep, stopReading } from './helpers/wire.js'
+import { sleep } from '../helpers/wait.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { Socket } from 'socket.io-client'
 
@@ -65,7 +66,7 @@ describe('hostile: outgoing backlog of a socket that does not read', { timeout: 
   const servers: ServerProcess[] = []
 
   after(async () => {
-    closeAll()
+    closeClients()
     for (const server of servers) {
       assert.equal((await server.stop()).code, 0)
     }
@@ -74,7 +75,7 @@ describe('hostile: outgoing backlog of a socket that does not read', { timeout: 
   it('a socket that never joins nor reads, flooding ss-leave("") with acks, is cut and the server RSS stays bounded', async () => {
     const server = await spawnServer(['--expose-internals'])
     servers.push(server)
-    const honest = await peer(server.port)
+    const honest = await rawPeer(server.port)
     const before = await serverState(server)
     const flooder = await connect(server.port)
     stopReading(flooder)
@@ -105,7 +106,7 @@ describe('hostile: outgoing backlog of a socket that does not read', { timeout: 
     const hits = await server.metricsOf('wsstar_limit_hits_total')
     assert.ok((hits['limit="request-rate"'] ?? 0) + (hits['limit="max-socket-control-bytes"'] ?? 0) >= 1, `counted: ${JSON.stringify(hits)}`)
     // the honest peer that joined before is still registered and dialable
-    const other = await peer(server.port)
+    const other = await rawPeer(server.port)
     assert.match(await dial(other, honest.address), /^[\w-]{22}$/)
   })
 
@@ -173,13 +174,13 @@ describe('hostile: outgoing backlog of a socket that does not read', { timeout: 
     await Promise.all(holders.map(async (socket) => {
       for (let i = 0; i < 100; i++) {
         const me = await identity()
-        const [err] = await ask(socket, 'ss-join', peerAddr(server.port, me.peerId), {})
+        const [err] = await request(socket, 'ss-join', peerAddress(server.port, me.peerId), {})
         assert.equal(err, null)
       }
     }))
     const before = await serverState(server)
-    const reader = await peer(server.port)
-    const nonReader = await peer(server.port)
+    const reader = await rawPeer(server.port)
+    const nonReader = await rawPeer(server.port)
     stopReading(nonReader.socket)
     const engine = (nonReader.socket.io as any).engine
     const pongs = setInterval(() => { engine._sendPacket('pong') }, 1000)
@@ -207,16 +208,16 @@ describe('hostile: outgoing backlog of a socket that does not read', { timeout: 
     assert.ok((hits['limit="max-socket-control-bytes"'] ?? 0) >= 1, `counted as a slow consumer: ${JSON.stringify(hits)}`)
     // the reading peer is untouched
     assert.ok(reader.socket.connected)
-    const other = await peer(server.port)
+    const other = await rawPeer(server.port)
     assert.match(await dial(other, reader.address), /^[\w-]{22}$/)
   })
 
   it('an attacker with many dials sending full windows cannot get a slowly reading victim cut; its honest dial keeps working', async () => {
     const server = await spawnServer(['--expose-internals'])
     servers.push(server)
-    const victim = await peer(server.port)
-    const honest = await peer(server.port)
-    const attacker = await peer(server.port)
+    const victim = await rawPeer(server.port)
+    const honest = await rawPeer(server.port)
+    const attacker = await rawPeer(server.port)
     const honestDial = await dial(honest, victim.address)
     const victimResets: string[] = []
     victim.socket.on('e', (id: string, kind: string) => { if (kind === 'reset') victimResets.push(id) })
@@ -224,7 +225,7 @@ describe('hostile: outgoing backlog of a socket that does not read', { timeout: 
     const admitted: string[] = []
     const refused: Record<string, number> = {}
     for (let i = 0; i < 48; i++) {
-      const [err, result] = await ask(attacker.socket, 'ss-dial', attacker.address, victim.address)
+      const [err, result] = await request(attacker.socket, 'ss-dial', attacker.address, victim.address)
       if (err == null) admitted.push(result.dialId)
       else refused[err.code] = (refused[err.code] ?? 0) + 1
     }
@@ -248,7 +249,7 @@ describe('hostile: outgoing backlog of a socket that does not read', { timeout: 
     assert.ok(there.intact && back.intact)
     // the dials the victim accepted fill what it may be owed: once the attacker lets go, it is dialable again
     for (const dialId of admitted) attacker.socket.emit('e', dialId, 'reset')
-    const later = await peer(server.port)
+    const later = await rawPeer(server.port)
     assert.match(await dial(later, victim.address), /^[\w-]{22}$/)
     const hits = await server.metricsOf('wsstar_limit_hits_total')
     assert.equal(hits['limit="max-socket-control-bytes"'] ?? 0, 0, 'nobody was cut as a slow consumer')

@@ -10,10 +10,11 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
+import { closeClients, rawPeer } from '@wsstar/raw-client'
 import { createNode, wsstarOf } from '../helpers/nodes.js'
 import { listenAddr } from '../helpers/rendezvous.js'
 import { spawnServer } from './helpers/server-process.js'
-import { closeAll, peer, until } from './helpers/wire.js'
+import { waitFor } from '../helpers/wait.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { TestNode } from '../helpers/nodes.js'
 
@@ -21,7 +22,7 @@ describe('hostile: frames right behind the dial ack', { timeout: 60_000 }, () =>
   let server: ServerProcess
   const nodes: TestNode[] = []
   after(async () => {
-    closeAll()
+    closeClients()
     await Promise.all(nodes.map(async n => { await n.stop() }))
     await server?.stop()
   })
@@ -30,13 +31,13 @@ describe('hostile: frames right behind the dial ack', { timeout: 60_000 }, () =>
     server ??= await spawnServer([])
     const node = await createNode({ listen: [listenAddr(server.port)] })
     nodes.push(node)
-    await until(() => wsstarOf(node).getServers().some(s => s.status === 'registered'), 10_000, 'the caller to register')
+    await waitFor(() => wsstarOf(node).getServers().some(s => s.status === 'registered'), 10_000, 'the caller to register')
     return node
   }
 
   it('a callee that accepts and resets at once: the caller\'s dial fails fast instead of hanging', async () => {
     const node = await caller()
-    const callee = await peer(server.port, { answer: 'ignore' })
+    const callee = await rawPeer(server.port, { answer: 'ignore' })
     callee.socket.on('ss-incomming', (dialId: string, _from: string, ack: (err: null) => void) => {
       ack(null)
       callee.socket.emit('e', dialId, 'reset', { code: 'ERR_PEER_GONE', message: 'changed my mind' })
@@ -51,12 +52,12 @@ describe('hostile: frames right behind the dial ack', { timeout: 60_000 }, () =>
       assert.doesNotMatch(String(err?.message), /DIAL_NOT_FOUND/)
       assert.ok(ms < 3000, `attempt ${i}: the dial failed after ${ms} ms (the reset was lost; only a timeout ended it)`)
     }
-    await until(() => wsstarOf(node).getServers()[0]?.dials === 0, 3000, 'the caller to forget its dials')
+    await waitFor(() => wsstarOf(node).getServers()[0]?.dials === 0, 3000, 'the caller to forget its dials')
   })
 
   it('a callee that accepts and sends data at once: the caller takes the data (noise reads it), it does not reset the dial as unknown', async () => {
     const node = await caller()
-    const callee = await peer(server.port, { answer: 'ignore' })
+    const callee = await rawPeer(server.port, { answer: 'ignore' })
     const seen: string[] = []
     let current = ''
     callee.socket.on('ss-incomming', (dialId: string, _from: string, ack: (err: null) => void) => {
@@ -73,7 +74,7 @@ describe('hostile: frames right behind the dial ack', { timeout: 60_000 }, () =>
       const err = await node.dial(multiaddr(callee.address), { signal: AbortSignal.timeout(8000) }).then(() => undefined, (e: Error) => e)
       assert.ok(err != null, 'the dial fails')
       if (process.env.HOSTILE_DEBUG != null) console.log(`# attempt ${i}: ${err.name}: ${err.message}`)
-      await until(() => seen.length > 0, 3000, 'the caller to send something')
+      await waitFor(() => seen.length > 0, 3000, 'the caller to send something')
       assert.equal(seen[0], 'd', `attempt ${i}: the caller's first frame was ${seen[0]}: it reset the dial as unknown before its own noise message`)
     }
   })

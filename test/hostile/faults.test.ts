@@ -13,10 +13,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { after, describe, it } from 'node:test'
+import { closeClients, dial, nextEvent, rawPeer } from '@wsstar/raw-client'
 import { createNode, wsstarOf } from '../helpers/nodes.js'
 import { listenAddr } from '../helpers/rendezvous.js'
 import { spawnServer } from './helpers/server-process.js'
-import { closeAll, dial, peer, until } from './helpers/wire.js'
+import { waitFor } from '../helpers/wait.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { TestNode } from '../helpers/nodes.js'
 import type { Socket } from 'socket.io-client'
@@ -58,7 +59,7 @@ describe('hostile: faults', { timeout: 90_000 }, () => {
   const servers: ServerProcess[] = []
   const nodes: TestNode[] = []
   after(async () => {
-    closeAll()
+    closeClients()
     await Promise.all(nodes.map(async n => { await Promise.resolve(n.stop()).catch(() => {}) }))
     for (const s of servers) if (s.alive()) s.child.kill('SIGKILL')
   })
@@ -69,21 +70,21 @@ describe('hostile: faults', { timeout: 90_000 }, () => {
     const victim = spawn(process.execPath, [PEER_PROCESS, String(server.port)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     victim.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    await until(() => out.includes('address '), 10_000, 'the peer process to join')
+    await waitFor(() => out.includes('address '), 10_000, 'the peer process to join')
     const victimAddress = /address (\S+)/.exec(out)?.[1] ?? ''
-    const caller = await peer(server.port)
+    const caller = await rawPeer(server.port)
     const dialId = await dial(caller, victimAddress)
     const s = stream(caller.socket, undefined, dialId)
-    await until(() => out.includes(`data ${dialId}`) && s.sent() > 4 * 1024 * 1024, 10_000, 'the transfer to run')
+    await waitFor(() => out.includes(`data ${dialId}`) && s.sent() > 4 * 1024 * 1024, 10_000, 'the transfer to run')
     assert.equal((await server.internals()).server.dials, 1)
 
     const killedAt = Date.now()
     victim.kill('SIGKILL')
-    await until(() => s.reset() !== undefined, 5000, 'the caller to see the reset')
+    await waitFor(() => s.reset() !== undefined, 5000, 'the caller to see the reset')
     const resetMs = Date.now() - killedAt
     s.stop()
     assert.equal(s.reset()?.code, 'ERR_PEER_GONE')
-    await until(async () => (await server.internals()).server.dials === 0, 2000, 'the server to free the dial')
+    await waitFor(async () => (await server.internals()).server.dials === 0, 2000, 'the server to free the dial')
     const internals = (await server.internals()).server
     assert.deepEqual({ dials: internals.dials, inFlight: internals.dialInFlightBytes, sessions: internals.sessions, peers: internals.localPeers }, { dials: 0, inFlight: 0, sessions: 1, peers: 1 })
     console.log(`# peer SIGKILLed after ${(s.sent() / 1024 / 1024).toFixed(1)} MiB: the caller saw ERR_PEER_GONE after ${resetMs} ms`)
@@ -100,8 +101,8 @@ describe('hostile: faults', { timeout: 90_000 }, () => {
     const b = await createNode({ listen: [listenAddr(port)] })
     nodes.push(a, b)
     const registered = (n: TestNode): boolean => wsstarOf(n).getServers().some(s => s.status === 'registered')
-    await until(() => registered(a) && registered(b), 10_000, 'both nodes registered')
-    await until(() => b.getMultiaddrs().length > 0, 5000, 'b to have its address')
+    await waitFor(() => registered(a) && registered(b), 10_000, 'both nodes registered')
+    await waitFor(() => b.getMultiaddrs().length > 0, 5000, 'b to have its address')
     const bAddr = b.getMultiaddrs()[0]
     await a.services.ping.ping(bAddr, { signal: AbortSignal.timeout(5000) })
 
@@ -109,18 +110,18 @@ describe('hostile: faults', { timeout: 90_000 }, () => {
     first.child.kill('SIGKILL')
     const exit = await first.exited
     assert.equal(exit.signal, 'SIGKILL')
-    await until(() => !registered(a) && !registered(b), 5000, 'both nodes to notice')
+    await waitFor(() => !registered(a) && !registered(b), 5000, 'both nodes to notice')
     const noticedMs = Date.now() - killedAt
     // down for a while, as after a crash; then the operator's supervisor restarts it
     await new Promise(resolve => setTimeout(resolve, 1000))
     const second = await spawnServer([], { port })
     servers.push(second)
     const upAt = Date.now()
-    await until(() => registered(a) && registered(b), 15_000, 'both nodes to re-register')
+    await waitFor(() => registered(a) && registered(b), 15_000, 'both nodes to re-register')
     const reRegisteredMs = Date.now() - upAt
-    await until(async () => (await second.health()).body.peers === 2, 5000, 'the new server to count both')
+    await waitFor(async () => (await second.health()).body.peers === 2, 5000, 'the new server to count both')
     let pingMs = -1
-    await until(async () => {
+    await waitFor(async () => {
       try {
         pingMs = await a.services.ping.ping(bAddr, { signal: AbortSignal.timeout(2000) })
         return true
@@ -137,20 +138,20 @@ describe('hostile: faults', { timeout: 90_000 }, () => {
   it('SIGTERM: open dials keep flowing during the grace; exit 0 as soon as they close', async () => {
     const server = await spawnServer(['--shutdown-grace', '5s'])
     servers.push(server)
-    const a = await peer(server.port)
-    const b = await peer(server.port)
+    const a = await rawPeer(server.port)
+    const b = await rawPeer(server.port)
     const dialId = await dial(a, b.address)
-    const notice = new Promise<any>(resolve => { a.socket.once('ss-shutdown', resolve) })
+    const notice = nextEvent(a.socket, 'ss-shutdown', undefined, 20_000)
     const s = stream(a.socket, b.socket, dialId)
-    await until(() => s.received() > 2 * 1024 * 1024, 5000, 'the transfer to run')
+    await waitFor(() => s.received() > 2 * 1024 * 1024, 5000, 'the transfer to run')
     const signalledAt = Date.now()
     const atSignal = s.received()
     server.child.kill('SIGTERM')
-    const shutdown = await notice
+    const [shutdown] = await notice
     assert.equal(shutdown.code, 'ERR_SHUTTING_DOWN')
     assert.equal(shutdown.graceMs, 5000)
     // the dial drains: data keeps arriving after the signal
-    await until(() => s.received() > atSignal + 8 * 1024 * 1024, 5000, 'data to flow during the grace')
+    await waitFor(() => s.received() > atSignal + 8 * 1024 * 1024, 5000, 'data to flow during the grace')
     s.stop()
     a.socket.emit('e', dialId, 'close-write')
     b.socket.emit('e', dialId, 'close-write')
@@ -164,11 +165,11 @@ describe('hostile: faults', { timeout: 90_000 }, () => {
   it('SIGTERM: a dial that never finishes is cut at the grace; exit 0 within a bounded time', async () => {
     const server = await spawnServer(['--shutdown-grace', '1s'])
     servers.push(server)
-    const a = await peer(server.port)
-    const b = await peer(server.port)
+    const a = await rawPeer(server.port)
+    const b = await rawPeer(server.port)
     const dialId = await dial(a, b.address)
     const s = stream(a.socket, b.socket, dialId)
-    await until(() => s.received() > 1024 * 1024, 5000, 'the transfer to run')
+    await waitFor(() => s.received() > 1024 * 1024, 5000, 'the transfer to run')
     const signalledAt = Date.now()
     server.child.kill('SIGTERM')
     const exit = await server.exited

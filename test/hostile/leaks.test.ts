@@ -12,11 +12,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { signJoin } from '@wsstar/protocol'
+import { closeClients, connect, identity, peerAddress, rawPeer, request } from '@wsstar/raw-client'
 import { spawnServer } from './helpers/server-process.js'
-import { closeAll, connect, identity, peer, peerAddr, sleep, until } from './helpers/wire.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 import type { ServerProcess } from './helpers/server-process.js'
-import type { Identity } from './helpers/wire.js'
-import type { RawPeer } from '../helpers/raw-peer.js'
+import type { Identity, RawPeer } from '@wsstar/raw-client'
 import type { Socket } from 'socket.io-client'
 
 const DIAL_CYCLES = 10_000
@@ -34,7 +34,7 @@ async function dialCycles (pairs: Array<[RawPeer, RawPeer]>, total: number, pipe
   let started = 0
   let failures = 0
   const one = async (caller: RawPeer, callee: RawPeer, n: number): Promise<void> => {
-    const result = await new Promise<any>(resolve => { caller.socket.emit('ss-dial', caller.address, callee.address, (err: any, res: any) => { resolve(err ?? res) }) })
+    const [, result] = await request(caller.socket, 'ss-dial', caller.address, callee.address)
     if (result?.dialId == null) {
       failures++
       return
@@ -57,16 +57,15 @@ async function dialCycles (pairs: Array<[RawPeer, RawPeer]>, total: number, pipe
 /** join (hello + proof) then leave, `keys.length` addresses in flight per socket. */
 async function joinLeaveCycles (sockets: Array<{ socket: Socket, keys: Identity[] }>, port: number, total: number): Promise<void> {
   let started = 0
-  const ask = async (socket: Socket, ...args: unknown[]): Promise<[any, any]> => await new Promise(resolve => { socket.emit(args[0] as string, ...args.slice(1), (err: any, res: any) => { resolve([err, res]) }) })
   await Promise.all(sockets.flatMap(({ socket, keys }) => keys.map(async (key) => {
-    const address = peerAddr(port, key.peerId)
+    const address = peerAddress(port, key.peerId)
     while (started < total) {
       started++
-      const [err1, hello] = await ask(socket, 'ss-join', address, {})
+      const [err1, hello] = await request(socket, 'ss-join', address, {})
       assert.equal(err1, null)
-      const [err2] = await ask(socket, 'ss-join', address, { signature: await signJoin(key.key, address, hello.nonce) })
+      const [err2] = await request(socket, 'ss-join', address, { signature: await signJoin(key.key, address, hello.nonce) })
       assert.equal(err2, null)
-      const [err3] = await ask(socket, 'ss-leave', address)
+      const [err3] = await request(socket, 'ss-leave', address)
       assert.equal(err3, null)
     }
   })))
@@ -77,7 +76,7 @@ async function socketCycles (port: number, total: number, parallel: number): Pro
   let started = 0
   await Promise.all(Array.from({ length: parallel }, async () => {
     while (started++ < total) {
-      const p = await peer(port)
+      const p = await rawPeer(port)
       p.close()
     }
   }))
@@ -100,13 +99,13 @@ describe('hostile: leaks', { timeout: 120_000 }, () => {
   })
 
   after(async () => {
-    closeAll()
+    closeClients()
     assert.equal((await server?.stop())?.code, 0)
   })
 
   /** everything the server holds for its clients, after they are gone */
   async function settled (): Promise<{ server: Record<string, number>, resources: Record<string, number>, heapUsed: number }> {
-    await until(async () => {
+    await waitFor(async () => {
       const s = (await server.internals()).server
       return s.sessions === 0 && s.engineClients === 0 && s.dials === 0 && s.cleanups === 0 && s.discoveryPending === 0
     }, 15_000, 'the server to drop every client')
@@ -126,8 +125,8 @@ describe('hostile: leaks', { timeout: 120_000 }, () => {
     const started = Date.now()
     const pairs: Array<[RawPeer, RawPeer]> = []
     for (let i = 0; i < 4; i++) {
-      const caller = await peer(server.port)
-      const callee = await peer(server.port, { answer: 'ignore' })
+      const caller = await rawPeer(server.port)
+      const callee = await rawPeer(server.port, { answer: 'ignore' })
       // the callee accepts and closes its direction at once
       callee.socket.on('ss-incomming', (dialId: string, _from: string, ack: (err: null) => void) => {
         ack(null)
@@ -139,7 +138,7 @@ describe('hostile: leaks', { timeout: 120_000 }, () => {
     const joiners = await Promise.all(Array.from({ length: 8 }, async () => ({ socket: await connect(server.port), keys: await Promise.all(Array.from({ length: 8 }, identity)) })))
     await joinLeaveCycles(joiners, server.port, Math.round(JOIN_CYCLES * scale))
     await socketCycles(server.port, Math.round(SOCKET_CYCLES * scale), 8)
-    closeAll()
+    closeClients()
     return { ms: Date.now() - started }
   }
 

@@ -21,11 +21,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { ErrorCode } from '@wsstar/protocol'
+import { closeClients, connect, dial, rawPeer, request } from '@wsstar/raw-client'
+import { pEvent } from 'p-event'
 import fc from 'fast-check'
 import { logRecords, spawnServer } from './helpers/server-process.js'
-import { ask, closeAll, connect, dial, peer, sleep, until } from './helpers/wire.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 import type { ServerProcess } from './helpers/server-process.js'
-import type { RawPeer } from '../helpers/raw-peer.js'
+import type { RawPeer } from '@wsstar/raw-client'
 import type { Socket } from 'socket.io-client'
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode))
@@ -59,7 +61,7 @@ describe('hostile: malformed input', { timeout: 90_000 }, () => {
   })
 
   after(async () => {
-    closeAll()
+    closeClients()
     const exit = await server?.stop()
     assert.equal(exit?.code, 0)
   })
@@ -74,8 +76,8 @@ describe('hostile: malformed input', { timeout: 90_000 }, () => {
       if (a == null || !a.socket.connected || b == null || !b.socket.connected) {
         a?.close()
         b?.close()
-        a = await peer(server.port)
-        b = await peer(server.port)
+        a = await rawPeer(server.port)
+        b = await rawPeer(server.port)
         dialId = await dial(a, b.address)
       }
       if (stranger == null || !stranger.connected) {
@@ -160,7 +162,7 @@ describe('hostile: malformed input', { timeout: 90_000 }, () => {
       }
       await Promise.all(acks)
       // the server still answers, on a socket that never sent junk
-      const [err] = await ask(prober, 'ss-leave', 42)
+      const [err] = await request(prober, 'ss-leave', 42)
       assert.equal(err?.code, 'ERR_INVALID_ADDRESS')
       answered.ERR_INVALID_ADDRESS = (answered.ERR_INVALID_ADDRESS ?? 0) + 1
       assert.ok(server.alive(), 'the server process is alive')
@@ -181,11 +183,11 @@ describe('hostile: malformed input', { timeout: 90_000 }, () => {
         if (e.data === '2') ws.send('3') // engine.io ping -> pong
         messages.push(e.data)
       })
-      await new Promise<void>((resolve, reject) => { ws.addEventListener('open', () => { resolve() }); ws.addEventListener('error', reject) })
-      await until(() => messages.some(m => typeof m === 'string' && m.startsWith('0{')), 5000, 'engine.io open')
+      await pEvent(ws, 'open', { timeout: 5000 })
+      await waitFor(() => messages.some(m => typeof m === 'string' && m.startsWith('0{')), 5000, 'engine.io open')
       if (connectNamespace) {
         ws.send('40{"protocol":"wsstar/2"}')
-        await until(() => messages.some(m => typeof m === 'string' && m.startsWith('40{')), 5000, 'socket.io connect')
+        await waitFor(() => messages.some(m => typeof m === 'string' && m.startsWith('40{')), 5000, 'socket.io connect')
       }
       return { ws, messages, closed }
     }
@@ -235,7 +237,7 @@ describe('hostile: malformed input', { timeout: 90_000 }, () => {
         assert.ok(!closedInTime, `${c.name}: the connection stays up`)
         // and is still served: an acked request gets its answer
         ws.send('4277["ss-leave",1]')
-        await until(() => messages.some(m => m === '4377[{"code":"ERR_INVALID_ADDRESS","message":"address must be a string"}]'), 3000, `${c.name}: the probe answer`)
+        await waitFor(() => messages.some(m => m === '4377[{"code":"ERR_INVALID_ADDRESS","message":"address must be a string"}]'), 3000, `${c.name}: the probe answer`)
         ws.close()
       }
       results.push(`${c.name}: ${closedInTime ? `closed (${String(code)})` : 'served'}`)

@@ -11,36 +11,19 @@
  */
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
-import { PROTOCOL_VERSION, signJoin } from '@wsstar/protocol'
-import { io } from 'socket.io-client'
+import { ConnectRefused, closeClients, connect, identity, peerAddress, tryJoinBySocketId } from '@wsstar/raw-client'
 import { spawnServer } from './helpers/server-process.js'
-import { ask, identity, peerAddr } from './helpers/wire.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { Socket } from 'socket.io-client'
 
-const sockets = new Set<Socket>()
-
-/** Connects from `localAddress`; resolves the socket, or the connect_error's data code. */
+/** Connects from `localAddress`; resolves the socket, or the code the refusal carried. */
 async function open (port: number, localAddress: string, forwardedFor?: string): Promise<Socket | string> {
-  const socket = io(`ws://127.0.0.1:${port}`, {
-    transports: ['websocket'],
-    auth: { protocol: PROTOCOL_VERSION },
-    reconnection: false,
-    forceNew: true,
-    timeout: 10_000,
-    localAddress,
-    ...(forwardedFor == null ? {} : { extraHeaders: { 'x-forwarded-for': forwardedFor } })
-  } as Parameters<typeof io>[1])
-  sockets.add(socket)
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error('no connect or connect_error within 10 s')) }, 10_000)
-    socket.once('connect', () => { clearTimeout(timer); resolve(socket) })
-    socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
-      clearTimeout(timer)
-      socket.disconnect()
-      resolve(err.data?.code ?? `no code: ${err.message}`)
-    })
-  })
+  try {
+    return await connect(port, { localAddress, ...(forwardedFor == null ? {} : { headers: { 'x-forwarded-for': forwardedFor } }) })
+  } catch (err) {
+    if (!(err instanceof ConnectRefused)) throw err
+    return err.data?.code ?? `no code: ${err.message}`
+  }
 }
 
 function connected (result: Socket | string): Socket {
@@ -50,9 +33,8 @@ function connected (result: Socket | string): Socket {
 
 /** A one-request join of a fresh Ed25519 peer on `socket`; resolves the error code or 'ok'. */
 async function joinOnce (port: number, socket: Socket): Promise<string> {
-  const { key, peerId } = await identity()
-  const address = peerAddr(port, peerId)
-  const [err] = await ask(socket, 'ss-join', address, { sid: socket.id, signature: await signJoin(key, address, socket.id ?? '') })
+  const me = await identity()
+  const [err] = await tryJoinBySocketId(socket, me, peerAddress(port, me))
   return err?.code ?? 'ok'
 }
 
@@ -60,8 +42,7 @@ describe('hostile: per-IP limits', { timeout: 60_000 }, () => {
   let server: ServerProcess | undefined
 
   afterEach(async () => {
-    for (const socket of sockets) socket.disconnect()
-    sockets.clear()
+    closeClients()
     const exit = await server?.stop()
     assert.equal(exit?.code, 0, 'the server exits 0 on SIGTERM')
     server = undefined

@@ -10,8 +10,8 @@ import { after, afterEach, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { signJoin } from '@wsstar/protocol'
+import { closeClients, connect, dial, peerAddress, rawPeer, request } from '@wsstar/raw-client'
 import { parseSamples, spawnServer } from './helpers/server-process.js'
-import { ask, closeAll, connect, dial, peer, peerAddr } from './helpers/wire.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { Socket } from 'socket.io-client'
 
@@ -24,7 +24,7 @@ async function signedJoins (port: number, sockets: number, perSocket: number): P
     const socket = await connect(port)
     for (let j = 0; j < perSocket; j++) {
       const key = await generateKeyPair('secp256k1')
-      const address = peerAddr(port, peerIdFromPrivateKey(key))
+      const address = peerAddress(port, peerIdFromPrivateKey(key))
       out.push({ socket, address, data: { sid: socket.id ?? '', signature: await signJoin(key, address, socket.id ?? '') } })
     }
   }
@@ -33,7 +33,7 @@ async function signedJoins (port: number, sockets: number, perSocket: number): P
 
 /** Fires every join at once; resolves the error codes ('ok' for a join that registered). */
 async function fire (joins: SignedJoin[]): Promise<Record<string, number>> {
-  const answers = await Promise.all(joins.map(async j => await ask(j.socket, 'ss-join', j.address, j.data)))
+  const answers = await Promise.all(joins.map(async j => await request(j.socket, 'ss-join', j.address, j.data)))
   const codes: Record<string, number> = {}
   for (const [err] of answers) codes[err?.code ?? 'ok'] = (codes[err?.code ?? 'ok'] ?? 0) + 1
   return codes
@@ -45,16 +45,16 @@ describe('hostile: verification off the event loop, pending-verification budget'
   const FLOOD = ['--join-rate', '1000', '--join-burst', '1000', '--churn-rate', '1000', '--churn-burst', '1000', '--max-addresses-per-socket', '8', '--handshake-timeout', '120s']
 
   afterEach(async () => {
-    closeAll()
+    closeClients()
     const exit = await server?.stop()
     assert.equal(exit?.code, 0, 'the server exits 0 on SIGTERM')
     server = undefined
   })
-  after(() => { closeAll() })
+  after(() => { closeClients() })
 
   it('secp256k1 joins are verified on a verification thread, counted by key type and thread; an honest peer stays dialable', async () => {
     server = await spawnServer(['--verify-threads', '1', ...FLOOD])
-    const honest = await peer(server.port)
+    const honest = await rawPeer(server.port)
     const joins = await signedJoins(server.port, 25, 8)
     await server.metricsText() // resets the event-loop lag histogram
     const codes = await fire(joins)
@@ -70,13 +70,13 @@ describe('hostile: verification off the event loop, pending-verification budget'
     // server thread (~0.4 ms each, in @libp2p/peer-id), so a burst still blocks the loop for
     // a while, and on a shared 2-core box the figure moves with the neighbours. Measured here:
     // for 400 joins, ~600 ms with the verifications on the loop, ~300 ms with them on the thread.
-    const other = await peer(server.port)
+    const other = await rawPeer(server.port)
     assert.ok(typeof await dial(other, honest.address) === 'string', 'the honest peer is still dialable')
   })
 
   it('beyond --max-pending-verifications, joins get ERR_RATE_LIMITED (counted); an honest peer still joins afterwards', async () => {
     server = await spawnServer(['--verify-threads', '1', '--max-pending-verifications', '16', ...FLOOD])
-    const honest = await peer(server.port)
+    const honest = await rawPeer(server.port)
     const joins = await signedJoins(server.port, 25, 8)
     const codes = await fire(joins)
     console.log(`# 200 joins against a budget of 16: ${JSON.stringify(codes)}`)
@@ -84,7 +84,7 @@ describe('hostile: verification off the event loop, pending-verification budget'
     assert.equal((codes.ok ?? 0) + (codes.ERR_RATE_LIMITED ?? 0), 200, 'every join is either verified or rate limited')
     assert.ok(await server.metric('wsstar_limit_hits_total{limit="max-pending-verifications"}') > 0)
     assert.equal(await server.metric('wsstar_limit{limit="max-pending-verifications"}'), 16)
-    const late = await peer(server.port)
+    const late = await rawPeer(server.port)
     assert.ok(typeof await dial(late, honest.address) === 'string', 'the honest peer is still dialable')
   })
 })

@@ -8,10 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { after, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Event, PROTOCOL_VERSION, parseJoinAck, signJoin } from '@wsstar/protocol'
-import { io } from 'socket.io-client'
+import { Event } from '@wsstar/protocol'
+import { connect, identity, join, peerAddress, request } from '@wsstar/raw-client'
 import { pino } from 'pino'
 import { createRendezvousServer } from '@wsstar/rendezvous'
 import { LEGACY_NODE, legacyClients, requires } from '../helpers/system-components.js'
@@ -96,24 +94,15 @@ class LegacyPeer {
   }
 }
 
-/** a protocol-v2 peer (socket.io 4 client); returns the join result too */
+/** a protocol-v2 peer (socket.io 4 client); returns the join result too, and every peer its deltas named */
 async function v2Peer (port: number): Promise<{ socket: Socket, address: string, id: string, joinPeers: string[], seen: string[] }> {
-  const key = await generateKeyPair('Ed25519')
-  const id = peerIdFromPrivateKey(key).toString()
-  const address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${id}`
-  const socket = io(`ws://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: PROTOCOL_VERSION }, reconnection: false, forceNew: true })
+  const me = await identity()
+  const address = peerAddress(port, me)
+  const socket = await connect(port)
   const seen: string[] = []
   socket.on(Event.PEERS, (delta: { joined?: string[], left?: string[] }) => { seen.push(...(delta.joined ?? []), ...(delta.left ?? [])) })
-  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
-  const request = async (...args: unknown[]): Promise<any> => new Promise((resolve, reject) => {
-    socket.emit(Event.JOIN, ...args, (err: any, result: any) => { err != null ? reject(Object.assign(new Error(err.message), err)) : resolve(result) })
-  })
-  const hello = parseJoinAck(await request(address, {}))
-  let result: any = hello
-  if ('nonce' in hello) {
-    result = parseJoinAck(await request(address, { signature: await signJoin(key, address, hello.nonce) }))
-  }
-  return { socket, address, id, joinPeers: (result.peers ?? []) as string[], seen }
+  const result = await join(socket, me, address)
+  return { socket, address, id: me.peerId.toString(), joinPeers: result.peers, seen }
 }
 
 /** a server with legacy mode on (it is off by default) */
@@ -213,9 +202,7 @@ describe('legacy websocket-star 0.10.2 clients', { skip: requires('legacy client
     assert.equal(failed.type, 'dial-error')
     assert.match(failed.message, /peer speaks a different protocol version/)
     // v2 -> legacy
-    const err = await new Promise<any>((resolve) => {
-      v2b.socket.emit(Event.DIAL, v2b.address, l2.address.replace('/ipfs/', '/p2p/'), (e: any) => { resolve(e) })
-    })
+    const [err] = await request(v2b.socket, Event.DIAL, v2b.address, l2.address.replace('/ipfs/', '/p2p/'))
     assert.equal(err?.code, 'ERR_PEER_NOT_FOUND')
     assert.match(err.message, /legacy/)
     v2a.socket.disconnect()

@@ -6,6 +6,7 @@ import { describe, it, before, after, afterEach, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { encodePublicKey, signJoin } from '@wsstar/protocol'
 import { DialEnd, closeClients, connect, errorCode, identity, join, nextEvent, openDial, peerAddress, request } from '@wsstar/raw-client'
+import { pEvent } from 'p-event'
 import { getJson, joinedClient, metricValue, sleep, startServer, waitUntil } from './helpers.js'
 import type { Identity } from '@wsstar/raw-client'
 import type { RendezvousServer } from '../src/index.js'
@@ -475,7 +476,7 @@ describe('bad input', () => {
 
   it('a raw websocket with garbage does not hurt the server', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`)
-    await new Promise<void>((resolve, reject) => { ws.onopen = () => { resolve() }; ws.onerror = reject })
+    await pEvent(ws, 'open', { timeout: 5000 })
     ws.send('42["ss-join"')
     ws.send('4garbage')
     ws.send(new Uint8Array([1, 2, 3]))

@@ -40,7 +40,7 @@ async function waitForHealth (port: number, timeoutMs = 10_000): Promise<any> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`)
+      const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) })
       return await res.json()
     } catch {
       await new Promise(resolve => setTimeout(resolve, 50))
@@ -124,11 +124,11 @@ describe('wsstar-rendezvous CLI', () => {
     const proc = run(['--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort)])
     try {
       await waitForHealth(port)
-      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404)
-      const metrics = await fetch(`http://127.0.0.1:${adminPort}/metrics`)
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).status, 404)
+      const metrics = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(10_000) })
       assert.equal(metrics.status, 200)
       assert.match(await metrics.text(), /^wsstar_peers 0$/m)
-      assert.equal((await fetch(`http://127.0.0.1:${adminPort}/`)).status, 200)
+      assert.equal((await fetch(`http://127.0.0.1:${adminPort}/`, { signal: AbortSignal.timeout(10_000) })).status, 200)
       for (let i = 0; i < 100 && !proc.output().includes(`http://127.0.0.1:${adminPort}/`); i++) {
         await new Promise(resolve => setTimeout(resolve, 20))
       }

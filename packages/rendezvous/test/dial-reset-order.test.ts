@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { pino } from 'pino'
 import { Dial } from '../src/dial.js'
 import { Relay } from '../src/relay.js'
-import { closeClients, join } from '@wsstar/raw-client'
+import { REQUEST_TIMEOUT_MS, closeClients, join } from '@wsstar/raw-client'
 import { joinedClient, startServer, waitUntil } from './helpers.js'
 import type { Rejections } from '../src/rejections.js'
 import type { DialEnd } from '../src/dial-end.js'
@@ -135,8 +135,13 @@ describe('a real server: the callee accepts and leaves at once', () => {
       }
       a.socket.on('e', onEnd)
       let dialId: string | undefined
-      const [err] = await new Promise<[{ code: string } | null]>((resolve) => {
-        a.socket.emit('ss-dial', a.address, b.address, (err: { code: string } | null, result?: { dialId: string }) => {
+      const [err] = await new Promise<[{ code: string } | null]>((resolve, reject) => {
+        // socket.io-client's timeout flag keeps the ack callback synchronous with the packet's read
+        a.socket.timeout(REQUEST_TIMEOUT_MS).emit('ss-dial', a.address, b.address, (noAnswer: Error | null, err: { code: string } | null, result?: { dialId: string }) => {
+          if (noAnswer != null) {
+            reject(new Error(`ss-dial: ${noAnswer.message}`))
+            return
+          }
           if (result != null) {
             dialId = result.dialId
             // data in the same turn as the ack: the server must not answer it before the reset

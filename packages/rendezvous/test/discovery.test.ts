@@ -4,7 +4,7 @@ import { pino } from 'pino'
 import { BACKLOG_PERIODS, Discovery, GATHER_MS } from '../src/discovery.js'
 import { InMemoryPeerRegistry } from '../src/peer-registry.js'
 import { signJoin } from '@wsstar/protocol'
-import { closeClients, connect, identity, nextEvent, peerAddress, request } from '@wsstar/raw-client'
+import { REQUEST_TIMEOUT_MS, closeClients, connect, identity, nextEvent, peerAddress, request } from '@wsstar/raw-client'
 import { joinedClient, sleep, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 import type { Session } from '../src/session.js'
@@ -70,8 +70,12 @@ describe('discovery (server)', () => {
       registry.slowMs = 300
       const seenByA = nextEvent(a.socket, 'ws-peers', (delta: PeersDelta) => delta.joined.includes(address))
       await new Promise<void>((resolve, reject) => {
-        // the ack is recorded in its callback, synchronously, as the packets are read
-        socket.emit('ss-join', address, { signature }, (err: unknown, result: { peers: string[] }) => {
+        // the ack is recorded in its callback, synchronously, as the packets are read (the timeout flag keeps it so)
+        socket.timeout(REQUEST_TIMEOUT_MS).emit('ss-join', address, { signature }, (noAnswer: Error | null, err: unknown, result: { peers: string[] }) => {
+          if (noAnswer != null) {
+            reject(new Error(`ss-join proof: ${noAnswer.message}`))
+            return
+          }
           if (err != null) reject(new Error(JSON.stringify(err)))
           order.push('join answer')
           assert.ok(result.peers.includes(a.address))

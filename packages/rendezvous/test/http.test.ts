@@ -97,7 +97,7 @@ describe('http endpoints', () => {
     assert.match(page.body, /wsstar rendezvous/)
     assert.doesNotMatch(page.body, /<script[^>]+src=|<link[^>]+href="http/, 'no external resources')
     assert.equal((await getText(server, '/nope', 'admin')).status, 404)
-    const res = await fetch(`http://127.0.0.1:${server.port}/health`, { method: 'POST' })
+    const res = await fetch(`http://127.0.0.1:${server.port}/health`, { method: 'POST', signal: AbortSignal.timeout(10_000) })
     assert.equal(res.status, 405)
   })
 
@@ -114,12 +114,12 @@ describe('http endpoints', () => {
     assert.notEqual(server.adminPort, undefined)
     assert.notEqual(server.adminPort, server.port)
     for (const path of ['/health', ...OPERATOR_PATHS]) {
-      const res = await fetch(`${adminUrl(server)}${path}`)
+      const res = await fetch(`${adminUrl(server)}${path}`, { signal: AbortSignal.timeout(10_000) })
       assert.equal(res.status, 200, `${path} on the admin port`)
       await res.body?.cancel()
     }
     // socket.io lives on the client port only
-    const res = await fetch(`${adminUrl(server)}/socket.io/?EIO=4&transport=polling`)
+    const res = await fetch(`${adminUrl(server)}/socket.io/?EIO=4&transport=polling`, { signal: AbortSignal.timeout(10_000) })
     assert.equal(res.status, 404)
   })
 

@@ -30,7 +30,7 @@ describe('shutdown', () => {
     assert.equal(await errorCode(stranger, 'ss-join', peerAddress(server, peer), {}), 'ERR_SHUTTING_DOWN')
     assert.equal(await errorCode(b.socket, 'ss-dial', b.address, a.address), 'ERR_SHUTTING_DOWN')
     // the listener stays open while dials drain: a load balancer's health check sees 503, not a refused connection
-    const health = await fetch(`http://127.0.0.1:${server.port}/health`).then(async r => ({ status: r.status, body: await r.json() }), () => 'refused')
+    const health = await fetch(`http://127.0.0.1:${server.port}/health`, { signal: AbortSignal.timeout(10_000) }).then(async r => ({ status: r.status, body: await r.json() }), () => 'refused')
     assert.deepEqual(typeof health === 'string' ? health : [health.status, health.body.status], [503, 'stopping'], 'health while draining')
     await assert.rejects(connect(server), /ERR_SHUTTING_DOWN|shutting down/, 'new sockets are refused by the server, not by a closed port')
 

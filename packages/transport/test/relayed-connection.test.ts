@@ -9,7 +9,7 @@ import type { RelayedConnection } from '../src/relayed-connection.js'
 async function sendAll (conn: RelayedConnection, data: Uint8Array, chunk = 100_000): Promise<void> {
   for (let i = 0; i < data.byteLength; i += chunk) {
     if (!conn.send(data.subarray(i, i + chunk))) {
-      await pEvent(conn, 'drain', { rejectionEvents: ['close'] })
+      await pEvent(conn, 'drain', { rejectionEvents: ['close'], timeout: 10_000 })
     }
   }
 }
@@ -55,7 +55,7 @@ describe('RelayedConnection', () => {
     assert.equal(relay.inFlight.ab, relay.window)
     assert.equal(relay.b.readBufferLength, relay.window)
     // resume: credit flows back, the sender drains and finishes
-    const drained = pEvent(relay.a, 'drain')
+    const drained = pEvent(relay.a, 'drain', { timeout: 10_000 })
     relay.b.resume()
     await drained
     await sendAll(relay.a, data.subarray(sent + 10_000))
@@ -69,7 +69,7 @@ describe('RelayedConnection', () => {
     const relay = new FakeRelay()
     collect(relay.b)
     relay.a.send(new Uint8Array([1, 2, 3]))
-    const bClosed = pEvent(relay.b, 'close')
+    const bClosed = pEvent(relay.b, 'close', { timeout: 10_000 })
     await relay.a.close()
     await bClosed
     await sleep(20)
@@ -83,7 +83,7 @@ describe('RelayedConnection', () => {
 
   it('abort sends a reset; the other end is reset', async () => {
     const relay = new FakeRelay()
-    const bClosed = pEvent(relay.b, 'close')
+    const bClosed = pEvent(relay.b, 'close', { timeout: 10_000 })
     relay.a.abort(new Error('boom'))
     const evt: any = await bClosed
     assert.equal(relay.b.status, 'reset')
@@ -93,7 +93,7 @@ describe('RelayedConnection', () => {
 
   it('a lost socket resets the connection', async () => {
     const relay = new FakeRelay()
-    const closed = pEvent(relay.a, 'close')
+    const closed = pEvent(relay.a, 'close', { timeout: 10_000 })
     relay.a.onTransportLost(new Error('socket gone'), false)
     await closed
     assert.equal(relay.a.status, 'reset')

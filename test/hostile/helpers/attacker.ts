@@ -22,11 +22,8 @@
  *   and bare TCP (cut by the server's handshake timeouts).
  */
 import { connect as tcpConnect } from 'node:net'
-import { signJoin } from '@wsstar/protocol'
-import { io } from 'socket.io-client'
-import { identity, peerAddr } from './wire.js'
-import { rawPeer } from '../../helpers/raw-peer.js'
-import type { RawPeer } from '../../helpers/raw-peer.js'
+import { NoAnswer, connect, identity, join, peerAddress, rawPeer, requestWithin, stopReading } from '@wsstar/raw-client'
+import type { RawPeer } from '@wsstar/raw-client'
 import type { Socket } from 'socket.io-client'
 
 interface Args { port: number, durationMs: number, halfOpen: number, strayDialId: string }
@@ -37,26 +34,17 @@ const count = (key: string): void => { counts[key] = (counts[key] ?? 0) + 1 }
 let running = true
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-/** emit with ack, counting the answer's code; never throws */
+/** a request counted by how it was answered (`event:code`, `event:ok`, `event:no-answer`, `event:disconnected`); never throws */
 async function tryAsk (socket: Socket, event: string, ...rest: unknown[]): Promise<any> {
-  return await new Promise(resolve => {
-    const finish = (key: string): void => {
-      clearTimeout(timer)
-      socket.off('disconnect', onDisconnect)
-      count(key)
-    }
-    const onDisconnect = (): void => { finish(`${event}:disconnected`); resolve(undefined) }
-    const timer = setTimeout(() => { finish(`${event}:no-answer`); resolve(undefined) }, 5000)
-    socket.once('disconnect', onDisconnect)
-    socket.emit(event, ...rest, (err: { code: string } | null, result: unknown) => {
-      finish(`${event}:${err?.code ?? 'ok'}`)
-      resolve(err == null ? result ?? {} : undefined)
-    })
-  })
-}
-
-function ioSocket (): Socket {
-  return io(`ws://127.0.0.1:${port}`, { transports: ['websocket'], auth: { protocol: 'wsstar/2' }, reconnection: false, forceNew: true })
+  try {
+    const [err, result] = await requestWithin(5000, socket, event, ...rest)
+    count(`${event}:${err?.code ?? 'ok'}`)
+    return err == null ? result ?? {} : undefined
+  } catch (err) {
+    if (!(err instanceof NoAnswer)) throw err
+    count(`${event}:${err.reason === 'disconnected' ? 'disconnected' : 'no-answer'}`)
+    return undefined
+  }
 }
 
 // --- half-open sockets ---------------------------------------------------------
@@ -98,20 +86,16 @@ async function openHalfOpen (n: number): Promise<void> {
 // --- abuse loops ---------------------------------------------------------------
 async function joinFlood (): Promise<void> {
   const me = await identity()
-  const address = peerAddr(port, me.peerId)
+  const address = peerAddress(port, me.peerId)
   while (running) {
     // never completes a join, so the handshake timeout cuts it: reconnect and go on (connection churn too)
-    const socket = ioSocket()
-    const connected = await new Promise<boolean>(resolve => {
-      socket.once('connect', () => { resolve(true) })
-      socket.once('connect_error', () => { resolve(false) })
-    })
-    count(connected ? 'join-flood:connect' : 'join-flood:connect-refused')
-    while (running && socket.connected) {
+    const socket = await connect(port).catch(() => undefined)
+    count(socket != null ? 'join-flood:connect' : 'join-flood:connect-refused')
+    while (running && socket?.connected === true) {
       // 20 hellos in flight at a time
       await Promise.all(Array.from({ length: 20 }, async () => await tryAsk(socket, 'ss-join', address, {})))
     }
-    socket.disconnect()
+    socket?.disconnect()
   }
 }
 
@@ -186,10 +170,8 @@ async function main (): Promise<void> {
   const silent = await rawPeer(port, { answer: 'ignore' })
   // a second address on peers[0]'s socket, for dial-to-self through another address
   const second = await identity()
-  const secondAddress = peerAddr(port, second.peerId)
-  const [, hello] = await new Promise<any[]>(resolve => { peers[0].socket.emit('ss-join', secondAddress, {}, (...a: any[]) => { resolve(a) }) })
-  const signature = await signJoin(second.key, secondAddress, hello.nonce)
-  await new Promise<void>(resolve => { peers[0].socket.emit('ss-join', secondAddress, { signature }, () => { resolve() }) })
+  const secondAddress = peerAddress(port, second.peerId)
+  await join(peers[0].socket, second, secondAddress)
   // the non-reader accepts 16 dials, then stops reading its TCP socket
   const nonReader = await rawPeer(port)
   const feeds = await Promise.all([peers[8], peers[9]].map(async feeder => {
@@ -214,8 +196,7 @@ async function main (): Promise<void> {
       })
     }
   })
-  const engine = (nonReader.socket.io as any).engine
-  engine.transport.ws._socket.pause()
+  stopReading(nonReader.socket)
 
   await openHalfOpen(args.halfOpen)
   const started = Date.now()

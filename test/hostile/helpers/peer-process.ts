@@ -1,3 +1,4 @@
+import { rawPeer } from '@wsstar/raw-client'
 /**
  * A protocol v2 peer in a process of its own, so a test can SIGKILL it
  * mid-transfer: `node peer-process.js <port>` joins, prints its address,
@@ -5,7 +6,6 @@
  * quarter-window batches), printing `data <dialId>` on the first bytes of
  * each dial.
  */
-import { rawPeer } from '../../helpers/raw-peer.js'
 
 const port = Number(process.argv[2])
 const peer = await rawPeer(port)

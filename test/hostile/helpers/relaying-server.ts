@@ -8,9 +8,8 @@
  * request is answered with an error.
  */
 import { createServer } from 'node:http'
-import { PROTOCOL_VERSION } from '@wsstar/protocol'
+import { connect } from '@wsstar/raw-client'
 import { Server } from 'socket.io'
-import { io } from 'socket.io-client'
 import type { AddressInfo } from 'node:net'
 import type { Socket as ClientSocket } from 'socket.io-client'
 
@@ -52,22 +51,13 @@ export async function relayingServer (realPort: number, options: RelayingServerO
 
   sio.use((socket, next) => {
     relay.connections++
-    const real = io(`ws://127.0.0.1:${realPort}`, {
-      transports: ['websocket'],
-      auth: { protocol: PROTOCOL_VERSION },
-      reconnection: false,
-      forceNew: true,
-      timeout: 5000,
-      ...(options.host === 'self' ? { extraHeaders: { Host: `127.0.0.1:${relay.port}` } } : {})
-    })
-    real.once('connect', () => {
+    connect(realPort, { timeoutMs: 5000, ...(options.host === 'self' ? { headers: { Host: `127.0.0.1:${relay.port}` } } : {}) }).then((real) => {
       const id = real.id as string
       upstream.set(id, real)
       // the CONNECT packet this server sends carries socket.id: the real server's id for the attacker
       ;(socket as unknown as { id: string }).id = id
       next()
-    })
-    real.once('connect_error', (err) => { next(err) })
+    }, (err: Error) => { next(err) })
   })
   sio.on('connection', (socket) => {
     const real = upstream.get(socket.id)

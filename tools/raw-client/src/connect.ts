@@ -70,14 +70,25 @@ export function openSocket (target: Target, options: ConnectOptions = {}): Socke
 /** A connected socket; rejects with ConnectRefused on connect_error, or when nothing happens within the timeout. */
 export async function connect (target: Target, options: ConnectOptions = {}): Promise<Socket> {
   const socket = openSocket(target, options)
-  const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS
+  await whenConnected(socket, options.timeoutMs)
+  return socket
+}
+
+/**
+ * Resolves once `socket` (from openSocket) is connected; rejects with
+ * ConnectRefused on connect_error, or after `timeoutMs`, and then
+ * disconnects it.
+ */
+export async function whenConnected (socket: Socket, timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
+  if (socket.connected) return
+  const url = (socket.io as unknown as { uri: string }).uri
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`no connect to ${urlOf(target)} within ${timeoutMs} ms`)) }, timeoutMs)
+      const timer = setTimeout(() => { reject(new Error(`no connect to ${url} within ${timeoutMs} ms`)) }, timeoutMs)
       socket.once('connect', () => { clearTimeout(timer); resolve() })
       socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
         clearTimeout(timer)
-        reject(new ConnectRefused(`connect to ${urlOf(target)} refused: ${err.message}`, err.data))
+        reject(new ConnectRefused(`connect to ${url} refused: ${err.message}`, err.data))
       })
     })
   } catch (err) {
@@ -85,7 +96,6 @@ export async function connect (target: Target, options: ConnectOptions = {}): Pr
     open.delete(socket)
     throw err
   }
-  return socket
 }
 
 /** Disconnects every socket opened here that is still open. */
