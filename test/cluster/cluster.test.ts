@@ -147,8 +147,8 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
     raws.push(caller, decliner, silent)
     const dialsBefore = (await r0.health()).dials
     decliner.socket.on(Event.INCOMING, (_id: string, _from: string, ack: (err: unknown) => void) => { ack({ code: 'ERR_DIAL_REFUSED', message: 'busy' }) })
-    await assert.rejects(request(caller.socket, Event.DIAL, caller.address, decliner.address), { code: 'ERR_DIAL_REFUSED', message: 'the callee declined the dial: busy' })
-    await assert.rejects(request(caller.socket, Event.DIAL, caller.address, silent.address), { code: 'ERR_DIAL_TIMEOUT', message: 'the callee did not answer within 3000 ms' })
+    await assert.rejects(resultOf(caller.socket, Event.DIAL, caller.address, decliner.address), { code: 'ERR_DIAL_REFUSED', message: 'the callee declined the dial: busy' })
+    await assert.rejects(resultOf(caller.socket, Event.DIAL, caller.address, silent.address), { code: 'ERR_DIAL_TIMEOUT', message: 'the callee did not answer within 3000 ms' })
     assert.equal(silent.incoming.length, 1)
     // a late accept would find nothing: the callee's replica told it the dial is gone
     await waitFor(() => silent.ends.some(([id, kind]) => id === silent.incoming[0] && kind === EndKind.RESET), 5000)

@@ -7,8 +7,12 @@
  */
 import type { Socket } from 'socket.io-client'
 
-/** how long a request waits for its answer */
-export const REQUEST_TIMEOUT_MS = 10_000
+/**
+ * how long a request waits for its answer: longer than the server's default
+ * dial timeout (10 s), so that a dial the server fails at its own timeout is
+ * answered ERR_DIAL_TIMEOUT rather than lost here
+ */
+export const REQUEST_TIMEOUT_MS = 15_000
 
 /** an error as the server answers it (a test may see any code, so not narrowed to ErrorCode) */
 export interface WireErr { code: string, message: string }
@@ -25,15 +29,17 @@ export class NoAnswer extends Error {
   }
 }
 
-/** A request the server answered with an error; `code` is the wire code. */
+/** A request the server answered with an error: its `code` and `message` as sent, and the `event` asked. */
 export class RequestFailed extends Error {
   static override name = 'RequestFailed'
   readonly code: string
+  readonly event: string
 
   constructor (event: string, error: WireErr) {
-    super(`${event}: ${error.code} ${error.message}`)
+    super(error.message)
     this.name = 'RequestFailed'
     this.code = error.code
+    this.event = event
   }
 }
 
