@@ -1,16 +1,18 @@
-import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame, parsePeersDelta } from '@wsstar/protocol'
+import { EndKind, ErrorCode, Event, WsStarError, createDialId, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
 import { Command } from 'ioredis'
+import { BATCH_HEADER_BYTES, ClusterMessage, MESSAGE_KINDS, decodeAnswer, decodeChannelMessage, decodeCredit, decodeData, decodeDialRequest, decodeEnd, decodeEviction, decodeGone, decodePeers, encodeAnswer, encodeCredit, encodeDialRequest, encodeEnd, encodeEviction, encodeGone, encodePeers, isClusterMessage } from './cluster-messages.js'
 import { Dial } from './dial.js'
 import { askCallee } from './incoming-dial.js'
 import type { DialLimit } from './dial-router.js'
 import { NO_ROOM_FOR_DATA } from './outgoing-backlog.js'
-import { BATCH, encodeSpublish } from './spublish.js'
+import { encodeSpublish } from './spublish.js'
 import type { SpublishMessages } from './spublish.js'
 import type { RedisPeerRegistry } from './redis-peer-registry.js'
 import type { RendezvousLimits } from './options.js'
 import type { PeerRecord } from './peer-registry.js'
 import type { Rejections } from './rejections.js'
 import type { Relay } from './relay.js'
+import type { DialRequest } from './cluster-messages.js'
 import type { DialEnd } from './dial-end.js'
 import type { Session } from './session.js'
 import type { DialResult, PeersDelta, WireError } from '@wsstar/protocol'
@@ -53,37 +55,6 @@ export function peerRoom (peerId: string): string {
   return PEER_ROOM_PREFIX + peerId
 }
 
-const Msg = {
-  /** home -> callee node: JSON { from, to, socketId, home } */
-  DIAL: 1,
-  /** callee node -> home: JSON { error? } */
-  ANSWER: 2,
-  /** callee node -> home: the callee's data bytes */
-  DATA: 3,
-  /** callee node -> home: credit, decimal */
-  CREDIT: 4,
-  /** callee node -> home: JSON [kind, error?] */
-  END: 5,
-  /** callee node -> home: the callee left or disconnected; JSON error */
-  GONE: 6,
-  /** home -> callee node: the dial is over, drop the forwarding entry */
-  FORGET: 7,
-  /** any node -> old node: JSON { peerId, socketId } re-joined elsewhere */
-  EVICT: 8,
-  /** home -> callee node: the caller's data bytes for the callee */
-  TO_DATA: 9,
-  /** home -> callee node: credit for the callee, decimal */
-  TO_CREDIT: 10,
-  /** home -> callee node: JSON [kind, error?] for the callee */
-  TO_END: 11,
-  /** any node -> every node, on the discovery channel: JSON `ws-peers` delta; the id is the sending node's */
-  PEERS: 12
-} as const
-type Msg = typeof Msg[keyof typeof Msg]
-
-/** Metric label of each message type (index = type). */
-export const MESSAGE_KINDS: readonly string[] = ['', 'dial', 'answer', 'data', 'credit', 'end', 'gone', 'forget', 'evict', 'to-data', 'to-credit', 'to-end', 'peers']
-
 /** Messages and body bytes per message type (index = type), published or received: plain numbers, read at scrape time. */
 export interface LinkTraffic {
   messages: Float64Array
@@ -103,7 +74,7 @@ const BATCH_MAX_BYTES = 1024 * 1024
 /** Messages to one channel waiting for the end of this event-loop turn (their fields as `encodeSpublish` takes them). */
 interface Outbox extends SpublishMessages {
   channel: string
-  types: Msg[]
+  types: ClusterMessage[]
   /** resolves with the receivers of the SPUBLISH (0: the node is gone) */
   done: Promise<number>
   resolve: (receivers: number) => void
@@ -159,7 +130,7 @@ class RawCommand extends Command {
 /** What a `RemoteEnd` sends its frames through: the link's publisher. */
 export interface RemoteEndLink {
   /** queues a message to `nodeId` (see ClusterLink.#publish); resolves with its receivers */
-  publish(nodeId: string, type: Msg, dialId: string, body: string | Uint8Array): Promise<number>
+  publish(nodeId: string, type: ClusterMessage, dialId: string, body: string | Uint8Array): Promise<number>
   /** a frame to `remote` could not be published (Redis away): the dial has lost bytes */
   lost(remote: RemoteEnd, dialId: string): void
 }
@@ -197,18 +168,18 @@ export class RemoteEnd implements DialEnd {
   }
 
   sendData (dialId: string, bytes: Uint8Array): void {
-    this.#send(Msg.TO_DATA, dialId, bytes)
+    this.#send(ClusterMessage.TO_DATA, dialId, bytes)
   }
 
   sendCredit (dialId: string, bytes: number): void {
-    this.#send(Msg.TO_CREDIT, dialId, String(bytes))
+    this.#send(ClusterMessage.TO_CREDIT, dialId, encodeCredit(bytes))
   }
 
   sendEnd (dialId: string, kind: EndKind, error?: WireError): void {
-    this.#send(Msg.TO_END, dialId, JSON.stringify(error == null ? [kind] : [kind, error]))
+    this.#send(ClusterMessage.TO_END, dialId, encodeEnd(kind, error))
   }
 
-  #send (type: Msg, dialId: string, body: string | Uint8Array): void {
+  #send (type: ClusterMessage, dialId: string, body: string | Uint8Array): void {
     this.#link.publish(this.nodeId, type, dialId, body).catch(() => { this.#link.lost(this, dialId) })
   }
 }
@@ -313,7 +284,7 @@ export class ClusterLink {
     if (this.#closed) {
       return
     }
-    this.#publishTo(this.#peersChannel, Msg.PEERS, this.#init.nodeId, JSON.stringify(delta)).catch((err: unknown) => {
+    this.#publishTo(this.#peersChannel, ClusterMessage.PEERS, this.#init.nodeId, encodePeers(delta)).catch((err: unknown) => {
       this.#init.logger.debug({ err }, 'cannot publish a discovery delta')
     })
   }
@@ -336,7 +307,7 @@ export class ClusterLink {
     if (previous.nodeId == null) {
       return
     }
-    this.#publish(previous.nodeId, Msg.EVICT, '', JSON.stringify({ peerId: previous.peerId, socketId: previous.socketId })).catch(() => {})
+    this.#publish(previous.nodeId, ClusterMessage.EVICT, '', encodeEviction({ peerId: previous.peerId, socketId: previous.socketId })).catch(() => {})
   }
 
   // --- home side (caller here, callee on another node) -------------------------
@@ -372,8 +343,8 @@ export class ClusterLink {
       remote.timer = setTimeout(() => {
         relay.reset(dial, { code: ErrorCode.DIAL_TIMEOUT, message: `the callee's server did not answer within ${timeoutMs} ms` })
       }, timeoutMs + REMOTE_ANSWER_MARGIN_MS)
-      const body = JSON.stringify({ from: callerAddress, to: record.peerId, socketId: record.socketId, home: this.#init.nodeId })
-      this.#publish(nodeId, Msg.DIAL, dial.id, body).then((receivers) => {
+      const body = encodeDialRequest({ from: callerAddress, to: record.peerId, socketId: record.socketId, home: this.#init.nodeId })
+      this.#publish(nodeId, ClusterMessage.DIAL, dial.id, body).then((receivers) => {
         if (receivers === 0 && dial.state === 'pending') {
           // nobody listens on that node's channel: the node is gone
           remote.connected = false
@@ -401,7 +372,7 @@ export class ClusterLink {
     setImmediate(() => {
       if (remote.connected) {
         remote.connected = false
-        this.#publish(remote.nodeId, Msg.FORGET, dial.id, '').catch(() => {})
+        this.#publish(remote.nodeId, ClusterMessage.FORGET, dial.id, '').catch(() => {})
       }
     })
   }
@@ -420,7 +391,7 @@ export class ClusterLink {
   }
 
   /** A frame of the home node for the local callee of a dial we forward for. */
-  #toLocalCallee (type: Msg, dialId: string, body: Buffer): void {
+  #toLocalCallee (type: ClusterMessage, dialId: string, body: Buffer): void {
     const forward = this.#forwards.get(dialId)
     if (forward == null || forward.state !== 'open') {
       return
@@ -430,9 +401,10 @@ export class ClusterLink {
       return
     }
     this.framesToCallee++
-    if (type === Msg.TO_DATA) {
+    if (type === ClusterMessage.TO_DATA) {
+      const bytes = decodeData(body)
       const { limits } = this.#init
-      if (!callee.hasRoomFor(body.length, limits.maxSocketBufferedBytes)) {
+      if (!callee.hasRoomFor(bytes.length, limits.maxSocketBufferedBytes)) {
         // as the relay does for a local receiver: the dial ends, the callee stays
         const error = { code: ErrorCode.LIMIT_EXCEEDED, message: NO_ROOM_FOR_DATA }
         this.#init.rejections.count(error.code, Event.DATA, callee.id, error.message)
@@ -440,19 +412,15 @@ export class ClusterLink {
         callee.sendEnd(dialId, EndKind.RESET, error)
         return
       }
-      callee.sendData(dialId, body)
-    } else if (type === Msg.TO_CREDIT) {
-      callee.sendCredit(dialId, Number(body.toString('latin1')))
+      callee.sendData(dialId, bytes)
+    } else if (type === ClusterMessage.TO_CREDIT) {
+      callee.sendCredit(dialId, decodeCredit(body))
     } else {
-      const [kind, error] = JSON.parse(body.toString()) as [unknown, unknown]
-      if (kind === EndKind.RESET) {
+      const end = decodeEnd(body)
+      if (end.kind === EndKind.RESET) {
         this.#dropForward(forward)
       }
-      if (error != null) {
-        callee.socket.emit(Event.END, dialId, kind, error)
-      } else {
-        callee.socket.emit(Event.END, dialId, kind)
-      }
+      callee.sendEnd(dialId, end.kind, end.error)
     }
   }
 
@@ -475,16 +443,16 @@ export class ClusterLink {
     try {
       if (event === Event.DATA) {
         const frame = parseDataFrame(dialId, a)
-        this.#publish(forward.home, Msg.DATA, dialId, frame.bytes).catch(() => { this.#lost(forward) })
+        this.#publish(forward.home, ClusterMessage.DATA, dialId, frame.bytes).catch(() => { this.#lost(forward) })
       } else if (event === Event.CREDIT) {
         const frame = parseCreditFrame(dialId, a)
-        this.#publish(forward.home, Msg.CREDIT, dialId, String(frame.bytes)).catch(() => { this.#lost(forward) })
+        this.#publish(forward.home, ClusterMessage.CREDIT, dialId, encodeCredit(frame.bytes)).catch(() => { this.#lost(forward) })
       } else {
         const frame = parseEndFrame(dialId, a, b)
         if (frame.kind === EndKind.RESET) {
           this.#dropForward(forward)
         }
-        this.#publish(forward.home, Msg.END, dialId, JSON.stringify(frame.error == null ? [frame.kind] : [frame.kind, frame.error])).catch(() => {})
+        this.#publish(forward.home, ClusterMessage.END, dialId, encodeEnd(frame.kind, frame.error)).catch(() => {})
       }
     } catch (err) {
       this.#init.rejections.reject(err, event, session.id)
@@ -534,7 +502,7 @@ export class ClusterLink {
 
   #gone (forward: Forward, toOthers: WireError, toSelf: WireError | null): void {
     this.#dropForward(forward)
-    this.#publish(forward.home, Msg.GONE, forward.id, JSON.stringify(toOthers)).catch(() => {})
+    this.#publish(forward.home, ClusterMessage.GONE, forward.id, encodeGone(toOthers)).catch(() => {})
     if (toSelf != null && forward.state === 'open' && forward.callee.connected) {
       forward.callee.sendEnd(forward.id, EndKind.RESET, toSelf)
     }
@@ -553,15 +521,9 @@ export class ClusterLink {
     }
   }
 
-  #onDialRequest (dialId: string, body: string): void {
-    let request: { from: string, to: string, socketId: string, home: string }
-    try {
-      request = JSON.parse(body)
-    } catch {
-      return
-    }
+  #onDialRequest (dialId: string, request: DialRequest): void {
     const answer = (error?: WireError): void => {
-      this.#publish(request.home, Msg.ANSWER, dialId, JSON.stringify(error == null ? {} : { error })).catch(() => {})
+      this.#publish(request.home, ClusterMessage.ANSWER, dialId, encodeAnswer(error)).catch(() => {})
     }
     if (this.#init.isShuttingDown() || this.#closed) {
       answer({ code: ErrorCode.SHUTTING_DOWN, message: 'the callee\'s server is shutting down' })
@@ -608,64 +570,53 @@ export class ClusterLink {
     if (!this.#isOurs(channel)) {
       return
     }
-    if (message.length < 2) {
-      return
-    }
-    if (message[0] !== BATCH) {
-      const idLength = message[1]
-      this.#handleSafely(message[0] as Msg, message.toString('latin1', 2, 2 + idLength), message.subarray(2 + idLength))
-      return
-    }
-    let at = 1
-    while (at + 6 <= message.length) {
-      const type = message[at] as Msg
-      const idLength = message[at + 1]
-      const bodyLength = message.readUInt32BE(at + 2)
-      const idAt = at + 6
-      const bodyAt = idAt + idLength
-      at = bodyAt + bodyLength
-      if (at > message.length) {
-        this.#init.logger.warn({ type }, 'truncated cluster message')
-        return
-      }
-      this.#handleSafely(type, message.toString('latin1', idAt, bodyAt), message.subarray(bodyAt, at))
+    try {
+      decodeChannelMessage(message, this.#handleSafely)
+    } catch (err) {
+      this.#init.logger.warn({ err }, 'bad cluster message')
     }
   }
 
-  #handleSafely (type: Msg, dialId: string, body: Buffer): void {
-    if (type < MESSAGE_KINDS.length) {
-      this.received.messages[type]++
-      this.received.bytes[type] += body.length
+  /** One message of a channel message; one bad message does not stop the others of its batch. */
+  readonly #handleSafely = (type: number, id: string, body: Buffer): void => {
+    if (!isClusterMessage(type)) {
+      // a newer replica's message: not ours to read
+      return
     }
+    this.received.messages[type]++
+    this.received.bytes[type] += body.length
     try {
-      this.#handle(type, dialId, body)
+      this.#handle(type, id, body)
     } catch (err) {
       this.#init.logger.warn({ err, type }, 'bad cluster message')
     }
   }
 
-  #handle (type: Msg, dialId: string, body: Buffer): void {
+  #handle (type: ClusterMessage, dialId: string, body: Buffer): void {
     switch (type) {
-      case Msg.TO_DATA:
-      case Msg.TO_CREDIT:
-      case Msg.TO_END:
+      case ClusterMessage.TO_DATA:
+      case ClusterMessage.TO_CREDIT:
+      case ClusterMessage.TO_END:
         this.#toLocalCallee(type, dialId, body)
         return
-      case Msg.DIAL:
-        this.#onDialRequest(dialId, body.toString())
+      case ClusterMessage.DIAL:
+        this.#onDialRequest(dialId, decodeDialRequest(body))
         return
-      case Msg.FORGET: {
+      case ClusterMessage.FORGET: {
         const forward = this.#forwards.get(dialId)
         if (forward != null) {
           this.#dropForward(forward)
         }
         return
       }
-      case Msg.PEERS:
-        this.#onPeers(dialId, body)
+      case ClusterMessage.PEERS:
+        // the id is the sending node's; our own deltas went to our sockets already
+        if (dialId !== this.#init.nodeId) {
+          this.#init.onPeers?.(decodePeers(body))
+        }
         return
-      case Msg.EVICT: {
-        const { peerId, socketId } = JSON.parse(body.toString()) as { peerId: string, socketId: string }
+      case ClusterMessage.EVICT: {
+        const { peerId, socketId } = decodeEviction(body)
         this.#init.registry.forgetLocal(peerId, socketId)
         this.#init.evict(socketId, peerId)
         return
@@ -681,14 +632,14 @@ export class ClusterLink {
       return
     }
     switch (type) {
-      case Msg.ANSWER: {
+      case ClusterMessage.ANSWER: {
         if (dial.state !== 'pending') {
           return
         }
-        const { error } = JSON.parse(body.toString()) as { error?: WireError }
+        const error = decodeAnswer(body)
         if (error != null) {
           remote.connected = false
-          relay.reset(dial, WsStarError.fromWire(error).toWire())
+          relay.reset(dial, error)
         } else {
           remote.accept?.()
           remote.accept = undefined
@@ -696,36 +647,28 @@ export class ClusterLink {
         }
         return
       }
-      case Msg.DATA:
+      case ClusterMessage.DATA:
+        // judged by the relay as any client's frame
         relay.onData(remote, dialId, body)
         return
-      case Msg.CREDIT:
-        relay.onCredit(remote, dialId, Number(body.toString()))
+      case ClusterMessage.CREDIT:
+        relay.onCredit(remote, dialId, decodeCredit(body))
         return
-      case Msg.END: {
-        const [kind, error] = JSON.parse(body.toString()) as [unknown, unknown]
-        if (kind === EndKind.RESET) {
+      case ClusterMessage.END: {
+        const end = decodeEnd(body)
+        if (end.kind === EndKind.RESET) {
           remote.connected = false
         }
-        relay.onEnd(remote, dialId, kind, error)
+        relay.onEnd(remote, dialId, end.kind, end.error)
         return
       }
-      case Msg.GONE:
+      case ClusterMessage.GONE:
         remote.connected = false
-        relay.reset(dial, WsStarError.fromWire(JSON.parse(body.toString())).toWire(), { end: remote, error: null })
+        relay.reset(dial, decodeGone(body), { end: remote, error: null })
         return
       default:
         break
     }
-  }
-
-  /** A delta from the discovery channel: another node's, for our registered sockets. */
-  #onPeers (origin: string, body: Buffer): void {
-    if (origin === this.#init.nodeId) {
-      // our own, already sent to our sockets
-      return
-    }
-    this.#init.onPeers?.(parsePeersDelta(JSON.parse(body.toString())))
   }
 
   #isOurs (channel: Buffer): boolean {
@@ -744,11 +687,11 @@ export class ClusterLink {
    * event-loop turn goes out in one SPUBLISH, in order. Resolves with the
    * receivers (0: nobody listens, the node is gone).
    */
-  #publish (nodeId: string, type: Msg, dialId: string, body: string | Uint8Array): Promise<number> {
+  #publish (nodeId: string, type: ClusterMessage, dialId: string, body: string | Uint8Array): Promise<number> {
     return this.#publishTo(this.#nodeChannel(nodeId), type, dialId, body)
   }
 
-  #publishTo (channel: string, type: Msg, dialId: string, body: string | Uint8Array): Promise<number> {
+  #publishTo (channel: string, type: ClusterMessage, dialId: string, body: string | Uint8Array): Promise<number> {
     let box = this.#outboxes.get(channel)
     if (box == null) {
       let resolve!: (receivers: number) => void
@@ -764,7 +707,7 @@ export class ClusterLink {
     box.ids.push(dialId)
     box.bodies.push(body)
     box.bodyLengths.push(bodyLength)
-    box.bytes += 6 + dialId.length + bodyLength
+    box.bytes += BATCH_HEADER_BYTES + dialId.length + bodyLength
     this.published++
     this.sent.messages[type]++
     this.sent.bytes[type] += bodyLength

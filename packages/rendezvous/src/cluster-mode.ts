@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { createShardedAdapter } from '@socket.io/redis-adapter'
 import { Redis } from 'ioredis'
 import { ClusterLink } from './cluster-link.js'
+import { NODE_ID_PATTERN } from './cluster-messages.js'
 import { ClusterNodes } from './cluster-nodes.js'
 import { CLUSTER_LIMITS, DEFAULT_CLUSTER_LIMITS, checkLimit } from './limits.js'
 import { DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
@@ -71,7 +72,7 @@ export class ClusterMode {
       throw new TypeError('cluster.redisUrl must be a redis:// or rediss:// URL')
     }
     this.nodeId = options.nodeId ?? defaultNodeId()
-    if (!/^[\w.:-]{1,128}$/.test(this.nodeId)) {
+    if (!NODE_ID_PATTERN.test(this.nodeId)) {
       throw new TypeError('cluster.nodeId must be 1..128 characters of [A-Za-z0-9_.:-]')
     }
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { BUILD_INFO } from './build-info.js'
-import { MESSAGE_KINDS } from './cluster-link.js'
+import { MESSAGE_KINDS } from './cluster-messages.js'
 import type { ClusterStats } from './cluster-mode.js'
 import type { PowerOfTwoSizeHistogram } from './size-histogram.js'
 import type { ErrorCode } from '@wsstar/protocol'

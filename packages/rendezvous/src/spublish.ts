@@ -1,10 +1,9 @@
+import { BATCH } from './cluster-messages.js'
+
 /**
- * The SPUBLISH commands of the cluster link, as RESP bytes. A channel
- * message whose first byte is BATCH holds several messages:
- * `[BATCH] ([type][id length][body length u32 BE][id][body])*`. Any other
- * first byte: one message, `[type][id length][id][body]`.
+ * The SPUBLISH commands of the cluster link, as RESP bytes, their channel
+ * message framed as cluster-messages.ts describes (and decodes).
  */
-export const BATCH = 0
 
 /** Messages at least this big go out as their parts (framing + the bodies' own buffers), not copied into one buffer. */
 export const GATHER_MIN_BYTES = 16 * 1024

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { BATCH, encodeSpublish } from '../src/spublish.js'
+import { BATCH, decodeChannelMessage } from '../src/cluster-messages.js'
+import { encodeSpublish } from '../src/spublish.js'
 import type { SpublishMessages } from '../src/spublish.js'
 
 function messages (list: Array<[number, string, string | Uint8Array]>): SpublishMessages {
@@ -71,6 +72,15 @@ describe('encodeSpublish (cluster link)', () => {
         }
         assert.equal(at, message.byteLength)
       }
+    })
+  }
+
+  for (const [name, m] of Object.entries(cases)) {
+    it(`${name}: decodeChannelMessage reads back every message, in order`, () => {
+      const [, , message] = parseResp(Buffer.concat(encodeSpublish('wsstar:to:node-1', m)))
+      const decoded: Array<[number, string, Buffer]> = []
+      decodeChannelMessage(message, (type, id, body) => { decoded.push([type, id, Buffer.from(body)]) })
+      assert.deepEqual(decoded, m.types.map((type, i) => [type, m.ids[i], Buffer.from(m.bodies[i] as Uint8Array)]))
     })
   }
 
