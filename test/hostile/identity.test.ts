@@ -21,7 +21,7 @@ import { spawnServer } from './helpers/server-process.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { TestNode } from '../helpers/nodes.js'
-import type { Identity, RawPeer } from '@wsstar/raw-client'
+import type { RawPeer } from '@wsstar/raw-client'
 import type { Socket } from 'socket.io-client'
 
 const b64 = (bytes: Uint8Array): string => toString(bytes, 'base64')

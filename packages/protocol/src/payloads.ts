@@ -109,15 +109,6 @@ export function parseLeaveRequest (address: unknown): WebSocketStarAddress {
   return parsePeerAddress(address)
 }
 
-export interface DialRequest {
-  from: WebSocketStarAddress
-  to: WebSocketStarAddress
-}
-
-export function parseDialRequest (from: unknown, to: unknown): DialRequest {
-  return { from: parsePeerAddress(from), to: parsePeerAddress(to) }
-}
-
 export interface DataFrame { dialId: string, bytes: Uint8Array }
 
 export function parseDataFrame (dialId: unknown, bytes: unknown): DataFrame {

@@ -71,7 +71,7 @@ export class DialRouter {
       metrics.limitHit(LIMIT_NAMES.dialRate)
       throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many dial requests; slow down')
     }
-    // both addresses are checked before anything else, `from` first (as parseDialRequest does)
+    // both addresses are checked before anything else, `from` first
     const callerPeerId = this.#peerIds.of(from)
     const calleePeerId = this.#peerIds.of(to)
     const callerAddress = session.addresses.get(callerPeerId)

@@ -77,10 +77,6 @@ export class Dial {
     return end === this.caller ? this.backward : end === this.callee ? this.forward : undefined
   }
 
-  other (end: DialEnd): DialEnd {
-    return end === this.caller ? this.callee : this.caller
-  }
-
   /** True when `end` takes part in this dial as `peerId`. */
   hasEnd (end: DialEnd, peerId: string): boolean {
     return (end === this.caller && peerId === this.callerPeerId) || (end === this.callee && peerId === this.calleePeerId)

@@ -81,8 +81,6 @@ export class Discovery {
   #timer?: ReturnType<typeof setTimeout>
   #lastFlush = 0
   #stopped = false
-  /** deltas broadcast so far */
-  deltas = 0
 
   /** addresses waiting for the next delta */
   get pending (): number {
@@ -165,7 +163,6 @@ export class Discovery {
     const joined = takeOldest(this.#joined, max, backlog)
     const left = takeOldest(this.#left, max, backlog)
     this.#lastFlush = Date.now()
-    this.deltas++
     this.#init.broadcast({ joined, left })
     if (this.pending > 0) {
       this.#schedule()

@@ -51,9 +51,6 @@ export class PeersBroadcast {
   #queue: Array<{ ids: string[], delta: PeersDelta, data: string, frame: Buffer[] }> = []
   #offset = 0
   #timer?: ReturnType<typeof setImmediate>
-  /** broadcasts started and socket writes made (tests, debugging) */
-  broadcasts = 0
-  writes = 0
 
   constructor (init: PeersBroadcastInit) {
     this.#init = init
@@ -66,7 +63,6 @@ export class PeersBroadcast {
     // engine.io adds its MESSAGE type "4"
     const payload = Buffer.from(`4${data}`, 'utf8')
     this.#queue.push({ ids: [...this.#init.members()], delta, data, frame: [Buffer.concat([textFrameHeader(payload.byteLength), payload])] })
-    this.broadcasts++
     if (this.#timer == null) {
       this.#run()
     }
@@ -95,7 +91,6 @@ export class PeersBroadcast {
           // engine.io writes the pre-encoded frame as is on websockets (what
           // socket.io's own broadcast hands it) and encodes `data` otherwise
           socket.conn.write(current.data, { wsPreEncodedFrame: current.frame } as unknown as { compress: boolean })
-          this.writes++
         }
       }
       budget -= end - this.#offset

@@ -173,11 +173,6 @@ export class RedisPeerRegistry implements PeerRegistry {
     await this.heartbeat(true)
   }
 
-  /** The peers held by this node (the ones it refreshes). */
-  get localCount (): number {
-    return this.#local.size
-  }
-
   async add (record: PeerRecord): Promise<PeerRecord | undefined> {
     const local = { peerId: record.peerId, address: record.address, socketId: record.socketId }
     this.#local.set(record.peerId, local)

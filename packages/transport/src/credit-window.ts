@@ -50,10 +50,6 @@ export class ReceiveCredit {
     this.batch = Math.max(1, Math.min(batch, window))
   }
 
-  get received (): number {
-    return this.#received
-  }
-
   get credited (): number {
     return this.#credited
   }

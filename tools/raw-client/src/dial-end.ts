@@ -10,7 +10,6 @@ import type { Socket } from 'socket.io-client'
 export class DialEnd {
   readonly socket: Socket
   readonly dialId: string
-  readonly window: number
   readonly chunks: Uint8Array[] = []
   receivedBytes = 0
   credit: number
@@ -45,7 +44,6 @@ export class DialEnd {
   constructor (socket: Socket, dialId: string, window: number, opts: { autoCredit?: boolean, keepChunks?: boolean } = {}) {
     this.socket = socket
     this.dialId = dialId
-    this.window = window
     this.credit = window
     this.autoCredit = opts.autoCredit ?? true
     this.#keep = opts.keepChunks ?? true

@@ -252,10 +252,6 @@ export class LegacyGateway {
     return this.#sessions.size
   }
 
-  get peers (): number {
-    return this.#peers.size
-  }
-
   hasPeer (peerId: string): boolean {
     return this.#peers.has(peerId)
   }
