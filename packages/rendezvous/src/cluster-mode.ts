@@ -8,7 +8,7 @@ import { ClusterNodes } from './cluster-nodes.js'
 import { CLUSTER_LIMITS, DEFAULT_CLUSTER_LIMITS, checkLimit } from './limits.js'
 import { DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
 import type { ClusterNode } from './cluster-nodes.js'
-import type { LinkTraffic } from './cluster-link.js'
+import type { LinkTraffic } from './cluster-publisher.js'
 import type { ClusterLimits } from './limits.js'
 
 /** What the metrics and the status page show of the cluster, read when asked. */
