@@ -1,5 +1,5 @@
-import { Command } from 'ioredis'
 import { BATCH_HEADER_BYTES, MESSAGE_KINDS } from './cluster-messages.js'
+import { sendEncodedCommand } from './ioredis-internals.js'
 import { encodeSpublish } from './spublish.js'
 import type { ClusterMessage } from './cluster-messages.js'
 import type { SpublishMessages } from './spublish.js'
@@ -9,8 +9,8 @@ import type { Redis } from 'ioredis'
  * What one node of a cluster publishes to the others (cluster-link.ts):
  * messages to one channel queued within one event-loop turn go out as one
  * SPUBLISH (a batch, at most BATCH_MAX_BYTES), in order, on one connection,
- * so Redis keeps the frames of a dial in order. Imports the codec and the
- * SPUBLISH encoding.
+ * so Redis keeps the frames of a dial in order. Imports the codec, the
+ * SPUBLISH encoding and ioredis-internals.ts.
  */
 
 /** a batch is published once it holds this many bytes (else at the end of the event-loop turn) */
@@ -34,52 +34,6 @@ interface Outbox extends SpublishMessages {
   done: Promise<number>
   resolve: (receivers: number) => void
   reject: (err: unknown) => void
-}
-
-/** What ioredis hands `toWritable`: the connection's socket (we never pipeline). */
-interface CorkableStream {
-  write(chunk: Uint8Array): boolean
-  cork(): void
-  uncork(): void
-}
-
-function isCorkable (stream: unknown): stream is CorkableStream {
-  const s = stream as Partial<CorkableStream> | null
-  return s != null && typeof s.write === 'function' && typeof s.cork === 'function' && typeof s.uncork === 'function'
-}
-
-/**
- * A command sent as RESP bytes we encoded ourselves. Small batches are one
- * buffer. A large batch is its framing plus the frames' own buffers:
- * ioredis writes what `toWritable` returns right after calling it with the
- * socket, so all but the last part are written here inside a cork, and the
- * last one by ioredis, leaving one `writev` and no copy of the frames (at
- * 64 KiB per data frame, the copy and its allocation were what the cross-node
- * path's garbage collector spent most on).
- */
-class RawCommand extends Command {
-  readonly #parts: Buffer[]
-
-  constructor (name: string, parts: Buffer[]) {
-    super(name, [])
-    this.#parts = parts
-  }
-
-  override toWritable (stream?: unknown): Buffer {
-    const parts = this.#parts
-    if (parts.length === 1) {
-      return parts[0]
-    }
-    if (!isCorkable(stream)) {
-      return Buffer.concat(parts)
-    }
-    stream.cork()
-    for (let i = 0; i < parts.length - 1; i++) {
-      stream.write(parts[i])
-    }
-    process.nextTick(() => { stream.uncork() })
-    return parts[parts.length - 1]
-  }
 }
 
 export class ClusterPublisher {
@@ -150,8 +104,6 @@ export class ClusterPublisher {
     }
     this.#outboxes.delete(box.channel)
     this.publishes++
-    const command = new RawCommand('spublish', encodeSpublish(box.channel, box))
-    const sent = this.#redis.sendCommand(command) as Promise<unknown>
-    sent.then((receivers) => { box.resolve(Number(receivers)) }, box.reject)
+    sendEncodedCommand(this.#redis, 'spublish', encodeSpublish(box.channel, box)).then((receivers) => { box.resolve(Number(receivers)) }, box.reject)
   }
 }
