@@ -5,8 +5,8 @@ import type { Socket } from 'socket.io'
  * What the server has queued for one socket and not yet handed to the
  * kernel, by what it costs the server's memory. The one module that reads
  * engine.io's and ws's internals for that: the engine.io socket's
- * `packetCreate` and `flush` events, its transport's websocket and that
- * websocket's `bufferedAmount` and `terminate`.
+ * `packetCreate` event and `writeBuffer`, its transport's websocket and
+ * that websocket's `bufferedAmount` and `terminate`.
  *
  * engine.io queues every packet (acks, events, relayed frames, pings) in
  * its write buffer while the websocket still has the previous batch in
@@ -26,7 +26,8 @@ export const NO_ROOM_FOR_DATA = 'the receiver has no room for more data on the s
 /** The engine.io socket (`socket.conn`) as seen here. */
 interface EngineSocket {
   on(event: 'packetCreate', listener: (packet: { type: string, data?: unknown }) => void): unknown
-  on(event: 'flush', listener: () => void): unknown
+  /** packets not handed to the transport yet: a flush replaces it with an empty array */
+  writeBuffer: unknown[]
   transport: unknown
 }
 
@@ -37,7 +38,11 @@ interface RawWebSocket {
 }
 
 function webSocketOf (socket: Socket): RawWebSocket | undefined {
-  return (socket.conn.transport as { socket?: RawWebSocket } | undefined)?.socket
+  return webSocketOfConn(socket.conn as unknown as EngineSocket)
+}
+
+function webSocketOfConn (conn: EngineSocket): RawWebSocket | undefined {
+  return (conn.transport as { socket?: RawWebSocket } | undefined)?.socket
 }
 
 /** Cuts the connection at once, without waiting for what is queued to drain (that may be never). */
@@ -78,30 +83,37 @@ export interface OutgoingBacklogBounds {
  * input can ask for).
  */
 export class OutgoingBacklog<Owner> {
-  readonly #socket: Socket
+  readonly #conn: EngineSocket
   readonly #bounds: OutgoingBacklogBounds
   readonly #owner: Owner
   readonly #onOverflow: (owner: Owner, bound: keyof OutgoingBacklogBounds) => void
-  /** cost of the relayed-frame packets queued in engine.io since its last flush */
+  /** cost of the relayed-frame packets counted since engine.io's write buffer was last seen empty */
   #data = 0
-  /** cost of the other packets queued in engine.io since its last flush */
+  /** cost of the other packets counted since engine.io's write buffer was last seen empty */
   #control = 0
   #overflowed = false
 
   constructor (socket: Socket, bounds: OutgoingBacklogBounds, owner: Owner, onOverflow: (owner: Owner, bound: keyof OutgoingBacklogBounds) => void) {
-    this.#socket = socket
     this.#bounds = bounds
     this.#owner = owner
     this.#onOverflow = onOverflow
-    const conn = socket.conn as unknown as EngineSocket
-    conn.on('packetCreate', this.#onPacket)
-    // engine.io hands its whole write buffer to the websocket on a flush
-    conn.on('flush', this.#onFlush)
+    this.#conn = socket.conn as unknown as EngineSocket
+    // one listener per socket: a flush (engine.io hands its whole write
+    // buffer to the websocket) is seen as an empty write buffer, not heard
+    this.#conn.on('packetCreate', this.#onPacket)
+  }
+
+  /** Forgets what a flush handed to the websocket (counted there by `bufferedAmount` from then on). */
+  #flushed (): void {
+    if (this.#conn.writeBuffer.length === 0) {
+      this.#data = 0
+      this.#control = 0
+    }
   }
 
   /** Cost of everything queued: engine.io's write buffer plus what the websocket has not handed to the kernel. */
   bytes (): number {
-    return this.#control + this.dataBytes()
+    return this.controlBytes + this.dataBytes()
   }
 
   /**
@@ -110,21 +122,24 @@ export class OutgoingBacklog<Owner> {
    * messages pile up is cut at `controlBytes` long before).
    */
   dataBytes (): number {
-    const amount = webSocketOf(this.#socket)?.bufferedAmount
+    this.#flushed()
+    return this.#queuedData()
+  }
+
+  #queuedData (): number {
+    const amount = webSocketOfConn(this.#conn)?.bufferedAmount
     return this.#data + (typeof amount === 'number' ? amount : 0)
   }
 
   /** Cost of the queued packets that are not relayed frames (engine.io's write buffer only). */
   get controlBytes (): number {
+    this.#flushed()
     return this.#control
   }
 
-  readonly #onFlush = (): void => {
-    this.#data = 0
-    this.#control = 0
-  }
-
   readonly #onPacket = (packet: { type: string, data?: unknown }): void => {
+    // emitted before the packet joins the write buffer
+    this.#flushed()
     const data = packet.data
     if (typeof data === 'string') {
       // '5': a binary event's header, i.e. a relayed frame
@@ -141,7 +156,8 @@ export class OutgoingBacklog<Owner> {
     if (this.#overflowed) {
       return
     }
-    const bound = this.#control > this.#bounds.controlBytes ? 'controlBytes' : this.bytes() > this.#bounds.totalBytes ? 'totalBytes' : undefined
+    // not bytes(): the write buffer is still without this packet
+    const bound = this.#control > this.#bounds.controlBytes ? 'controlBytes' : this.#control + this.#queuedData() > this.#bounds.totalBytes ? 'totalBytes' : undefined
     if (bound != null) {
       this.#overflowed = true
       queueMicrotask(() => { this.#onOverflow(this.#owner, bound) })

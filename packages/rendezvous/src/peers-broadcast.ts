@@ -5,12 +5,18 @@ import type { Socket } from 'socket.io'
 /** Sockets written per event-loop turn; between chunks the server answers joins, dials and frames. */
 export const BROADCAST_CHUNK = 256
 
+/** One socket a broadcast reaches (the server's Session). */
+export interface PeersRecipient {
+  readonly socket: Socket
+  /** true: the socket gets `delta` later, not now (its join answer is not out yet) */
+  holdDelta?(delta: PeersDelta): boolean
+}
+
 export interface PeersBroadcastInit {
   /** ids of the sockets to reach, read when a broadcast starts */
   members(): Iterable<string>
-  socket(id: string): Socket | undefined
-  /** true: the socket gets `delta` later, not now (its join answer is not out yet) */
-  hold?(id: string, delta: PeersDelta): boolean
+  /** one lookup per socket written: this runs once per registered socket per broadcast */
+  recipient(id: string): PeersRecipient | undefined
   chunk?: number
 }
 
@@ -85,12 +91,11 @@ export class PeersBroadcast {
       const current = this.#queue[0]
       const end = Math.min(current.ids.length, this.#offset + budget)
       for (let i = this.#offset; i < end; i++) {
-        const id = current.ids[i]
-        const socket = this.#init.socket(id)
-        if (socket?.connected === true && this.#init.hold?.(id, current.delta) !== true) {
+        const recipient = this.#init.recipient(current.ids[i])
+        if (recipient?.socket.connected === true && recipient.holdDelta?.(current.delta) !== true) {
           // engine.io writes the pre-encoded frame as is on websockets (what
           // socket.io's own broadcast hands it) and encodes `data` otherwise
-          socket.conn.write(current.data, { wsPreEncodedFrame: current.frame } as unknown as { compress: boolean })
+          recipient.socket.conn.write(current.data, { wsPreEncodedFrame: current.frame } as unknown as { compress: boolean })
         }
       }
       budget -= end - this.#offset

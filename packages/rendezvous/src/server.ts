@@ -112,7 +112,7 @@ type Ack = (...args: unknown[]) => void
 /** An engine.io connection as its 'connection' event hands it over (before releaseUpgradeRequest). */
 interface EngineConnection {
   request: IncomingMessage
-  once(event: 'close', listener: (this: EngineConnection) => void): unknown
+  on(event: 'close', listener: (this: EngineConnection) => void): unknown
 }
 
 /** The client address of a connection, and whether it was within its address's socket limit when it opened. */
@@ -139,8 +139,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #reclaim: MemoryReclaim
   readonly #peersBroadcast = new PeersBroadcast({
     members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
-    socket: (id) => this.#io?.of('/').sockets.get(id),
-    hold: (id, delta) => this.#sessions.get(id)?.holdDelta(delta) === true
+    recipient: (id) => this.#sessions.get(id)
   })
   readonly #dials: DialRouter
   /** what may be queued for one socket (see outgoing-backlog.ts) */
@@ -639,7 +638,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       this.#logger.warn({ from: request.socket?.remoteAddress }, 'a connection came with X-Forwarded-For, which is ignored without --trusted-proxies: behind a load balancer, set --trusted-proxies or every client counts as the balancer against the per-IP limits')
     }
     this.#connectionIps.set(conn, { ip, admitted: this.#perIp.opened(ip) })
-    conn.once('close', this.#onEngineClose)
+    // 'on', not 'once': engine.io emits 'close' once, and 'once' would wrap the shared handler in a closure per socket
+    conn.on('close', this.#onEngineClose)
   }
 
   /** shared by every connection (`this` is the connection): no closure per socket */

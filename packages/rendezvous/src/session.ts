@@ -52,11 +52,13 @@ export class Session implements DialEnd {
   readonly joinBucket: TokenBucket
   /** registrations of new addresses and leaves: each is broadcast to every peer */
   readonly churnBucket: TokenBucket
-  readonly dialBucket: TokenBucket
-  /** `ERR_DIAL_NOT_FOUND` answers to stray data frames (`strayReplyRate`) */
-  readonly strayBucket: TokenBucket
   /** every request event (`ss-join`, `ss-leave`, `ss-dial`), joined or not */
   readonly requestBucket: TokenBucket
+  readonly #limits: RendezvousLimits
+  // made on first use: most peers never dial, nearly none sends stray frames,
+  // and an idle peer's memory is what a full server is made of
+  #dialBucket?: TokenBucket
+  #strayBucket?: TokenBucket
   /** requests refused in a row by `requestBucket` (the first is answered, the rest dropped) */
   requestsRefused = 0
   /** what the server has queued for this socket (see outgoing-backlog.ts) */
@@ -70,8 +72,8 @@ export class Session implements DialEnd {
   pendingJoinAnswers = 0
   /** `ws-peers` held until the pending join answers are out */
   heldDeltas?: PeersDelta[]
-  /** peer ids this socket made a verified one-request join for (created on first use) */
-  #oneRequestJoins?: Set<string>
+  /** peer ids this socket made a verified one-request join for: nearly always one, held as a string until there is a second */
+  #oneRequestJoins?: string | Set<string>
 
   /**
    * @param backlogBounds past these the socket is cut: `onOverflow` is called once
@@ -80,12 +82,22 @@ export class Session implements DialEnd {
     this.id = socket.id
     this.socket = socket
     this.protocol = handshakeProtocol(socket)
+    this.#limits = limits
     this.joinBucket = new TokenBucket(limits.joinRate, limits.joinBurst)
     this.churnBucket = new TokenBucket(limits.churnRate, limits.churnBurst)
-    this.dialBucket = new TokenBucket(limits.dialRate, limits.dialBurst)
-    this.strayBucket = new TokenBucket(limits.strayReplyRate, limits.strayReplyBurst)
     this.requestBucket = new TokenBucket(limits.requestRate, limits.requestBurst)
     this.backlog = new OutgoingBacklog<Session>(socket, backlogBounds, this as Session, onOverflow)
+  }
+
+  get dialBucket (): TokenBucket {
+    this.#dialBucket ??= new TokenBucket(this.#limits.dialRate, this.#limits.dialBurst)
+    return this.#dialBucket
+  }
+
+  /** `ERR_DIAL_NOT_FOUND` answers to stray data frames (`strayReplyRate`) */
+  get strayBucket (): TokenBucket {
+    this.#strayBucket ??= new TokenBucket(this.#limits.strayReplyRate, this.#limits.strayReplyBurst)
+    return this.#strayBucket
   }
 
   get registered (): boolean {
@@ -119,12 +131,19 @@ export class Session implements DialEnd {
 
   /** True once this socket made a verified one-request join (signed over its id) for `peerId`: that signature would verify again. */
   madeOneRequestJoin (peerId: string): boolean {
-    return this.#oneRequestJoins?.has(peerId) === true
+    const made = this.#oneRequestJoins
+    return typeof made === 'string' ? made === peerId : made?.has(peerId) === true
   }
 
   addOneRequestJoin (peerId: string): void {
-    this.#oneRequestJoins ??= new Set()
-    this.#oneRequestJoins.add(peerId)
+    const made = this.#oneRequestJoins
+    if (made == null || made === peerId) {
+      this.#oneRequestJoins = peerId
+    } else if (typeof made === 'string') {
+      this.#oneRequestJoins = new Set([made, peerId])
+    } else {
+      made.add(peerId)
+    }
   }
 
   addAddress (peerId: string, address: string): void {

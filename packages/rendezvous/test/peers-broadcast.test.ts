@@ -51,7 +51,7 @@ describe('PeersBroadcast', () => {
   it('writes one socket.io ws-peers packet, encoded once, to every member, a chunk per event-loop turn, skipping the disconnected', async () => {
     const written: Written[] = []
     const sockets = fakeSockets(600, written, new Set(['s7']))
-    const broadcast = new PeersBroadcast({ members: () => sockets.keys(), socket: id => sockets.get(id), chunk: 256 })
+    const broadcast = new PeersBroadcast({ members: () => sockets.keys(), recipient: id => { const socket = sockets.get(id); return socket == null ? undefined : { socket } }, chunk: 256 })
     const delta = { joined: ['/ip4/1.2.3.4/tcp/1/ws/p2p-websocket-star/p2p/Qm"x'], left: [] }
     broadcast.send(delta)
     assert.equal(written.length, 255, 'the first chunk synchronously (one member is disconnected)')
@@ -68,7 +68,7 @@ describe('PeersBroadcast', () => {
   it('a broadcast started while another runs is written after it, to each socket in order; stop drops the rest', async () => {
     const written: Written[] = []
     const sockets = fakeSockets(300, written)
-    const broadcast = new PeersBroadcast({ members: () => sockets.keys(), socket: id => sockets.get(id), chunk: 100 })
+    const broadcast = new PeersBroadcast({ members: () => sockets.keys(), recipient: id => { const socket = sockets.get(id); return socket == null ? undefined : { socket } }, chunk: 100 })
     broadcast.send({ joined: ['a'], left: [] })
     broadcast.send({ joined: [], left: ['a'] })
     for (let i = 0; i < 6; i++) await tick()
