@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { getHeapSpaceStatistics } from 'node:v8'
-import { memoryReducingCollection } from './memory-reclaim.js'
+import { memoryReducingCollection } from './v8-internals.js'
 
 /**
  * `GET /debug/internals`: the server's internal counts, the process's active

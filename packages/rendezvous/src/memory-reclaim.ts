@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { memoryReducingCollection } from './v8-internals.js'
 import type { Logger } from 'pino'
 
 /**
@@ -130,30 +129,4 @@ export class MemoryReclaim {
     this.#init.logger.info({ rssBefore: before, rssAfter: after, pauseMs: Math.round(pauseMs) }, 'quiet: gave unused heap back to the OS')
     return true
   }
-}
-
-type GcFunction = (options?: { type?: 'major' | 'minor', execution?: 'sync' | 'async', flavor?: 'regular' | 'last-resort' }) => void
-
-let gcFunction: GcFunction | undefined
-
-/**
- * V8's `gc()` without starting node with `--expose-gc`: the flag is set
- * just long enough to create one context that has it (the main context
- * never gets it), then unset.
- */
-function exposedGc (): GcFunction {
-  if (gcFunction == null) {
-    setFlagsFromString('--expose-gc')
-    try {
-      gcFunction = runInNewContext('gc') as GcFunction
-    } finally {
-      setFlagsFromString('--no-expose-gc')
-    }
-  }
-  return gcFunction
-}
-
-/** One synchronous `CollectAllAvailableGarbage`: compacts, shrinks new space, releases pooled pages. */
-export function memoryReducingCollection (): void {
-  exposedGc()({ type: 'major', execution: 'sync', flavor: 'last-resort' })
 }
