@@ -117,6 +117,69 @@ describe('wsstar: no discovery announcement is lost around a join', { timeout: 3
     }
   })
 
+  it('a join of an earlier connection that fails late does not drop the ws-peers held for the current join', async () => {
+    // Signing is made slow, so the first connection's join (signed over its
+    // socket id) goes out after that connection dropped and the socket came
+    // back: it reaches the stand-in server on the second connection, which
+    // refuses it (and the two-step join it falls back to) while the second
+    // connection's own join waits with a delta held for it.
+    const http = createServer()
+    const io = new SocketIoServer(http, { transports: ['websocket'] })
+    await new Promise<void>(resolve => { http.listen(0, '127.0.0.1', resolve) })
+    const port = (http.address() as AddressInfo).port
+    const others = await Promise.all([0, 1].map(async () => `${listenAddr(port)}/p2p/${peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()}`))
+    const [inSample, heldBack] = others
+    let connections = 0
+    let staleJoins = 0
+    io.on('connection', (socket) => {
+      const connection = ++connections
+      if (connection === 1) {
+        setTimeout(() => { socket.disconnect(true) }, 50)
+      } else {
+        setTimeout(() => { socket.emit(Event.PEERS, { joined: [heldBack], left: [] }) }, 10)
+      }
+      socket.on(Event.JOIN, (_address: string, data: { sid?: string }, ack: (err: unknown, result?: unknown) => void) => {
+        if (data?.sid === socket.id) {
+          ack(null, { peers: [inSample], window: DEFAULT_WINDOW_BYTES, maxFrame: MAX_FRAME_BYTES, verified: true })
+        } else if (data?.sid != null) {
+          staleJoins++
+          ack({ code: 'ERR_CHALLENGE_EXPIRED', message: 'signed for another socket id' })
+        } else {
+          ack({ code: 'ERR_RATE_LIMITED', message: 'slow down' })
+        }
+      })
+    })
+    const key = await generateKeyPair('Ed25519')
+    let signs = 0
+    const slowKey = Object.create(key, {
+      sign: {
+        value: async (data: Uint8Array) => {
+          const n = ++signs
+          const signature = await key.sign(data)
+          // the first connection's signature comes back once the second
+          // connection's join waits for its own, which takes longer still
+          await new Promise(resolve => setTimeout(resolve, n === 1 ? 400 : 800))
+          return signature
+        }
+      }
+    })
+    const node = await createNode({ listen: [listenAddr(port)], start: false, privateKey: slowKey, wsstar: { reconnect: { initialDelay: 20, maxDelay: 50 } } })
+    nodes.add(node)
+    const seen = new Set<string>()
+    node.services.discovery.addEventListener('peer', (evt) => { seen.add(evt.detail.multiaddrs[0].toString()) })
+    try {
+      await node.start()
+      await waitFor(() => seen.has(inSample), 5000)
+      await waitFor(() => seen.size === 2, 1000).catch(() => {})
+      assert.equal(staleJoins, 1, 'the first connection\'s join reached the second connection')
+      assert.deepEqual([...seen].sort(), [...others].sort())
+    } finally {
+      await node.stop()
+      nodes.delete(node)
+      await io.close()
+    }
+  })
+
   it('a node keeps the ws-peers that arrive while it joins: before the join answer, and right behind it in the same read', async () => {
     // a stand-in server that answers the join at once (the client is told not
     // to insist on the challenge) and wraps the answer in two deltas

@@ -5,7 +5,7 @@ import { yamux } from '@libp2p/yamux'
 import { webSocketStar } from '@wsstar/transport'
 import { createLibp2p } from 'libp2p'
 import type { Identify } from '@libp2p/identify'
-import type { ConnectionGater, Libp2p, Listener } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, Listener, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { WebSocketStarDiscovery, WebSocketStarInit, WebSocketStarListener, WebSocketStarTransport } from '@wsstar/transport'
 
@@ -17,6 +17,8 @@ export interface TestNodeOptions {
   start?: boolean
   /** merged over the default gater, which allows dialling private addresses */
   connectionGater?: ConnectionGater
+  /** the node's identity; default: a new Ed25519 key */
+  privateKey?: PrivateKey
 }
 
 /** A real libp2p node: wsstar transport + discovery, noise, yamux, identify, ping. */
@@ -24,6 +26,7 @@ export async function createNode (options: TestNodeOptions = {}): Promise<TestNo
   const wsstar = webSocketStar({ reconnect: { initialDelay: 100, maxDelay: 2000 }, ...options.wsstar })
   return createLibp2p({
     start: options.start ?? true,
+    ...(options.privateKey != null ? { privateKey: options.privateKey } : {}),
     addresses: { listen: options.listen ?? [] },
     transports: [wsstar.transport],
     connectionEncrypters: [noise()],

@@ -309,10 +309,12 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
           this.#peers(delta.joined, delta.left)
         }
       }, (err: Error) => {
-        this.#heldDeltas = []
+        // a join of an earlier connection can fail late (its signature came
+        // back after a reconnect): what is held belongs to the current one
         if (session !== this.#session || this.status === 'closed') {
           return
         }
+        this.#heldDeltas = []
         this.#log.error('join at %s failed - %e', this.url, err)
         this.lastError = err
         // drop the socket; onDisconnect schedules the retry with this error
