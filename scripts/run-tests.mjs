@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Runs every test: node:test files of all packages and test/, then the mocha-based
-// @libp2p/interface-compliance-tests suites. Ends with one `N passed, N failed, N skipped`
+// @libp2p/interface-compliance-tests suites (`run-tests.mjs DIR...`: the tests of those
+// workspaces only, e.g. `packages/rendezvous`, what a workspace's own `test` script runs;
+// `run-tests.mjs FILE.js...`: those compiled files). Ends with one `N passed, N failed, N skipped`
 // line over both runners, so CI sees the whole picture. Suites skipped for a missing system
 // component (test/helpers/system-components.ts) write their line to WSSTAR_SKIP_LOG; the
 // summary lists them and counts each as one skipped.
 import { spawn } from 'node:child_process'
-import { existsSync, globSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, globSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const major = Number(process.versions.node.split('.')[0])
@@ -37,12 +39,20 @@ function count (out, re) {
   return m == null ? 0 : Number(m[1])
 }
 
-const nodeGlobs = ['packages/*/dist/test/**/*.test.js', 'test/dist/**/*.test.js']
+/** workspace folder -> where its compiled node:test files are */
+const testGlobs = { 'packages/protocol': 'packages/protocol/dist/test/**/*.test.js', 'packages/rendezvous': 'packages/rendezvous/dist/test/**/*.test.js', 'packages/transport': 'packages/transport/dist/test/**/*.test.js', test: 'test/dist/**/*.test.js' }
 // tests that measure throughput against a figure taken in the same test run alone, after the
 // rest: on a 2-core box a neighbouring test's CPU burn would weigh on one figure and not the other
 const solo = new Set(['test/dist/hostile/abuse.test.js'])
-const only = process.argv.slice(2)
-const files = only.length > 0 ? only : nodeGlobs.flatMap(g => globSync(g, { cwd: root })).sort()
+// arguments are relative to where this was started (a workspace's `test` script runs in it)
+const args = process.argv.slice(2).map(a => relative(root, resolve(a)) || '.')
+const dirs = args.filter(a => existsSync(join(root, a)) && statSync(join(root, a)).isDirectory())
+const only = args.filter(a => !dirs.includes(a))
+for (const dir of dirs) {
+  if (testGlobs[dir] == null && dir !== '.') throw new Error(`${dir}: not a workspace with tests (${Object.keys(testGlobs).join(', ')})`)
+}
+const workspaces = dirs.length === 0 || dirs.includes('.') ? Object.keys(testGlobs) : dirs
+const files = only.length > 0 ? only : workspaces.flatMap(w => globSync(testGlobs[w], { cwd: root })).sort()
 const shared = files.filter(f => !solo.has(f))
 const alone = files.filter(f => solo.has(f))
 const concurrency = process.env.WSSTAR_TEST_CONCURRENCY ?? 2
@@ -65,7 +75,7 @@ for (const [list, n] of [[shared, concurrency], [alone, 1]]) {
 }
 
 const complianceDir = join(root, 'test/dist/compliance')
-if (only.length === 0 && existsSync(complianceDir)) {
+if (only.length === 0 && workspaces.includes('test') && existsSync(complianceDir)) {
   const specs = readdirSync(complianceDir).filter(f => f.endsWith('.spec.js')).map(f => join('test/dist/compliance', f))
   if (specs.length > 0) {
     const mocha = join(root, 'node_modules/mocha/bin/mocha.js')
