@@ -13,6 +13,7 @@ import type { RedisPeerRegistry } from './redis-peer-registry.js'
 import type { Rejections } from './rejections.js'
 import type { Relay } from './relay.js'
 import type { Session } from './session.js'
+import type { ShutdownGuard } from './shutdown-guard.js'
 import type { DialResult, PeersDelta, WireError } from '@wsstar/protocol'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -75,7 +76,8 @@ export interface ClusterLinkInit {
   rejections: Rejections
   limits: RendezvousLimits
   logger: Logger
-  isShuttingDown(): boolean
+  /** dial requests from other replicas are refused once the server is stopping */
+  shutdown: ShutdownGuard
   /** `peerId` of local socket `socketId` re-joined on another node: end it here (ERR_REPLACED) */
   evict(socketId: string, peerId: string): void
   /** another node's discovery delta: send it to this node's registered sockets */
@@ -110,7 +112,7 @@ export class ClusterLink {
       rejections: init.rejections,
       limits: init.limits,
       dialLimit: init.dialLimit,
-      isShuttingDown: () => init.isShuttingDown() || this.#closed
+      isShuttingDown: () => init.shutdown.stopping || this.#closed
     })
   }
 

@@ -10,6 +10,7 @@ import type { RendezvousLimits } from './options.js'
 import type { PeerRecord, PeerRegistry } from './peer-registry.js'
 import type { Relay } from './relay.js'
 import type { Session } from './session.js'
+import type { ShutdownGuard } from './shutdown-guard.js'
 import type { DialResult, WireError } from '@wsstar/protocol'
 
 export interface DialRouterInit {
@@ -18,7 +19,8 @@ export interface DialRouterInit {
   relay: Relay
   limits: RendezvousLimits
   metrics: RendezvousMetrics
-  isShuttingDown(): boolean
+  /** refuses dials once the server is stopping */
+  shutdown: ShutdownGuard
   /** cluster mode: dials to peers held by other nodes */
   cluster?: DialRouterCluster
   /** dials per socket, shared with the cluster link */
@@ -64,9 +66,7 @@ export class DialRouter {
 
   async #dial (session: Session, from: unknown, to: unknown): Promise<DialResult> {
     const { limits, metrics, relay } = this.#init
-    if (this.#init.isShuttingDown()) {
-      throw new WsStarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down')
-    }
+    this.#init.shutdown.check()
     if (!session.dialBucket.take()) {
       metrics.limitHit(LIMIT_NAMES.dialRate)
       throw new WsStarError(ErrorCode.RATE_LIMITED, 'too many dial requests; slow down')

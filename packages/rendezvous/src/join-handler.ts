@@ -9,6 +9,7 @@ import type { JoinServerRule } from './join-server-rule.js'
 import type { Membership } from './membership.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { Session } from './session.js'
+import type { ShutdownGuard } from './shutdown-guard.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { JoinChallenge, JoinResult, WebSocketStarAddress } from '@wsstar/protocol'
 
@@ -24,7 +25,8 @@ export interface JoinHandlerInit {
   /** longest address string a join may register (`max-address-length`) */
   maxAddressLength: number
   metrics: RendezvousMetrics
-  isShuttingDown(): boolean
+  /** refuses joins once the server is stopping, before and after verification */
+  shutdown: ShutdownGuard
   /** Ed25519 verification (a worker pool's); default: on this thread */
   verify?: Ed25519Verifier
   /** RSA and secp256k1 verification (a worker pool's); default: on this thread */
@@ -81,7 +83,7 @@ export class JoinHandler {
   }
 
   async #join (session: Session, address: unknown, data: unknown): Promise<JoinChallenge | JoinResult> {
-    this.#checkRunning()
+    this.#init.shutdown.check()
     const proof = this.#takeProof(session, address, data)
     // #takeProof checked the verification budget before it took the nonce
     if (proof != null) {
@@ -181,7 +183,7 @@ export class JoinHandler {
       throw new WsStarError(ErrorCode.INVALID_SIGNATURE, 'the join signature does not verify')
     }
     onVerified?.()
-    this.#checkRunning()
+    this.#init.shutdown.check()
     if (!session.connected) {
       throw new WsStarError(ErrorCode.PEER_GONE, 'the socket disconnected during the join')
     }
@@ -231,12 +233,6 @@ export class JoinHandler {
   /** join signatures being verified now */
   get verifying (): number {
     return this.#verifying
-  }
-
-  #checkRunning (): void {
-    if (this.#init.isShuttingDown()) {
-      throw new WsStarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down')
-    }
   }
 
   #checkLength (sent: string): void {

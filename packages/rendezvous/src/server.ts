@@ -28,6 +28,7 @@ import { SignaturePool } from './signature-pool.js'
 import { Relay } from './relay.js'
 import { serverAddresses } from './server-addresses.js'
 import { Session, handshakeProtocol } from './session.js'
+import { SHUTTING_DOWN, ShutdownGuard } from './shutdown-guard.js'
 import { readTlsCredentials } from './tls-credentials.js'
 import { terminate } from './outgoing-backlog.js'
 import { keepHandshakeAuth, releaseUpgradeRequest } from './upgrade-request.js'
@@ -162,7 +163,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   #startedAt = 0
   #starting?: Promise<void>
   #stopping?: Promise<void>
-  #shuttingDown = false
+  readonly #shutdown = new ShutdownGuard()
   /** cluster mode (options.cluster): Redis registry, sharded adapter, node-to-node link */
   readonly #cluster?: ClusterMode
   readonly #link?: ClusterLink
@@ -241,14 +242,13 @@ class WsStarRendezvousServer implements RendezvousServer {
       logger: this.#logger,
       onCapped: () => { this.#metrics.limitHit(LIMIT_NAMES.peersBatchMax) }
     })
-    const isShuttingDown = (): boolean => this.#shuttingDown
     const dialLimit = new DialLimit(limits, this.#metrics)
     this.#link = this.#cluster?.link({
       sessions: this.#sessions,
       relay: this.#relay,
       rejections: this.#rejections,
       limits,
-      isShuttingDown,
+      shutdown: this.#shutdown,
       evict: (socketId, peerId) => { this.#membership.evict(socketId, peerId) },
       onPeers: (delta) => { this.#peersBroadcast.send(delta) },
       dialLimit
@@ -276,7 +276,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       servers: joinServers,
       maxAddressLength: limits.maxAddressLength,
       metrics: this.#metrics,
-      isShuttingDown,
+      shutdown: this.#shutdown,
       verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey),
       verifyKey: async (publicKey, message, signature) => await this.#verifier.verifyKey(publicKey, message, signature),
       maxPendingVerifications: limits.maxPendingVerifications,
@@ -290,7 +290,7 @@ class WsStarRendezvousServer implements RendezvousServer {
         limits,
         logger: this.#logger,
         metrics: this.#metrics,
-        isShuttingDown,
+        shutdown: this.#shutdown,
         servers: joinServers,
         isV2Peer: async (peerId) => (await this.#registry.get(peerId)) != null,
         v2Peers: () => this.#membership.localPeers,
@@ -308,7 +308,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       relay: this.#relay,
       limits,
       metrics: this.#metrics,
-      isShuttingDown,
+      shutdown: this.#shutdown,
       cluster: this.#link,
       dialLimit
     })
@@ -500,7 +500,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   }
 
   async #stop (): Promise<void> {
-    this.#shuttingDown = true
+    this.#shutdown.begin()
     this.#reclaim.stop()
     if (this.#starting != null) {
       await this.#starting.catch(() => {})
@@ -517,7 +517,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     const graceMs = this.#options.limits.shutdownGraceMs
     this.#logger.info({ graceMs, dials: this.#relay.dials.size }, 'stopping')
     // local: in a cluster the adapter would reach the sockets of every node
-    io.local.emit(Event.SHUTDOWN, { code: ErrorCode.SHUTTING_DOWN, message: 'the server is shutting down', graceMs })
+    io.local.emit(Event.SHUTDOWN, { ...SHUTTING_DOWN, graceMs })
     // the listener stays open while dials drain: /health answers 503, so a load balancer
     // takes this node out of rotation on its own checks, and new sockets are refused
     // with ERR_SHUTTING_DOWN rather than by a closed port
@@ -575,7 +575,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   #health (): Health {
     return {
       // a replica without Redis cannot find or reach the rest of the cluster: a balancer stops sending it peers
-      status: this.#shuttingDown ? 'stopping' : this.#cluster?.degraded === true ? 'degraded' : 'ok',
+      status: this.#shutdown.stopping ? 'stopping' : this.#cluster?.degraded === true ? 'degraded' : 'ok',
       peers: this.#membership.localPeers,
       sockets: this.#sessions.size,
       dials: this.#relay.dials.size,
@@ -652,8 +652,8 @@ class WsStarRendezvousServer implements RendezvousServer {
 
   /** undefined: let the socket in; otherwise why not, as a socket.io connect error with data. */
   #admit (socket: Socket): (Error & { data: { code: ErrorCode, message: string } }) | undefined {
-    if (this.#shuttingDown) {
-      return connectError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down')
+    if (this.#shutdown.stopping) {
+      return connectError(SHUTTING_DOWN.code, SHUTTING_DOWN.message)
     }
     if (this.#sessions.size + (this.#legacy?.sockets ?? 0) >= this.#options.limits.maxSockets) {
       this.#metrics.limitHit(LIMIT_NAMES.maxSockets)

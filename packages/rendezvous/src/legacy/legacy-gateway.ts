@@ -6,6 +6,7 @@ import { terminate } from '../outgoing-backlog.js'
 import { TokenBucket } from '../token-bucket.js'
 import { upgradeHost } from '../upgrade-request.js'
 import type { JoinServerRule } from '../join-server-rule.js'
+import type { ShutdownGuard } from '../shutdown-guard.js'
 import { parseLegacyAddress, parseLegacyKey, verifyLegacySignature } from './legacy-keys.js'
 import type { RendezvousLimits } from '../options.js'
 import type { KeyObject } from 'node:crypto'
@@ -139,7 +140,8 @@ export interface LegacyGatewayInit {
   limits: RendezvousLimits
   logger: Logger
   metrics: { registry: Registry, limitHit(limit: string): void }
-  isShuttingDown(): boolean
+  /** requests are refused once the server is stopping */
+  shutdown: ShutdownGuard
   /** which server a join may name, as for wsstar/2 joins */
   servers: JoinServerRule
   /** is this peer id registered by a wsstar/2 socket (cross-population dials) */
@@ -362,7 +364,7 @@ export class LegacyGateway {
 
   #join (session: LegacySession, address: unknown, keyOrSignature: unknown, ack: Ack): void {
     const { limits } = this.#init
-    if (this.#init.isShuttingDown()) {
+    if (this.#init.shutdown.stopping) {
       ack(LEGACY_ERRORS.SHUTDOWN)
       return
     }
@@ -590,7 +592,7 @@ export class LegacyGateway {
 
   async #dial (session: LegacySession, from: unknown, to: unknown, dialId: unknown, ack: Ack): Promise<void> {
     const { limits } = this.#init
-    if (this.#init.isShuttingDown()) {
+    if (this.#init.shutdown.stopping) {
       ack(LEGACY_ERRORS.SHUTDOWN)
       return
     }
