@@ -55,6 +55,16 @@ const TABLE: Readonly<Record<keyof RendezvousLimits, LimitSpec>> = {
   maxSockets: { name: 'max-sockets', unit: 'count', default: 100_000, min: 1, max: 1e9, description: 'connected sockets (refused at connect with `ERR_LIMIT_EXCEEDED`)' },
   // a NAT or a campus gateway puts many honest peers behind one address; an
   // attacker's address gets no more than this many sockets and joins
+  // every socket is a file descriptor: near the process's open-file limit
+  // the kernel would refuse accepts and clients would see a broken websocket
+  fdReserve: {
+    name: 'fd-reserve',
+    unit: 'count',
+    default: 256,
+    min: 16,
+    max: 1e6,
+    description: 'file descriptors kept free below the process\'s open-file limit (read at start, logged): once the connections reach the limit less this, more are refused at connect with `ERR_LIMIT_EXCEEDED`'
+  },
   maxSocketsPerIp: {
     name: 'max-sockets-per-ip',
     unit: 'count',

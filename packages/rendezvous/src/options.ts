@@ -26,6 +26,13 @@ export interface RendezvousLimits {
    */
   maxSockets: number
   /**
+   * file descriptors kept free below the process's open-file limit (read at
+   * start, logged): once the connections reach the limit less this, more are
+   * refused at connect with ERR_LIMIT_EXCEEDED
+   * @default 256
+   */
+  fdReserve: number
+  /**
    * connections from one client address (an IPv4 address, an IPv6 /64; see
    * `trustedProxies`); the one over it is refused at connect with ERR_LIMIT_EXCEEDED
    * @default 256

@@ -12,6 +12,7 @@ import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
 import { JoinServerRule } from './join-server-rule.js'
+import { openFileLimit, socketCeiling } from './open-file-limit.js'
 import { MemoryReclaim } from './memory-reclaim.js'
 import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
@@ -151,6 +152,8 @@ class WsStarRendezvousServer implements RendezvousServer {
   /** engine.io connection -> its client address (client-ip.ts) */
   readonly #connectionIps = new WeakMap<object, ConnectionIp>()
   #warnedForwardedFor = false
+  /** engine.io connections past which sockets are refused: the open-file limit less fd-reserve (open-file-limit.ts) */
+  #socketCeiling = Infinity
   #http?: HttpServer
   /** the operator endpoints' own listener (adminPort) */
   #admin?: HttpServer
@@ -476,6 +479,13 @@ class WsStarRendezvousServer implements RendezvousServer {
     if (this.#options.announce.length === 0 && !isLoopback(host)) {
       this.#logger.warn('no --announce: joins are checked against the Host header the client sent, which a relaying server can write; announce the public address(es) of a public server')
     }
+    const fileLimit = openFileLimit()
+    this.#socketCeiling = socketCeiling(fileLimit, this.#options.limits.fdReserve)
+    this.#logger.info({ openFileLimit: fileLimit ?? null, socketCeiling: Number.isFinite(this.#socketCeiling) ? this.#socketCeiling : null, maxSockets: this.#options.limits.maxSockets },
+      fileLimit == null ? 'open-file limit unknown: sockets are bounded by max-sockets only' : `open-file limit ${fileLimit}: up to ${this.#socketCeiling} connections (fd-reserve ${this.#options.limits.fdReserve})`)
+    if (this.#socketCeiling < this.#options.limits.maxSockets) {
+      this.#logger.warn({ openFileLimit: fileLimit, maxSockets: this.#options.limits.maxSockets }, `max-sockets is above what the open-file limit allows: connections past ${this.#socketCeiling} are refused with ERR_LIMIT_EXCEEDED (raise the limit, e.g. LimitNOFILE= or ulimit -n, or run more replicas)`)
+    }
     const admin = this.#admin == null ? undefined : `http://${hostPort(this.#options.adminHost, this.#adminPort ?? 0)}/`
     // what a client puts in its listen addresses, ready to copy
     const clientAddresses = this.#addresses.map(a => `${a.toString()}/p2p-websocket-star`)
@@ -658,6 +668,10 @@ class WsStarRendezvousServer implements RendezvousServer {
     if (this.#sessions.size + (this.#legacy?.sockets ?? 0) >= this.#options.limits.maxSockets) {
       this.#metrics.limitHit(LIMIT_NAMES.maxSockets)
       return connectError(ErrorCode.LIMIT_EXCEEDED, 'this server has reached its socket limit')
+    }
+    if ((this.#io?.engine.clientsCount ?? 0) > this.#socketCeiling) {
+      this.#metrics.limitHit(LIMIT_NAMES.fdReserve)
+      return connectError(ErrorCode.LIMIT_EXCEEDED, 'this server is near its open-file limit')
     }
     if (this.#connectionIps.get(socket.conn)?.admitted === false) {
       this.#metrics.limitHit(LIMIT_NAMES.maxSocketsPerIp)

@@ -29,6 +29,8 @@ export interface ServerProcessOptions {
    * of the way (every client of this suite connects from 127.0.0.1)
    */
   defaultPerIpLimits?: boolean
+  /** run the server under this open-file limit (`ulimit -n`, through bash) */
+  openFileLimit?: number
 }
 
 /** Per-IP limits out of the way: `args` given after these still win (the last flag counts). */
@@ -78,9 +80,11 @@ export async function spawnServer (args: string[] = [], options: ServerProcessOp
   const adminPort = await freePort()
   // HOSTILE_SERVER_NODE_ARGS: extra node flags for every server, e.g. --cpu-prof to see where the time goes
   const extra = (process.env.HOSTILE_SERVER_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
-  const child = spawn(process.execPath, [...extra, ...(options.nodeArgs ?? []), CLI, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', options.logLevel ?? 'info', ...(options.defaultPerIpLimits === true ? [] : RAISED_PER_IP_LIMITS), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+  const command = [process.execPath, ...extra, ...(options.nodeArgs ?? []), CLI, '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--log-level', options.logLevel ?? 'info', ...(options.defaultPerIpLimits === true ? [] : RAISED_PER_IP_LIMITS), ...args]
+  const child = options.openFileLimit == null
+    ? spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    // exec: the server is bash's process itself, so signals reach it
+    : spawn('bash', ['-c', `ulimit -n ${options.openFileLimit} && exec "$@"`, 'bash', ...command], { stdio: ['ignore', 'pipe', 'pipe'] })
   const base = `http://127.0.0.1:${port}`
   const admin = `http://127.0.0.1:${adminPort}`
   let partial = ''
