@@ -130,6 +130,54 @@ export class CliServer {
   }
 }
 
+const FLOOR_PATH = join(rootDir, 'bench', 'lib', 'socketio-floor.mjs')
+
+/**
+ * The bare socket.io server of socketio-floor.mjs, in a child process of its
+ * own, driven like a CliServer (its /health and /metrics on the one port).
+ */
+export class FloorServer extends CliServer {
+  constructor ({ execArgv = [], verbose = false } = {}) {
+    super({ execArgv, verbose, name: 'socket.io floor' })
+  }
+
+  get commandLine () {
+    return `node bench/lib/socketio-floor.mjs (socket.io 4, acks only; node ${[...CLI_NODE_FLAGS, ...this.execArgv].join(' ')})`
+  }
+
+  async start () {
+    this.port = await freePort()
+    this.adminPort = this.port
+    // the CLI's node flags too: the same V8 heap settings as the server it is set against
+    this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, FLOOR_PATH, String(this.port)], {
+      stdio: ['ignore', this.verbose ? 'inherit' : 'ignore', 'pipe']
+    })
+    return await this.#started()
+  }
+
+  async #started () {
+    this.pid = this.process.pid
+    this.exited = false
+    this.exitPromise = new Promise(resolve => this.process.once('exit', (code, signal) => { this.exited = true; resolve({ code, signal }) }))
+    process.once('exit', () => { try { this.process.kill('SIGKILL') } catch {} })
+    this.process.stderr.setEncoding('utf8')
+    this.process.stderr.on('data', (text) => { this.stderrTail.push(...text.split('\n').filter(Boolean)) })
+    const deadline = Date.now() + 20_000
+    while (true) {
+      if (this.exited) throw new Error(`${this.name} exited on start: ${this.stderrTail.join('\n')}`)
+      try {
+        await this.health()
+        break
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`${this.name} not answering /health: ${err.message}`)
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+    }
+    this.url = `http://127.0.0.1:${this.port}`
+    return this
+  }
+}
+
 /**
  * Samples a CliServer while `fn` runs: event-loop lag (via /metrics) and RSS
  * every `intervalMs`. Returns { result, samples }.

@@ -11,7 +11,7 @@
 
 import { availableParallelism } from 'node:os'
 import { spawnChild } from '../lib/child.mjs'
-import { CliServer, sampling } from '../lib/cli-server.mjs'
+import { CliServer, FloorServer, sampling } from '../lib/cli-server.mjs'
 import { fmt, table } from '../lib/format.mjs'
 import { median, percentile } from '../lib/stats.mjs'
 
@@ -47,9 +47,15 @@ export async function run (ctx) {
   const cfg = { ...config(ctx), joinMode: ctx.options.joinMode ?? 'socket' }
   if (ctx.options.runs != null) cfg.ramps = ctx.options.runs
   const ramps = []
+  const floorRamps = []
+  // each wsstar ramp is followed by one against the bare socket.io floor
+  // (same clients, same Node, a server that only acks): the ratio of the two
+  // is the figure machine load moves least
   for (let i = 0; i < cfg.ramps; i++) {
     if (cfg.ramps > 1) ctx.log(`  ramp ${i + 1} of ${cfg.ramps}`)
     ramps.push(await rampOnce(ctx, cfg))
+    ctx.log('  the same ramp against the bare socket.io floor')
+    floorRamps.push(await rampOnce(ctx, { ...cfg, idleMs: 2000 }, () => new FloorServer({ execArgv: ctx.relayExecArgv, verbose: ctx.verbose })))
   }
   const byJoins = [...ramps].sort((a, b) => a.joinsPerSec - b.joinsPerSec)
   const result = { ...byJoins[Math.floor((byJoins.length - 1) / 2)] }
@@ -67,11 +73,20 @@ export async function run (ctx) {
     joinErrors: r.joinErrors
   }))
   result.joinErrors = ramps.reduce((a, r) => a + r.joinErrors, 0)
+  result.floor = {
+    server: floorRamps[0].server,
+    joinsPerSec: median(floorRamps.map(r => r.joinsPerSec)),
+    serverCpuMsPerJoin: median(floorRamps.map(r => r.serverCpuMsPerJoin)),
+    joinErrors: floorRamps.reduce((a, r) => a + r.joinErrors, 0),
+    ramps: floorRamps.map(r => ({ joinsPerSec: r.joinsPerSec, serverCpuMsPerJoin: r.serverCpuMsPerJoin, loadCpuMsPerJoin: r.loadCpuMsPerJoin }))
+  }
+  // per pair of ramps run back to back, then the median of those ratios
+  result.floor.ratio = median(ramps.map((r, i) => r.joinsPerSec / floorRamps[i].joinsPerSec))
   return result
 }
 
-async function rampOnce (ctx, cfg) {
-  const server = await new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose }).start()
+async function rampOnce (ctx, cfg, makeServer = () => new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose })) {
+  const server = await makeServer().start()
   const kids = await startLoad(cfg.loadProcesses, ctx.verbose)
   try {
     // exactly cfg.peers in all: the first processes take the remainder
@@ -182,6 +197,8 @@ export function markdown (r) {
       ['socket.io connects/s (phase 1)', fmt(r.connectsPerSec, 0)],
       ['server CPU per connect', `${fmt(r.serverCpuMsPerConnect, 3)} ms`],
       [`**challenge joins/s** (phase 2: ${joinLabel})`, `**${fmt(r.joinsPerSec, 0)}**`],
+      ...(r.floor == null ? [] : [[`bare socket.io floor: joins/s (median of ${r.floor.ramps.length}; each ramp right after a wsstar one, same clients, a server that only acks) / its CPU per join`, `${fmt(r.floor.joinsPerSec, 0)} / ${fmt(r.floor.serverCpuMsPerJoin, 3)} ms`],
+        ['**wsstar joins/s vs the floor** (median of the per-pair ratios)', `**${fmt(r.floor.ratio, 2)}×** (ramp pairs: ${r.ramps.map((x, i) => `${fmt(x.joinsPerSec, 0)} / ${fmt(r.floor.ramps[i].joinsPerSec, 0)}`).join(', ')})`]]),
       ['server CPU per join (all its threads: event loop + signature verification; incl. discovery deltas during the ramp)', `${fmt(r.serverCpuMsPerJoin, 3)} ms (server process busy ${Math.round(r.serverCpuShareDuringJoins * 100)}% of one core)`],
       ...(r.loadCpuMsPerJoin == null || r.cpus == null ? [] : [['load processes\' CPU per join (sign, websocket, acks, samples)', `${fmt(r.loadCpuMsPerJoin, 3)} ms: server + clients ${fmt(r.serverCpuMsPerJoin + r.loadCpuMsPerJoin, 3)} ms per join, i.e. at most ${fmt(r.cpus * 1000 / (r.serverCpuMsPerJoin + r.loadCpuMsPerJoin), 0)} joins/s on the measuring machine's ${r.cpus} cores`]]),
       [mode === 'socket' ? 'join latency p50 / p99 (sign + request)' : 'join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
@@ -198,6 +215,7 @@ export function markdown (r) {
 export function targets (r) {
   return [
     { id: 'joins-per-sec', text: 'challenge joins/s, one server', value: r.joinsPerSec, limit: 2000, op: '>=', format: v => fmt(v, 0), valid: r.joinErrors === 0 },
+    ...(r.floor == null ? [] : [{ id: 'joins-vs-floor', text: 'challenge joins/s ≥ 0.8 × the bare socket.io floor (issue 19)', value: r.floor.ratio, limit: 0.8, op: '>=', format: v => `${fmt(v, 2)}×`, valid: r.joinErrors === 0 && r.floor.joinErrors === 0 }]),
     { id: 'rss-per-peer', text: `server RSS per idle joined peer at ${r.config.peers.toLocaleString('en')}`, value: r.rssPerJoinedPeer / 1024, limit: 20, op: '<=', format: v => `${fmt(v, 1)} KiB`, valid: r.joined > 0 }
   ]
 }
