@@ -1,6 +1,7 @@
 import { ErrorCode, Event, MAX_FRAME_BYTES, WsStarError } from '@wsstar/protocol'
 import { LIMIT_NAMES } from './limits.js'
 import type { Discovery } from './discovery.js'
+import type { HandshakeTimeout } from './handshake-timeout.js'
 import type { RendezvousMetrics } from './metrics.js'
 import type { RendezvousLimits } from './options.js'
 import type { PeerRecord, PeerRegistry } from './peer-registry.js'
@@ -20,8 +21,8 @@ export interface MembershipInit {
   limits: RendezvousLimits
   metrics: RendezvousMetrics
   logger: Logger
-  /** (re)starts the timer that disconnects a socket without registrations */
-  armHandshakeTimer(session: Session): void
+  /** the timer that disconnects a socket without registrations */
+  handshakeTimeout: HandshakeTimeout
   /** cluster mode: per-peer rooms and evictions on other nodes */
   cluster?: MembershipCluster
   /** the server addresses a join answer names in `cluster` (this server's, and every replica's in a cluster) */
@@ -114,10 +115,7 @@ export class Membership {
       }
       discovery.joined(address)
     }
-    if (session.handshakeTimer != null) {
-      clearTimeout(session.handshakeTimer)
-      session.handshakeTimer = undefined
-    }
+    this.#init.handshakeTimeout.stop(session)
     void session.socket.join(REGISTERED_ROOM)
     this.#init.cluster?.registered(session, peerId)
     discovery.startResample(session)
@@ -142,7 +140,7 @@ export class Membership {
     if (!session.registered && session.connected) {
       void session.socket.leave(REGISTERED_ROOM)
       this.#init.discovery.stopResample(session)
-      this.#init.armHandshakeTimer(session)
+      this.#init.handshakeTimeout.start(session)
     }
     await this.#init.registry.remove(peerId, session.id)
     return true
@@ -173,7 +171,7 @@ export class Membership {
       if (!old.registered) {
         void old.socket.leave(REGISTERED_ROOM)
         this.#init.discovery.stopResample(old)
-        this.#init.armHandshakeTimer(old)
+        this.#init.handshakeTimeout.start(old)
       }
     }
     this.#init.logger.debug({ peer: peerId, old: socketId, address: newAddress }, 'registration replaced')

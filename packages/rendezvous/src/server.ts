@@ -8,6 +8,7 @@ import { ClusterMode } from './cluster-mode.js'
 import { withDebugInternals } from './debug-internals.js'
 import { DialLimit, DialRouter } from './dial-router.js'
 import { Discovery } from './discovery.js'
+import { HandshakeTimeout } from './handshake-timeout.js'
 import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
@@ -136,6 +137,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #relay: Relay
   readonly #discovery: Discovery
   readonly #membership: Membership
+  readonly #handshakeTimeout: HandshakeTimeout
   readonly #joins: JoinHandler
   readonly #verifier: SignaturePool
   readonly #reclaim: MemoryReclaim
@@ -256,6 +258,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       onPeers: (delta) => { this.#peersBroadcast.send(delta) },
       dialLimit
     })
+    this.#handshakeTimeout = new HandshakeTimeout({ timeoutMs: limits.handshakeTimeoutMs, metrics: this.#metrics, logger: this.#logger })
     this.#membership = new Membership({
       cluster: this.#link,
       registry: this.#registry,
@@ -265,7 +268,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       limits,
       metrics: this.#metrics,
       logger: this.#logger,
-      armHandshakeTimer: (session) => { this.#armHandshakeTimer(session) },
+      handshakeTimeout: this.#handshakeTimeout,
       servers: () => this.#servers()
     })
     this.#verifier = new SignaturePool({ threads: limits.verifyThreads, logger: this.#logger })
@@ -693,7 +696,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       this.#logger.debug({ socket: session.id, auth: socket.handshake.auth }, 'socket did not state protocol wsstar/2 in its handshake')
     }
     keepHandshakeAuth(socket)
-    this.#armHandshakeTimer(session)
+    this.#handshakeTimeout.start(session)
     const on = this.#socketHandlers
     socket.on(Event.JOIN, on.join)
     socket.on(Event.LEAVE, on.leave)
@@ -859,21 +862,6 @@ class WsStarRendezvousServer implements RendezvousServer {
     })
   }
 
-  #armHandshakeTimer (session: Session): void {
-    if (session.handshakeTimer != null) {
-      clearTimeout(session.handshakeTimer)
-    }
-    session.handshakeTimer = setTimeout(() => {
-      session.handshakeTimer = undefined
-      if (session.connected && !session.registered) {
-        this.#metrics.limitHit(LIMIT_NAMES.handshakeTimeoutMs)
-        this.#logger.debug({ socket: session.id }, 'no join within the handshake timeout; disconnecting')
-        session.socket.disconnect(true)
-      }
-    }, this.#options.limits.handshakeTimeoutMs)
-    session.handshakeTimer.unref?.()
-  }
-
   #onDisconnect (session: Session, reason: string, description?: unknown): void {
     if (!session.connected) {
       return
@@ -885,7 +873,8 @@ class WsStarRendezvousServer implements RendezvousServer {
     }
     session.connected = false
     this.#sessions.delete(session.id)
-    session.clearTimers()
+    this.#handshakeTimeout.stop(session)
+    this.#discovery.stopResample(session)
     this.#challenges.clearSocket(session.id)
     this.#relay.dropSession(session, PEER_GONE)
     const cleanup = this.#membership.unregisterAll(session).catch((err: unknown) => {

@@ -66,7 +66,9 @@ export class Session implements DialEnd {
   connected = true
   /** verified joins of new addresses between their limit check and their registration */
   joinsInProgress = 0
+  /** the socket's deadline to register while it holds no registration: handshake-timeout.ts only */
   handshakeTimer?: ReturnType<typeof setTimeout>
+  /** the next fresh sample for a registered socket: Discovery only */
   resampleTimer?: ReturnType<typeof setTimeout>
   /** join requests whose answer is not sent yet: `ws-peers` wait for them */
   pendingJoinAnswers = 0
@@ -185,16 +187,5 @@ export class Session implements DialEnd {
     const held = this.heldDeltas
     this.heldDeltas = undefined
     return held
-  }
-
-  clearTimers (): void {
-    if (this.handshakeTimer != null) {
-      clearTimeout(this.handshakeTimer)
-      this.handshakeTimer = undefined
-    }
-    if (this.resampleTimer != null) {
-      clearTimeout(this.resampleTimer)
-      this.resampleTimer = undefined
-    }
   }
 }
