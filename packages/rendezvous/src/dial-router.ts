@@ -36,6 +36,13 @@ export interface DialRouterCluster {
   forwardsOf(session: Session): number
 }
 
+/** An accepted dial: what the caller's ack carries, and what must follow that ack at once. */
+export interface DialAnswer {
+  value: DialResult
+  /** sends what the relay held back on the new dial (Relay.open), right behind the ack */
+  afterAck(): void
+}
+
 /**
  * `ss-dial`: checks the caller owns `from` and `to` is online here, assigns
  * a dial id, asks the callee with `ss-incomming` and answers the caller once
@@ -52,12 +59,13 @@ export class DialRouter {
     this.#dialLimit = init.dialLimit
   }
 
-  async dial (session: Session, from: unknown, to: unknown): Promise<DialResult> {
+  async dial (session: Session, from: unknown, to: unknown): Promise<DialAnswer> {
     const started = performance.now()
     try {
       const result = await this.#dial(session, from, to)
       this.#init.metrics.dial('ok', (performance.now() - started) / 1000)
-      return result
+      const relay = this.#init.relay
+      return { value: result, afterAck: () => { relay.release(result.dialId) } }
     } catch (err) {
       this.#init.metrics.dial(err instanceof WsStarError ? err.code : ErrorCode.BAD_REQUEST)
       throw err

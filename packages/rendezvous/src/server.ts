@@ -112,6 +112,15 @@ export function createRendezvousServer (options: RendezvousServerOptions = {}): 
 
 type Ack = (...args: unknown[]) => void
 
+/** What a request handler resolves with: the value its ack carries (none: `ack(null)`), and what must follow the ack at once. */
+interface Answer {
+  value?: unknown
+  afterAck?: () => void
+}
+
+/** an answer without a value */
+const NO_VALUE: Answer = {}
+
 /** An engine.io connection as its 'connection' event hands it over (before releaseUpgradeRequest). */
 interface EngineConnection {
   request: IncomingMessage
@@ -720,7 +729,7 @@ class WsStarRendezvousServer implements RendezvousServer {
         if (session == null || !server.#withinRequestBudget(session, Event.JOIN, args)) return
         // ws-peers for this socket wait until the answer is out (Session.holdDelta)
         session.pendingJoinAnswers++
-        server.#request(session, Event.JOIN, args, true, async () => server.#joins.join(session, args[0], args[1]), undefined, () => {
+        server.#request(session, Event.JOIN, args, true, async () => ({ value: await server.#joins.join(session, args[0], args[1]) }), () => {
           const held = session.joinAnswered()
           if (held != null && session.connected) {
             for (const delta of held) {
@@ -732,15 +741,15 @@ class WsStarRendezvousServer implements RendezvousServer {
       leave (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
         if (session == null || !server.#withinRequestBudget(session, Event.LEAVE, args)) return
-        server.#request(session, Event.LEAVE, args, false, async () => { await server.#joins.leave(session, args[0]) })
+        server.#request(session, Event.LEAVE, args, false, async () => {
+          await server.#joins.leave(session, args[0])
+          return NO_VALUE
+        })
       },
       dial (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
         if (session == null || !server.#withinRequestBudget(session, Event.DIAL, args)) return
-        // right behind the ack: what the relay held back on the new dial (see Relay.open)
-        server.#request(session, Event.DIAL, args, true, async () => server.#dials.dial(session, args[0], args[1]), (result) => {
-          server.#relay.release((result as { dialId: string }).dialId)
-        })
+        server.#request(session, Event.DIAL, args, true, async () => await server.#dials.dial(session, args[0], args[1]))
       },
       // data plane: no acks, no promises, no per-frame allocation of our own;
       // cluster mode: frames of dials homed on another node go there
@@ -814,13 +823,13 @@ class WsStarRendezvousServer implements RendezvousServer {
   }
 
   /**
-   * Runs a request handler so nothing can throw out of it: the result or a
-   * `{ code, message }` error goes to the ack when there is one; requests
-   * that need an answer but came without an ack are dropped. `afterAck`
-   * runs right after a successful answer is emitted (even if the ack threw),
-   * `afterAnswer` after any answer (or none, for a dropped request).
+   * Runs a request handler so nothing can throw out of it: its answer's
+   * value or a `{ code, message }` error goes to the ack when there is one;
+   * requests that need an answer but came without an ack are dropped. The
+   * answer's `afterAck` runs right after its ack is emitted (even if the ack
+   * threw), `afterAnswer` after any answer (or none, for a dropped request).
    */
-  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<unknown>, afterAck?: (result: unknown) => void, afterAnswer?: () => void): void {
+  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<Answer>, afterAnswer?: () => void): void {
     const last = args[args.length - 1]
     let ack: Ack | undefined
     if (typeof last === 'function') {
@@ -832,21 +841,21 @@ class WsStarRendezvousServer implements RendezvousServer {
       afterAnswer?.()
       return
     }
-    let result: Promise<unknown>
+    let result: Promise<Answer>
     try {
       result = handler()
     } catch (err) {
       result = Promise.reject(err)
     }
-    result.then((value) => {
+    result.then((answer) => {
       try {
-        if (value === undefined) {
+        if (answer.value === undefined) {
           ack?.(null)
         } else {
-          ack?.(null, value)
+          ack?.(null, answer.value)
         }
       } finally {
-        afterAck?.(value)
+        answer.afterAck?.()
       }
     }, (err: unknown) => {
       const wire = this.#rejections.reject(err, event, session.id)
