@@ -1,12 +1,12 @@
 import { MAX_FRAME_BYTES } from '@wsstar/protocol'
+import { engineSocketOf, webSocketBufferedAmount, writeBufferLength } from './engine-io-internals.js'
+import type { EnginePacket, EngineSocket } from './engine-io-internals.js'
 import type { Socket } from 'socket.io'
 
 /**
  * What the server has queued for one socket and not yet handed to the
- * kernel, by what it costs the server's memory. The one module that reads
- * engine.io's and ws's internals for that: the engine.io socket's
- * `packetCreate` event and `writeBuffer`, its transport's websocket and
- * that websocket's `bufferedAmount` and `terminate`.
+ * kernel, by what it costs the server's memory: engine.io's write buffer
+ * and what its websocket holds, read through engine-io-internals.ts.
  *
  * engine.io queues every packet (acks, events, relayed frames, pings) in
  * its write buffer while the websocket still has the previous batch in
@@ -22,35 +22,6 @@ export const PACKET_COST = 256
 export const FRAME_COST = 2 * PACKET_COST + 64
 /** why a dial is reset when a data frame would take its receiver's queue past the bound (local and cross-replica alike) */
 export const NO_ROOM_FOR_DATA = 'the receiver has no room for more data on the server: the dial is reset'
-
-/** The engine.io socket (`socket.conn`) as seen here. */
-interface EngineSocket {
-  on(event: 'packetCreate', listener: (packet: { type: string, data?: unknown }) => void): unknown
-  /** packets not handed to the transport yet: a flush replaces it with an empty array */
-  writeBuffer: unknown[]
-  transport: unknown
-}
-
-/** The ws WebSocket under engine.io's websocket transport: only what is read here. */
-interface RawWebSocket {
-  bufferedAmount?: number
-  terminate?: () => void
-}
-
-function webSocketOf (socket: Socket): RawWebSocket | undefined {
-  return webSocketOfConn(socket.conn as unknown as EngineSocket)
-}
-
-function webSocketOfConn (conn: EngineSocket): RawWebSocket | undefined {
-  return (conn.transport as { socket?: RawWebSocket } | undefined)?.socket
-}
-
-/** Cuts the connection at once, without waiting for what is queued to drain (that may be never). */
-export function terminate (socket: Socket): void {
-  const ws = webSocketOf(socket)
-  socket.disconnect(true)
-  ws?.terminate?.()
-}
 
 /**
  * How many dials a socket may take part in so that a full window on every
@@ -97,7 +68,7 @@ export class OutgoingBacklog<Owner> {
     this.#bounds = bounds
     this.#owner = owner
     this.#onOverflow = onOverflow
-    this.#conn = socket.conn as unknown as EngineSocket
+    this.#conn = engineSocketOf(socket)
     // one listener per socket: a flush (engine.io hands its whole write
     // buffer to the websocket) is seen as an empty write buffer, not heard
     this.#conn.on('packetCreate', this.#onPacket)
@@ -105,7 +76,7 @@ export class OutgoingBacklog<Owner> {
 
   /** Forgets what a flush handed to the websocket (counted there by `bufferedAmount` from then on). */
   #flushed (): void {
-    if (this.#conn.writeBuffer.length === 0) {
+    if (writeBufferLength(this.#conn) === 0) {
       this.#data = 0
       this.#control = 0
     }
@@ -127,8 +98,7 @@ export class OutgoingBacklog<Owner> {
   }
 
   #queuedData (): number {
-    const amount = webSocketOfConn(this.#conn)?.bufferedAmount
-    return this.#data + (typeof amount === 'number' ? amount : 0)
+    return this.#data + webSocketBufferedAmount(this.#conn)
   }
 
   /** Cost of the queued packets that are not relayed frames (engine.io's write buffer only). */
@@ -137,7 +107,7 @@ export class OutgoingBacklog<Owner> {
     return this.#control
   }
 
-  readonly #onPacket = (packet: { type: string, data?: unknown }): void => {
+  readonly #onPacket = (packet: EnginePacket): void => {
     // emitted before the packet joins the write buffer
     this.#flushed()
     const data = packet.data

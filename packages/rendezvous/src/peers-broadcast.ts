@@ -1,4 +1,6 @@
 import { Event } from '@wsstar/protocol'
+import { engineSocketOf, writePreEncoded } from './engine-io-internals.js'
+import { textFrame } from './ws-internals.js'
 import type { PeersDelta } from '@wsstar/protocol'
 import type { Socket } from 'socket.io'
 
@@ -18,28 +20,6 @@ export interface PeersBroadcastInit {
   /** one lookup per socket written: this runs once per registered socket per broadcast */
   recipient(id: string): PeersRecipient | undefined
   chunk?: number
-}
-
-/**
- * A websocket text frame header (FIN, opcode 1, server to client so
- * unmasked) for a payload of `length` bytes (RFC 6455 §5.2).
- */
-export function textFrameHeader (length: number): Buffer {
-  if (length < 126) {
-    return Buffer.from([0x81, length])
-  }
-  if (length < 0x10000) {
-    const header = Buffer.alloc(4)
-    header[0] = 0x81
-    header[1] = 126
-    header.writeUInt16BE(length, 2)
-    return header
-  }
-  const header = Buffer.alloc(10)
-  header[0] = 0x81
-  header[1] = 127
-  header.writeBigUInt64BE(BigInt(length), 2)
-  return header
 }
 
 /**
@@ -68,7 +48,7 @@ export class PeersBroadcast {
     const data = `2${JSON.stringify([Event.PEERS, delta])}`
     // engine.io adds its MESSAGE type "4"
     const payload = Buffer.from(`4${data}`, 'utf8')
-    this.#queue.push({ ids: [...this.#init.members()], delta, data, frame: [Buffer.concat([textFrameHeader(payload.byteLength), payload])] })
+    this.#queue.push({ ids: [...this.#init.members()], delta, data, frame: [textFrame(payload)] })
     if (this.#timer == null) {
       this.#run()
     }
@@ -93,9 +73,7 @@ export class PeersBroadcast {
       for (let i = this.#offset; i < end; i++) {
         const recipient = this.#init.recipient(current.ids[i])
         if (recipient?.socket.connected === true && recipient.holdDelta?.(current.delta) !== true) {
-          // engine.io writes the pre-encoded frame as is on websockets (what
-          // socket.io's own broadcast hands it) and encodes `data` otherwise
-          recipient.socket.conn.write(current.data, { wsPreEncodedFrame: current.frame } as unknown as { compress: boolean })
+          writePreEncoded(engineSocketOf(recipient.socket), current.data, current.frame)
         }
       }
       budget -= end - this.#offset

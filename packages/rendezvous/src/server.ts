@@ -32,8 +32,9 @@ import { serverAddresses } from './server-addresses.js'
 import { Session, handshakeProtocol } from './session.js'
 import { SHUTTING_DOWN, ShutdownGuard } from './shutdown-guard.js'
 import { readTlsCredentials } from './tls-credentials.js'
-import { terminate } from './outgoing-backlog.js'
-import { keepHandshakeAuth, releaseUpgradeRequest } from './upgrade-request.js'
+import { terminate, terminateAll } from './engine-io-internals.js'
+import { keepHandshakeAuth } from './socket-io-internals.js'
+import { releaseUpgradeRequest } from './upgrade-request.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
 import type { ClusterStats } from './cluster-mode.js'
@@ -560,10 +561,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     io.local.disconnectSockets(true)
     void io.close().catch(() => {})
     const force = setTimeout(() => {
-      const clients = (io.engine as unknown as { clients: Record<string, { transport?: { socket?: { terminate?: () => void } } }> }).clients
-      for (const conn of Object.values(clients)) {
-        conn.transport?.socket?.terminate?.()
-      }
+      terminateAll(io.engine)
       http.closeAllConnections()
     }, FORCE_CLOSE_MS)
     await httpClosed

@@ -18,7 +18,7 @@ export type HandshakeProtocol = 'wsstar/2' | 'legacy' | 'unknown'
  * that do not state `wsstar/2` are accepted and marked `unknown`.
  */
 export function handshakeProtocol (socket: Socket): HandshakeProtocol {
-  if ((socket.conn as unknown as { protocol?: number }).protocol === 3) {
+  if (socket.conn.protocol === 3) {
     return 'legacy'
   }
   const auth: unknown = socket.handshake.auth

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Counter, Gauge } from 'prom-client'
 import { LIMIT_NAMES } from '../limits.js'
-import { terminate } from '../outgoing-backlog.js'
+import { engineSocketOf, terminate, webSocketBufferedAmount } from '../engine-io-internals.js'
 import { TokenBucket } from '../token-bucket.js'
 import { upgradeHost } from '../upgrade-request.js'
 import type { JoinServerRule } from '../join-server-rule.js'
@@ -130,9 +130,7 @@ class LegacySession {
 
   /** bytes queued on the server for this socket (engine.io write buffer + ws) */
   bufferedBytes (): number {
-    const ws = (this.socket.conn.transport as unknown as { socket?: { bufferedAmount?: number } }).socket
-    const amount = ws?.bufferedAmount
-    return this.unflushedBytes + (typeof amount === 'number' ? amount : 0)
+    return this.unflushedBytes + webSocketBufferedAmount(engineSocketOf(this.socket))
   }
 }
 
