@@ -242,7 +242,9 @@ function serverList (value: unknown): string[] {
       if (WebSocketStarServer.exactMatch(ma)) {
         out.push(ma.toString())
       }
-    } catch {}
+    } catch {
+      // not a multiaddr: left out like any other entry that is not a server address
+    }
   }
   return out
 }

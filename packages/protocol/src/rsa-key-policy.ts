@@ -32,7 +32,9 @@ export function checkRsaKeyPolicy (key: PublicKey): void {
   try {
     modulusBits = bitLength(fromString(n ?? '', 'base64url'))
     exponent = fromString(e ?? '', 'base64url')
-  } catch {}
+  } catch {
+    // not base64url: the empty exponent (and 0-bit modulus) fail the checks below
+  }
   if (bitLength(exponent) !== 17 || exponent.reduce((value, byte) => value * 256 + byte, 0) !== RSA_PUBLIC_EXPONENT) {
     throw new WsStarError(ErrorCode.INVALID_KEY, `RSA keys must have the public exponent ${RSA_PUBLIC_EXPONENT}`)
   }
