@@ -170,7 +170,9 @@ export class DialDispatcher {
     this.#log('data frame for unknown dial %s, resetting it', dialId)
     try {
       this.#sendReset(dialId)
-    } catch {}
+    } catch {
+      // not connected: the server drops the socket's dials with it, this one included
+    }
   }
 }
 

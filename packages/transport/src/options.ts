@@ -145,7 +145,7 @@ function serverAddress (value: string | Multiaddr): Multiaddr {
     ma = multiaddr(value)
     serverUrl(ma)
   } catch (err: any) {
-    throw new TypeError(`webSocketStar: servers: ${String(value)} is not a server address: ${err?.message ?? ''}`)
+    throw new TypeError(`webSocketStar: servers: ${String(value)} is not a server address: ${err?.message ?? ''}`, { cause: err })
   }
   if (!WebSocketStarServer.exactMatch(ma)) {
     throw new TypeError(`webSocketStar: servers: ${String(value)} is not a server address like /dns4/star.example.com/tcp/443/wss`)

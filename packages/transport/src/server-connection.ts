@@ -525,7 +525,9 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       const answer = this.#request(Event.DIAL, [this.address, target.address], (result) => {
         try {
           this.#dispatcher.expect(parseDialAck(result).dialId)
-        } catch {}
+        } catch {
+          // a malformed answer: reported where the answer is awaited, below
+        }
       })
       let value: unknown
       try {
@@ -558,7 +560,9 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       this.#dispatcher.unexpect(dialId)
       this.#log('resetting dial %s that completed after the caller gave up', dialId)
       this.sendFrame(Event.END, dialId, EndKind.RESET)
-    } catch {}
+    } catch {
+      // no dial id in it, or not connected (the server drops the socket's dials): nothing to reset
+    }
   }
 
   #createConnection (dialId: string, remoteAddr: Multiaddr, direction: MessageStreamDirection): RelayedConnection {
