@@ -89,7 +89,9 @@ export class RendezvousMetrics {
           try {
             // minus the descriptor readdir itself holds open
             this.set((await readdir('/proc/self/fd')).length - 1)
-          } catch {}
+          } catch {
+            // /proc not mounted (a sandbox): the gauge stays unset
+          }
         }
       })
     }

@@ -295,7 +295,7 @@ describe('bad input', () => {
       const b = await joinedClient(server)
       const dialId = await openDial(a, b)
       const resetA = nextEvent(a.socket, 'e', (id: string) => id === dialId)
-      const resetB = nextEvent(b.socket, 'e', (id: string, kind: string, err: any) => id === dialId && kind === 'reset')
+      const resetB = nextEvent(b.socket, 'e', (id: string, kind: string) => id === dialId && kind === 'reset')
       const frame = Buffer.alloc(64 * 1024)
       for (let sent = 0; sent <= a.result.window; sent += frame.byteLength) {
         a.socket.emit('d', dialId, frame)

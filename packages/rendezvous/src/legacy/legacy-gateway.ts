@@ -202,6 +202,8 @@ export class LegacyGateway {
   constructor (init: LegacyGatewayInit) {
     this.#init = init
     const registers = [init.metrics.registry]
+    // prom-client calls collect() with the metric as `this`: the gateway's own fields are read through `self`
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- two `this`s in each collect(), see above
     const self = this
     new Gauge({ name: 'wsstar_legacy_sockets', help: 'Connected legacy (websocket-star 0.10) sockets', registers, collect () { this.set(self.#sessions.size) } })
     new Gauge({ name: 'wsstar_legacy_peers', help: 'Registered legacy peers', registers, collect () { this.set(self.#peers.size) } })
