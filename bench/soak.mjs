@@ -63,7 +63,6 @@ const serverLogFile = values['server-log'] == null ? null : createWriteStream(va
 const keepLog = d => { serverLog = (serverLog + d).slice(-100_000); serverLogFile?.write(d) }
 server.stdout.on('data', keepLog)
 server.stderr.on('data', keepLog)
-const base = `http://127.0.0.1:${port}`
 const admin = `http://127.0.0.1:${adminPort}`
 async function internals (gc) {
   const res = await fetch(`${admin}/debug/internals${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(10_000) })

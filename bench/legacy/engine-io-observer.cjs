@@ -27,11 +27,11 @@ function install (log, engineIoSocketModule = 'engine.io/lib/socket') {
   const onPacket = Socket.prototype.onPacket
   const sendPacket = Socket.prototype.sendPacket
   Socket.prototype.onPacket = function (packet) {
-    try { log(describe('in', this.id, packet.type, packet.data)) } catch (_) {}
+    try { log(describe('in', this.id, packet.type, packet.data)) } catch (_) { /* an observer never breaks the socket it watches */ }
     return onPacket.apply(this, arguments)
   }
   Socket.prototype.sendPacket = function (type, data) {
-    try { log(describe('out', this.id, type, data)) } catch (_) {}
+    try { log(describe('out', this.id, type, data)) } catch (_) { /* an observer never breaks the socket it watches */ }
     return sendPacket.apply(this, arguments)
   }
 }

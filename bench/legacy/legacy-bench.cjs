@@ -48,7 +48,7 @@ const GiB = 1024 * MiB
 // ---------------------------------------------------------------- children & bounds
 const children = new Set()
 function killChildren () {
-  for (const c of children) { try { c.kill('SIGKILL') } catch (_) {} }
+  for (const c of children) { try { c.kill('SIGKILL') } catch (_) { /* already gone */ } }
   children.clear()
 }
 process.on('exit', killChildren)
@@ -73,7 +73,7 @@ const { createPeerIds } = require('./node-crypto-peer-ids.cjs')
 
 // ---------------------------------------------------------------- server child
 let CLK_TCK = 100
-try { CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100 } catch (_) {}
+try { CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100 } catch (_) { /* no getconf: Linux's usual 100 */ }
 
 function freePort () {
   return new Promise((resolve, reject) => {
@@ -264,7 +264,7 @@ async function transferRuns (label, server, pair) {
           got += buf.length
           if (got >= total && !done) { done = true; resolve(process.hrtime.bigint()) }
         }, (err) => {
-          if (!done) { done = true; err && err !== true ? reject(err) : reject(new Error(`stream ended after ${got} of ${total} bytes`)) }
+          if (!done) { done = true; reject(err && err !== true ? err : new Error(`stream ended after ${got} of ${total} bytes`)) }
         }))
       })
     })

@@ -14,7 +14,7 @@
 // The key is handed to the legacy stack the way it would read one from disk:
 // protobuf PrivateKey { Type = RSA (0), Data = PKCS#1 DER } -> PeerId.createFromPrivKey.
 
-const crypto = require('crypto')
+const nodeCrypto = require('node:crypto')
 const PeerId = require('peer-id')
 
 const E = 65537n
@@ -41,7 +41,7 @@ function b64u (n) {
 
 function generatePrime (bits) {
   return new Promise((resolve, reject) => {
-    crypto.generatePrime(bits, { bigint: true }, (err, p) => err ? reject(err) : resolve(p))
+    nodeCrypto.generatePrime(bits, { bigint: true }, (err, p) => err ? reject(err) : resolve(p))
   })
 }
 
@@ -73,7 +73,7 @@ function rsaPkcs1FromPrimes (p, q) {
     dq: b64u(d % (q - 1n)),
     qi: b64u(modInv(q, p))
   }
-  return crypto.createPrivateKey({ key: jwk, format: 'jwk' }).export({ type: 'pkcs1', format: 'der' })
+  return nodeCrypto.createPrivateKey({ key: jwk, format: 'jwk' }).export({ type: 'pkcs1', format: 'der' })
 }
 
 /** libp2p-crypto protobuf PrivateKey { Type: RSA = 0, Data: pkcs1 } */
@@ -93,13 +93,13 @@ function peerIdFromMarshalled (buf) {
 
 /**
  * count legacy PeerIds (peer-id 0.12, RSA-2048).
- * opts.real: one fresh Node-generated key pair per peer (crypto.generateKeyPair), slow.
+ * opts.real: one fresh Node-generated key pair per peer (nodeCrypto.generateKeyPair), slow.
  */
 async function createPeerIds (count, opts = {}) {
   const marshalled = []
   if (opts.real) {
     await Promise.all(Array.from({ length: count }, () => new Promise((resolve, reject) => {
-      crypto.generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 65537 }, (err, _pub, priv) => {
+      nodeCrypto.generateKeyPair('rsa', { modulusLength: 2048, publicExponent: 65537 }, (err, _pub, priv) => {
         if (err) return reject(err)
         marshalled.push(marshalRsaPrivateKey(priv.export({ type: 'pkcs1', format: 'der' })))
         resolve()

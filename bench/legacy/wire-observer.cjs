@@ -15,7 +15,7 @@
 // stdout: transcript + PASS/FAIL lines; exit code 0 when every probe behaved as expected.
 
 const { fork } = require('child_process')
-const crypto = require('crypto')
+const nodeCrypto = require('node:crypto')
 const net = require('net')
 const path = require('path')
 const WStar = require('libp2p-websocket-star')
@@ -28,7 +28,7 @@ const HOST = '127.0.0.1'
 const out = (...a) => process.stdout.write(a.join(' ') + '\n')
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const children = new Set()
-process.on('exit', () => { for (const c of children) try { c.kill('SIGKILL') } catch (_) {} })
+process.on('exit', () => { for (const c of children) try { c.kill('SIGKILL') } catch (_) { /* already gone */ } })
 setTimeout(() => { out('wire-observer: timed out'); process.exit(1) }, 90000).unref()
 
 function freePort () {
@@ -175,7 +175,7 @@ function base58 (bytes) {
   return s
 }
 /** legacy peer id of a marshalled public key: base58btc(sha2-256 multihash(protobuf bytes)) */
-const legacyPeerId = (keyBytes) => base58(Buffer.concat([Buffer.from([0x12, 0x20]), crypto.createHash('sha256').update(keyBytes).digest()]))
+const legacyPeerId = (keyBytes) => base58(Buffer.concat([Buffer.from([0x12, 0x20]), nodeCrypto.createHash('sha256').update(keyBytes).digest()]))
 
 /**
  * A minimal socket.io 4 server that legacy clients accept. behaviour switches:
@@ -185,7 +185,7 @@ const legacyPeerId = (keyBytes) => base58(Buffer.concat([Buffer.from([0x12, 0x20
  */
 async function probeServer (behaviour = {}) {
   const { Server } = require('socket.io-v4')
-  const b = { allowEIO3: true, challenge: true, incomingAck: true, nonceOf: () => crypto.randomUUID() + crypto.randomUUID(), announce: (a) => a, ...behaviour }
+  const b = { allowEIO3: true, challenge: true, incomingAck: true, nonceOf: () => nodeCrypto.randomUUID() + nodeCrypto.randomUUID(), announce: (a) => a, ...behaviour }
   const port = await freePort()
   const io = new Server(port, { allowEIO3: b.allowEIO3, transports: ['websocket'], serveClient: false, pingInterval: 300, pingTimeout: 2000 })
   const log = []
@@ -212,14 +212,14 @@ async function probeServer (behaviour = {}) {
         const idInAddr = address.split('/').pop()
         if (legacyPeerId(keyBytes) !== idInAddr) return ack('Id is not matching')
         if (type !== 0) return ack('only RSA in this probe')
-        const key = crypto.createPublicKey({ key: data, format: 'der', type: 'spki' })
+        const key = nodeCrypto.createPublicKey({ key: data, format: 'der', type: 'spki' })
         const nonce = b.nonceOf(address)
         pending.set(address, { nonce, key })
         log.push({ ev: 'challenge', keyType: type, nonce })
         return ack(null, nonce)
       }
       pending.delete(address)
-      const ok = crypto.verify('sha256', Buffer.from(p.nonce, 'utf8'), { key: p.key, padding: crypto.constants.RSA_PKCS1_PADDING }, Buffer.from(keyOrSig, 'hex'))
+      const ok = nodeCrypto.verify('sha256', Buffer.from(p.nonce, 'utf8'), { key: p.key, padding: nodeCrypto.constants.RSA_PKCS1_PADDING }, Buffer.from(keyOrSig, 'hex'))
       log.push({ ev: 'verify', ok, sigHexChars: keyOrSig.length })
       if (!ok) return ack('Signature Invalid')
       finish()
@@ -282,7 +282,7 @@ async function probe () {
     await sleep(100)
     const [gotA, gotB] = await Promise.all([exchange(connA, 'data from A'), answer(B.incoming[0], 'data from B')])
     check(gotA === 'data from B' && gotB === 'data from A', 'allowEIO3: dial + bytes both ways + end, relayed by event name')
-    const big = crypto.randomBytes(3 * 1024 * 1024)
+    const big = nodeCrypto.randomBytes(3 * 1024 * 1024)
     const connA2 = await A.dial(addr(s.port, ids[1]))
     await sleep(100)
     const recv = new Promise((resolve, reject) => pull(B.incoming[1], pull.collect((e, bufs) => e ? reject(e) : resolve(Buffer.concat(bufs)))))
@@ -296,7 +296,7 @@ async function probe () {
     // one chunk above the 1e6-byte frame cap: the server drops the sender's whole socket;
     // the 0.10.2 client reconnects by itself and re-joins with a fresh challenge
     const connA3 = await A.dial(addr(s.port, ids[1]))
-    pull(pull.values([crypto.randomBytes(1000001)]), connA3)
+    pull(pull.values([nodeCrypto.randomBytes(1000001)]), connA3)
     pull(connA3, pull.drain(() => {}, () => {}))
     await sleep(1500)
     const disc = s.log.filter((e) => e.ev === 'disconnect').map((e) => e.reason)
@@ -316,7 +316,7 @@ async function probe () {
 
   // 2c. the client signs whatever string the server sends as the "nonce"
   {
-    const evil = 'wsstar/2 join\n/anything/the/server/wants\n' + crypto.randomUUID()
+    const evil = 'wsstar/2 join\n/anything/the/server/wants\n' + nodeCrypto.randomUUID()
     const s = await probeServer({ nonceOf: () => evil })
     const A = legacyClient(ids[2])
     await A.listen(addr(s.port, ids[2]))

@@ -31,7 +31,7 @@ export function readCpuSeconds (pid) {
 /** CPU seconds all cores spent busy (not idle/iowait) since boot, from /proc/stat. */
 export function readSystemBusySeconds () {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks.map(Number)
+  const [user, nice, system, _idle, _iowait, irq, softirq, steal] = ticks.map(Number)
   return (user + nice + system + irq + softirq + steal) / CLK_TCK
 }
 
@@ -64,7 +64,9 @@ export function sampleMemory (pid, intervalMs = 50) {
   const take = () => {
     try {
       samples.push({ t: Date.now(), rss: readMemory(pid).rss })
-    } catch {}
+    } catch {
+      // the process has exited: no sample
+    }
   }
   take()
   const timer = setInterval(take, intervalMs)
@@ -92,7 +94,7 @@ function installCleanup () {
   cleanupInstalled = true
   const killAll = () => {
     for (const child of live) {
-      try { child.process.kill('SIGKILL') } catch {}
+      try { child.process.kill('SIGKILL') } catch { /* already gone */ }
     }
     live.clear()
   }
@@ -218,13 +220,15 @@ export class ChildHandle {
       this.process.kill('SIGCONT')
       await this.call('shutdown', {}, { timeoutMs: graceMs })
       await withTimeout(exited, graceMs, 'no exit')
-    } catch {}
+    } catch {
+      // no graceful stop in time: killed below
+    }
     this.kill()
   }
 
   kill () {
     if (this.exited) return
-    try { this.process.kill('SIGKILL') } catch {}
+    try { this.process.kill('SIGKILL') } catch { /* already gone */ }
     live.delete(this)
   }
 }

@@ -64,7 +64,7 @@ export class CliServer {
     this.pid = this.process.pid
     this.exited = false
     this.exitPromise = new Promise(resolve => this.process.once('exit', (code, signal) => { this.exited = true; resolve({ code, signal }) }))
-    process.once('exit', () => { try { this.process.kill('SIGKILL') } catch {} })
+    process.once('exit', () => { try { this.process.kill('SIGKILL') } catch { /* already gone */ } })
     this.process.stderr.setEncoding('utf8')
     this.process.stderr.on('data', (text) => {
       if (this.verbose) process.stderr.write(`[${this.name}] ${text}`)
@@ -78,7 +78,7 @@ export class CliServer {
         await this.health()
         break
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`${this.name} not answering /health: ${err.message}`)
+        if (Date.now() > deadline) throw new Error(`${this.name} not answering /health: ${err.message}`, { cause: err })
         await new Promise(resolve => setTimeout(resolve, 50))
       }
     }
@@ -124,7 +124,7 @@ export class CliServer {
     try {
       await withTimeout(this.exitPromise, graceMs, 'no exit')
     } catch {
-      try { this.process.kill('SIGKILL') } catch {}
+      try { this.process.kill('SIGKILL') } catch { /* already gone */ }
       await this.exitPromise
     }
   }
@@ -159,7 +159,7 @@ export class FloorServer extends CliServer {
     this.pid = this.process.pid
     this.exited = false
     this.exitPromise = new Promise(resolve => this.process.once('exit', (code, signal) => { this.exited = true; resolve({ code, signal }) }))
-    process.once('exit', () => { try { this.process.kill('SIGKILL') } catch {} })
+    process.once('exit', () => { try { this.process.kill('SIGKILL') } catch { /* already gone */ } })
     this.process.stderr.setEncoding('utf8')
     this.process.stderr.on('data', (text) => { this.stderrTail.push(...text.split('\n').filter(Boolean)) })
     const deadline = Date.now() + 20_000
@@ -169,7 +169,7 @@ export class FloorServer extends CliServer {
         await this.health()
         break
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`${this.name} not answering /health: ${err.message}`)
+        if (Date.now() > deadline) throw new Error(`${this.name} not answering /health: ${err.message}`, { cause: err })
         await new Promise(resolve => setTimeout(resolve, 50))
       }
     }
@@ -194,7 +194,9 @@ export async function sampling (server, intervalMs, fn, extra = async () => ({})
       try {
         const [lag, health, more] = await Promise.all([server.eventLoopLag(), server.health(), extra()])
         samples.push({ t: (performance.now() - t0) / 1000, rss: server.memory().rss, cpu: server.cpuSeconds(), lag, peers: health.peers, sockets: health.sockets, ...more })
-      } catch {}
+      } catch {
+        // the server did not answer this time (busy or stopping): no sample
+      }
     }
   })()
   try {

@@ -168,6 +168,6 @@ export class WireSocket {
   }
 
   close () {
-    try { this.ws.terminate() } catch {}
+    try { this.ws.terminate() } catch { /* never connected */ }
   }
 }

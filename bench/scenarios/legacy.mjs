@@ -46,7 +46,7 @@ export async function run (ctx) {
     child.stdout.setEncoding('utf8').on('data', (t) => { stdout += t })
     child.stderr.setEncoding('utf8').on('data', (t) => { for (const line of t.split('\n').filter(Boolean)) ctx.log(`  [legacy] ${line}`) })
     child.on('exit', (code) => code === 0 ? resolve(stdout) : reject(new Error(`legacy-bench.cjs exited with ${code}`)))
-    process.once('exit', () => { try { child.kill('SIGKILL') } catch {} })
+    process.once('exit', () => { try { child.kill('SIGKILL') } catch { /* already gone */ } })
   })
   const { legacy } = JSON.parse(out.slice(out.indexOf('{')))
   const results = ctx.results ?? {}

@@ -88,7 +88,7 @@ async function measure (session, cfg) {
   } finally {
     offSent()
     offReceived()
-    try { listener.resume() } catch {}
+    try { listener.resume() } catch { /* already exited */ }
     await dialer.call('progress', { on: false }).catch(() => {})
     await listener.call('progress', { on: false }).catch(() => {})
   }
