@@ -38,7 +38,9 @@ async function killChild (child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL
   try {
     child.kill('SIGCONT')
     child.kill(signal)
-  } catch {}
+  } catch {
+    // exited between the check and the kill: `exited` resolves all the same
+  }
   await exited
   children.delete(child)
 }
@@ -54,7 +56,9 @@ export async function freePortOutsideEphemeral (): Promise<number> {
   let low = 32768
   try {
     low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low
-  } catch {}
+  } catch {
+    // no /proc: Linux's default range starts at 32768
+  }
   const min = 10_000
   const max = Math.max(min + 1000, low - 1)
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -173,7 +177,9 @@ export async function startReplica (options: ReplicaOptions): Promise<Replica> {
     try {
       await health()
       break
-    } catch {}
+    } catch {
+      // not listening yet: asked again until the deadline
+    }
     if (Date.now() > deadline) throw new Error(`replica ${nodeId} did not start: ${output()}`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }

@@ -119,7 +119,7 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
       // the attackers would run on other machines: their own CPU burn must not count against the server
       // on this 2-core box, so once set up (at normal priority: on a busy box a starved setup would
       // never finish) the OS runs them last. What they cost the server still counts.
-      try { setPriority(attacker.pid ?? 0, 19) } catch {}
+      try { setPriority(attacker.pid ?? 0, 19) } catch { /* the fleet already exited: its output says why */ }
       // honest transfers with the fleet paused (SIGSTOP) and running, alternated three times: other
       // work on a shared box then weighs on both figures alike. Every transfer must arrive intact.
       const paused: number[] = []
@@ -142,7 +142,7 @@ describe('hostile: abuse', { timeout: 160_000 }, () => {
       assert.equal(health.status, 200, '/health answers under abuse')
       phase('figure under abuse measured')
       // enough abuse seen: the fleet reports now (at normal priority again, so a busy box cannot starve it)
-      try { setPriority(attacker.pid ?? 0, 0) } catch {}
+      try { setPriority(attacker.pid ?? 0, 0) } catch { /* raising a priority back needs privileges: it reports at low priority then */ }
       attacker.kill('SIGUSR2')
 
       assert.equal(await attackerExit, 0, `attacker: ${err}`)

@@ -89,7 +89,7 @@ class LegacyPeer {
   }
 
   kill (): void {
-    try { this.child.kill('SIGCONT') } catch {}
+    try { this.child.kill('SIGCONT') } catch { /* already gone */ }
     this.child.kill('SIGKILL')
   }
 }

@@ -10,7 +10,7 @@
 // Commands: { cmd: 'listen', port }, { cmd: 'dial', to, mib, chunk, hold }, { cmd: 'write' } (a held dial),
 //   { cmd: 'leave' } (ss-leave for its address; answers { type: 'left' }), { cmd: 'exit' }
 const path = require('path')
-const crypto = require('crypto')
+const nodeCrypto = require('node:crypto')
 const { createRequire } = require('module')
 
 const benchDir = path.resolve(__dirname, '../../bench/legacy')
@@ -32,7 +32,7 @@ async function listen (port) {
   ;[id] = await createPeerIds(1)
   transport = new WStar({ id })
   listener = transport.createListener((conn) => {
-    const hash = crypto.createHash('sha256')
+    const hash = nodeCrypto.createHash('sha256')
     let bytes = 0
     pull(conn, pull.drain((buf) => { bytes += buf.length; hash.update(buf) }, (err) => {
       send({ type: 'received', bytes, sha256: hash.digest('hex'), error: err && err !== true ? String(err.message || err) : null })
@@ -56,12 +56,12 @@ function dial ({ to, mib, chunk, hold }) {
     if (err) { send({ type: 'dial-error', message: String(err.message || err) }); return }
     send({ type: 'dialed' })
     const total = Math.round(mib * 1024 * 1024)
-    const hash = crypto.createHash('sha256')
+    const hash = nodeCrypto.createHash('sha256')
     let sent = 0
     const source = (end, cb) => {
       if (end) return cb(end)
       if (sent >= total) { send({ type: 'sent', bytes: sent, sha256: hash.digest('hex') }); return cb(true) }
-      const buf = crypto.randomBytes(Math.min(chunk, total - sent))
+      const buf = nodeCrypto.randomBytes(Math.min(chunk, total - sent))
       sent += buf.length
       hash.update(buf)
       cb(null, buf)
@@ -79,7 +79,7 @@ process.on('message', (m) => {
   else if (m.cmd === 'write' && held) { const w = held; held = null; w() }
   // the 0.10.2 client never sends ss-leave itself (closing a listener disconnects): send it on its socket
   else if (m.cmd === 'leave') { listener.io.emit('ss-leave', listener.ma.toString()); send({ type: 'left' }) }
-  else if (m.cmd === 'exit') { try { listener.close() } catch (_) {} setTimeout(() => process.exit(0), 100) }
+  else if (m.cmd === 'exit') { try { listener.close() } catch (_) { /* not listening */ } setTimeout(() => process.exit(0), 100) }
 })
 process.on('disconnect', () => process.exit(0))
 send({ type: 'ready' })

@@ -88,7 +88,7 @@ describe('peers behind NAT (network namespaces)', { skip: requires('NAT suite', 
 
   after(() => {
     for (const p of [a?.proc, b?.proc, server]) {
-      try { p?.kill('SIGKILL') } catch {}
+      try { p?.kill('SIGKILL') } catch { /* already gone */ }
     }
     topo?.destroy()
   })

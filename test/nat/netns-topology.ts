@@ -30,7 +30,9 @@ function sh (args: string[]): void {
 function tryDelete (ns: string): void {
   try {
     execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
-  } catch {}
+  } catch {
+    // no such namespace: nothing to delete
+  }
 }
 
 export function listNamespaces (): string[] {
