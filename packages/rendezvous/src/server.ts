@@ -29,20 +29,20 @@ import { Rejections } from './rejections.js'
 import { SignaturePool } from './signature-pool.js'
 import { Relay } from './relay.js'
 import { serverAddresses } from './server-addresses.js'
-import { Session, handshakeProtocol } from './session.js'
+import { handshakeProtocol } from './session.js'
 import { SHUTTING_DOWN, ShutdownGuard } from './shutdown-guard.js'
+import { SocketHandlers } from './socket-handlers.js'
 import { readTlsCredentials } from './tls-credentials.js'
-import { terminate, terminateAll } from './engine-io-internals.js'
-import { keepHandshakeAuth } from './socket-io-internals.js'
+import { terminateAll } from './engine-io-internals.js'
 import { releaseUpgradeRequest } from './upgrade-request.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
 import type { ClusterStats } from './cluster-mode.js'
 import type { ClusterStatus, Health } from './http-endpoints.js'
 import type { LegacyStats } from './legacy/legacy-gateway.js'
-import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
 import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
 import type { PeerRegistry } from './peer-registry.js'
+import type { Session } from './session.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { IncomingMessage, Server as HttpServer, ServerOptions as HttpServerOptions, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
@@ -111,17 +111,6 @@ export function createRendezvousServer (options: RendezvousServerOptions = {}): 
   return new WsStarRendezvousServer(options)
 }
 
-type Ack = (...args: unknown[]) => void
-
-/** What a request handler resolves with: the value its ack carries (none: `ack(null)`), and what must follow the ack at once. */
-interface Answer {
-  value?: unknown
-  afterAck?: () => void
-}
-
-/** an answer without a value */
-const NO_VALUE: Answer = {}
-
 /** An engine.io connection as its 'connection' event hands it over (before releaseUpgradeRequest). */
 interface EngineConnection {
   request: IncomingMessage
@@ -131,7 +120,6 @@ interface EngineConnection {
 /** The client address of a connection, and whether it was within its address's socket limit when it opened. */
 interface ConnectionIp { ip: string, admitted: boolean }
 
-const PEER_GONE = { code: ErrorCode.PEER_GONE, message: 'the other end disconnected' }
 /** after the grace, connections that do not close by themselves are cut after this long */
 const FORCE_CLOSE_MS = 1000
 
@@ -156,9 +144,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     recipient: (id) => this.#sessions.get(id)
   })
   readonly #dials: DialRouter
-  /** what may be queued for one socket (see outgoing-backlog.ts) */
-  readonly #backlogBounds: OutgoingBacklogBounds
-  readonly #cleanups = new Set<Promise<void>>()
+  readonly #sockets: SocketHandlers
   readonly #perIp: PerIpLimits
   readonly #trustedProxy: (address: string, hop: number) => boolean
   /** engine.io connection -> its client address (client-ip.ts) */
@@ -218,10 +204,6 @@ class WsStarRendezvousServer implements RendezvousServer {
       maxPerSocket: limits.maxPendingChallengesPerSocket,
       onLimit: () => { this.#metrics.limitHit(LIMIT_NAMES.maxPendingChallengesPerSocket) }
     })
-    this.#backlogBounds = {
-      totalBytes: limits.maxSocketBufferedBytes + limits.maxSocketControlBytes,
-      controlBytes: limits.maxSocketControlBytes
-    }
     this.#relay = new Relay({
       windowBytes: limits.windowBytes,
       maxSocketBufferedBytes: limits.maxSocketBufferedBytes,
@@ -327,6 +309,21 @@ class WsStarRendezvousServer implements RendezvousServer {
       shutdown: this.#shutdown,
       cluster: this.#link,
       dialLimit
+    })
+    this.#sockets = new SocketHandlers({
+      sessions: this.#sessions,
+      limits,
+      joins: this.#joins,
+      dials: this.#dials,
+      relay: this.#relay,
+      membership: this.#membership,
+      challenges: this.#challenges,
+      discovery: this.#discovery,
+      handshakeTimeout: this.#handshakeTimeout,
+      cluster: this.#link,
+      metrics: this.#metrics,
+      rejections: this.#rejections,
+      logger: this.#logger
     })
   }
 
@@ -568,7 +565,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     clearTimeout(force)
     // the admin listener outlives the client port, so metrics cover the drain
     await this.#closeAdmin()
-    await Promise.allSettled([...this.#cleanups])
+    await this.#sockets.settled()
     await this.#verifier.close()
     this.#challenges.clear()
     if (this.#ownRegistry) {
@@ -634,7 +631,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       challenges: this.#challenges.size,
       clientIps: this.#perIp.size,
       discoveryPending: this.#discovery.pending,
-      cleanups: this.#cleanups.size,
+      cleanups: this.#sockets.cleanups,
       engineClients: io?.engine.clientsCount ?? 0,
       ioSockets: io?.of('/').sockets.size ?? 0,
       rooms: io?.of('/').adapter.rooms.size ?? 0,
@@ -695,217 +692,9 @@ class WsStarRendezvousServer implements RendezvousServer {
   #onConnection (socket: Socket): void {
     if (this.#legacy != null && handshakeProtocol(socket) === 'legacy') {
       this.#legacy.attach(socket)
-      return
+    } else {
+      this.#sockets.attach(socket)
     }
-    const session = new Session(socket, this.#options.limits, this.#backlogBounds, this.#onBacklogOverflow)
-    this.#sessions.set(session.id, session)
-    if (session.protocol !== 'wsstar/2') {
-      this.#logger.debug({ socket: session.id, auth: socket.handshake.auth }, 'socket did not state protocol wsstar/2 in its handshake')
-    }
-    keepHandshakeAuth(socket)
-    this.#handshakeTimeout.start(session)
-    const on = this.#socketHandlers
-    socket.on(Event.JOIN, on.join)
-    socket.on(Event.LEAVE, on.leave)
-    socket.on(Event.DIAL, on.dial)
-    socket.on(Event.DATA, on.data)
-    socket.on(Event.CREDIT, on.credit)
-    socket.on(Event.END, on.end)
-    socket.on('disconnect', on.disconnect)
-  }
-
-  /**
-   * The socket event handlers, made once per server and shared by every
-   * socket (the emitter calls them with `this` = the socket): eight closures
-   * per socket were ~0.5 KiB of heap each at 10,000 sockets.
-   */
-  readonly #socketHandlers = ((server: WsStarRendezvousServer) => {
-    const sessionOf = (socket: Socket): Session | undefined => server.#sessions.get(socket.id)
-    return {
-      join (this: Socket, ...args: unknown[]): void {
-        const session = sessionOf(this)
-        if (session == null || !server.#withinRequestBudget(session, Event.JOIN, args)) return
-        // ws-peers for this socket wait until the answer is out (Session.holdDelta)
-        session.pendingJoinAnswers++
-        server.#request(session, Event.JOIN, args, true, async () => ({ value: await server.#joins.join(session, args[0], args[1]) }), () => {
-          const held = session.joinAnswered()
-          if (held != null && session.connected) {
-            for (const delta of held) {
-              session.socket.emit(Event.PEERS, delta)
-            }
-          }
-        })
-      },
-      leave (this: Socket, ...args: unknown[]): void {
-        const session = sessionOf(this)
-        if (session == null || !server.#withinRequestBudget(session, Event.LEAVE, args)) return
-        server.#request(session, Event.LEAVE, args, false, async () => {
-          await server.#joins.leave(session, args[0])
-          return NO_VALUE
-        })
-      },
-      dial (this: Socket, ...args: unknown[]): void {
-        const session = sessionOf(this)
-        if (session == null || !server.#withinRequestBudget(session, Event.DIAL, args)) return
-        server.#request(session, Event.DIAL, args, true, async () => await server.#dials.dial(session, args[0], args[1]))
-      },
-      // data plane: no acks, no promises, no per-frame allocation of our own;
-      // cluster mode: frames of dials homed on another node go there
-      data (this: Socket, dialId: unknown, bytes: unknown): void {
-        const session = sessionOf(this)
-        if (session == null) return
-        try {
-          if (server.#link === undefined || !server.#link.fromCallee(session, Event.DATA, dialId, bytes)) {
-            server.#relay.onData(session, dialId, bytes)
-          }
-        } catch (err) {
-          server.#rejections.reject(err, Event.DATA, session.id)
-        }
-      },
-      credit (this: Socket, dialId: unknown, bytes: unknown): void {
-        const session = sessionOf(this)
-        if (session == null) return
-        try {
-          if (server.#link === undefined || !server.#link.fromCallee(session, Event.CREDIT, dialId, bytes)) {
-            server.#relay.onCredit(session, dialId, bytes)
-          }
-        } catch (err) {
-          server.#rejections.reject(err, Event.CREDIT, session.id)
-        }
-      },
-      end (this: Socket, dialId: unknown, kind: unknown, error: unknown): void {
-        const session = sessionOf(this)
-        if (session == null) return
-        try {
-          if (server.#link === undefined || !server.#link.fromCallee(session, Event.END, dialId, kind, error)) {
-            server.#relay.onEnd(session, dialId, kind, error)
-          }
-        } catch (err) {
-          server.#rejections.reject(err, Event.END, session.id)
-        }
-      },
-      disconnect (this: Socket, reason: string, description: unknown): void {
-        const session = sessionOf(this)
-        if (session == null) return
-        server.#onDisconnect(session, reason, description)
-      }
-    }
-  })(this)
-
-  /**
-   * Every request event takes a token from the socket's request bucket.
-   * Without one, the first request of a refused run is answered
-   * ERR_RATE_LIMITED (a client learns why) and the next ones are dropped
-   * unanswered (replies a client does not read must not pile up); a socket
-   * that keeps sending through a whole bucket's worth of refusals is cut.
-   */
-  #withinRequestBudget (session: Session, event: string, args: unknown[]): boolean {
-    if (session.requestBucket.take()) {
-      session.requestsRefused = 0
-      return true
-    }
-    const { limits } = this.#options
-    this.#metrics.limitHit(LIMIT_NAMES.requestRate)
-    this.#rejections.count(ErrorCode.RATE_LIMITED, event, session.id, 'over the request budget')
-    session.requestsRefused++
-    if (session.requestsRefused === 1) {
-      const ack = args[args.length - 1]
-      if (typeof ack === 'function') {
-        (ack as Ack)({ code: ErrorCode.RATE_LIMITED, message: 'too many requests; slow down' })
-      }
-    } else if (session.requestsRefused > limits.requestBurst) {
-      this.#logger.info({ socket: session.id }, 'disconnecting a socket that keeps sending over its request budget')
-      terminate(session.socket)
-    }
-    return false
-  }
-
-  /**
-   * Runs a request handler so nothing can throw out of it: its answer's
-   * value or a `{ code, message }` error goes to the ack when there is one;
-   * requests that need an answer but came without an ack are dropped. The
-   * answer's `afterAck` runs right after its ack is emitted (even if the ack
-   * threw), `afterAnswer` after any answer (or none, for a dropped request).
-   */
-  #request (session: Session, event: string, args: unknown[], needsAck: boolean, handler: () => Promise<Answer>, afterAnswer?: () => void): void {
-    const last = args[args.length - 1]
-    let ack: Ack | undefined
-    if (typeof last === 'function') {
-      ack = last as Ack
-      args.length--
-    }
-    if (ack == null && needsAck) {
-      this.#rejections.count(ErrorCode.BAD_REQUEST, event, session.id, `${event} without an ack`)
-      afterAnswer?.()
-      return
-    }
-    let result: Promise<Answer>
-    try {
-      result = handler()
-    } catch (err) {
-      result = Promise.reject(err)
-    }
-    result.then((answer) => {
-      try {
-        if (answer.value === undefined) {
-          ack?.(null)
-        } else {
-          ack?.(null, answer.value)
-        }
-      } finally {
-        answer.afterAck?.()
-      }
-    }, (err: unknown) => {
-      const wire = this.#rejections.reject(err, event, session.id)
-      ack?.(wire)
-    }).catch((err: unknown) => {
-      this.#logger.warn({ err, event }, 'ack failed')
-    }).finally(() => {
-      try {
-        afterAnswer?.()
-      } catch (err) {
-        this.#logger.warn({ err, event }, 'after-answer step failed')
-      }
-    })
-  }
-
-  #onDisconnect (session: Session, reason: string, description?: unknown): void {
-    if (!session.connected) {
-      return
-    }
-    if (reason === 'transport error' && /max payload size exceeded/i.test((description as Error | undefined)?.message ?? '')) {
-      // ws closed the socket for a message over maxHttpBufferSize
-      this.#metrics.limitHit(LIMIT_NAMES.maxMessageBytes)
-      this.#rejections.count(ErrorCode.LIMIT_EXCEEDED, 'message', session.id, 'message over the size limit')
-    }
-    session.connected = false
-    this.#sessions.delete(session.id)
-    this.#handshakeTimeout.stop(session)
-    this.#discovery.stopResample(session)
-    this.#challenges.clearSocket(session.id)
-    this.#relay.dropSession(session, PEER_GONE)
-    const cleanup = this.#membership.unregisterAll(session).catch((err: unknown) => {
-      this.#logger.warn({ err, socket: session.id }, 'cleanup after disconnect failed')
-    })
-    this.#cleanups.add(cleanup)
-    void cleanup.finally(() => { this.#cleanups.delete(cleanup) })
-    this.#logger.trace({ socket: session.id, reason }, 'socket disconnected')
-  }
-
-  /**
-   * A socket does not read what the server queues for it (acks, deltas, dial
-   * requests: relayed data cannot get it here, see Relay.onData): cut it off
-   * now, without waiting for the queue to drain. Shared by every session.
-   */
-  readonly #onBacklogOverflow = (session: Session, bound: keyof OutgoingBacklogBounds): void => {
-    if (!session.connected) {
-      return
-    }
-    const buffered = session.backlog.bytes()
-    this.#metrics.limitHit(bound === 'controlBytes' ? LIMIT_NAMES.maxSocketControlBytes : LIMIT_NAMES.maxSocketBufferedBytes)
-    this.#rejections.count(ErrorCode.LIMIT_EXCEEDED, 'backlog', session.id, 'slow consumer')
-    this.#logger.info({ socket: session.id, buffered, control: session.backlog.controlBytes }, 'disconnecting a slow consumer')
-    terminate(session.socket)
   }
 }
 
