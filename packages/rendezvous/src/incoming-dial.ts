@@ -41,7 +41,7 @@ export function askCallee (callee: Session, dialId: string, from: string, timeou
 }
 
 /** The callee's reason, passed on to the caller as the message of ERR_DIAL_REFUSED. */
-export function refusalMessage (answer: unknown): string {
+function refusalMessage (answer: unknown): string {
   const wire = WsStarError.fromWire(answer)
   return wire.code === ErrorCode.BAD_REQUEST && wire.message === 'malformed error from peer'
     ? 'the callee declined the dial'
