@@ -93,7 +93,7 @@ export class SocketHandlers {
           rejections.reject(err, event, session.id)
         }
       }
-    const handlers = this
+    const disconnected = (session: Session, reason: string, description: unknown): void => { this.#disconnected(session, reason, description) }
     this.#on = {
       join (this: Socket, ...args: unknown[]): void {
         const session = sessionOf(this)
@@ -128,7 +128,7 @@ export class SocketHandlers {
       disconnect (this: Socket, reason: string, description: unknown): void {
         const session = sessionOf(this)
         if (session == null) return
-        handlers.#disconnected(session, reason, description)
+        disconnected(session, reason, description)
       }
     }
   }
