@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import { ErrorCode, Event } from '@wsstar/protocol'
 import { pino } from 'pino'
 import { Server as SocketIoServer } from 'socket.io'
-import { clientIpKey, compileTrustedProxies, hasForwardedFor } from './client-ip.js'
+import { Admission } from './admission.js'
 import { ClusterMode } from './cluster-mode.js'
 import { withDebugInternals } from './debug-internals.js'
 import { DialLimit, DialRouter } from './dial-router.js'
@@ -13,7 +13,6 @@ import { createHttpHandler } from './http-endpoints.js'
 import { JoinChallengeStore } from './join-challenge-store.js'
 import { JoinHandler } from './join-handler.js'
 import { JoinServerRule } from './join-server-rule.js'
-import { openFileLimit, socketCeiling } from './open-file-limit.js'
 import { MemoryReclaim } from './memory-reclaim.js'
 import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
@@ -24,7 +23,6 @@ import { Membership, REGISTERED_ROOM } from './membership.js'
 import { RendezvousMetrics } from './metrics.js'
 import { resolveOptions } from './options.js'
 import { InMemoryPeerRegistry } from './peer-registry.js'
-import { PerIpLimits } from './per-ip-limits.js'
 import { Rejections } from './rejections.js'
 import { SignaturePool } from './signature-pool.js'
 import { Relay } from './relay.js'
@@ -35,6 +33,7 @@ import { SocketHandlers } from './socket-handlers.js'
 import { readTlsCredentials } from './tls-credentials.js'
 import { terminateAll } from './engine-io-internals.js'
 import { releaseUpgradeRequest } from './upgrade-request.js'
+import type { EngineConnection } from './admission.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
 import type { ClusterStats } from './cluster-mode.js'
@@ -111,15 +110,6 @@ export function createRendezvousServer (options: RendezvousServerOptions = {}): 
   return new WsStarRendezvousServer(options)
 }
 
-/** An engine.io connection as its 'connection' event hands it over (before releaseUpgradeRequest). */
-interface EngineConnection {
-  request: IncomingMessage
-  on(event: 'close', listener: (this: EngineConnection) => void): unknown
-}
-
-/** The client address of a connection, and whether it was within its address's socket limit when it opened. */
-interface ConnectionIp { ip: string, admitted: boolean }
-
 /** after the grace, connections that do not close by themselves are cut after this long */
 const FORCE_CLOSE_MS = 1000
 
@@ -145,13 +135,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   })
   readonly #dials: DialRouter
   readonly #sockets: SocketHandlers
-  readonly #perIp: PerIpLimits
-  readonly #trustedProxy: (address: string, hop: number) => boolean
-  /** engine.io connection -> its client address (client-ip.ts) */
-  readonly #connectionIps = new WeakMap<object, ConnectionIp>()
-  #warnedForwardedFor = false
-  /** engine.io connections past which sockets are refused: the open-file limit less fd-reserve (open-file-limit.ts) */
-  #socketCeiling = Infinity
+  readonly #admission: Admission
   #http?: HttpServer
   /** the operator endpoints' own listener (adminPort) */
   #admin?: HttpServer
@@ -180,8 +164,6 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#cluster = options.cluster == null ? undefined : new ClusterMode(options.cluster, this.#logger)
     this.#registry = options.registry ?? this.#cluster?.registry ?? new InMemoryPeerRegistry()
     this.#ownRegistry = options.registry == null
-    this.#trustedProxy = compileTrustedProxies(this.#options.trustedProxies)
-    this.#perIp = new PerIpLimits({ maxSockets: limits.maxSocketsPerIp, joinRate: limits.joinRatePerIp, joinBurst: limits.joinBurstPerIp })
     this.#metrics = new RendezvousMetrics({
       sockets: () => this.#sessions.size,
       peers: () => this.#membership.localPeers,
@@ -194,11 +176,12 @@ class WsStarRendezvousServer implements RendezvousServer {
       frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames }),
       verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures, verified: this.#verifier.verified, pending: this.#joins.verifying }),
       memoryReclaim: () => this.#reclaim.stats,
-      clientIps: () => this.#perIp.size,
+      clientIps: () => this.#admission.clientIps,
       frameSizes: () => this.#relay.frameSizes,
       ...(this.#cluster == null ? {} : { cluster: () => (this.#cluster as ClusterMode).stats() })
     }, limitsByName(limits, this.#cluster?.limits))
     this.#rejections = new Rejections(this.#metrics, this.#logger)
+    this.#admission = new Admission({ limits, trustedProxies: this.#options.trustedProxies, shutdown: this.#shutdown, metrics: this.#metrics, rejections: this.#rejections, logger: this.#logger })
     this.#challenges = new JoinChallengeStore({
       ttlMs: limits.challengeTtlMs,
       maxPerSocket: limits.maxPendingChallengesPerSocket,
@@ -278,10 +261,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey),
       verifyKey: async (publicKey, message, signature) => await this.#verifier.verifyKey(publicKey, message, signature),
       maxPendingVerifications: limits.maxPendingVerifications,
-      takeIpJoin: (session) => {
-        const conn = this.#connectionIps.get(session.socket.conn)
-        return conn == null || this.#perIp.takeJoin(conn.ip)
-      }
+      takeIpJoin: (session) => this.#admission.takeJoin(session.socket.conn)
     })
     if (this.#options.legacy) {
       this.#legacy = new LegacyGateway({
@@ -292,10 +272,7 @@ class WsStarRendezvousServer implements RendezvousServer {
         servers: joinServers,
         isV2Peer: async (peerId) => (await this.#registry.get(peerId)) != null,
         v2Peers: () => this.#membership.localPeers,
-        takeIpJoin: (socket) => {
-          const conn = this.#connectionIps.get(socket.conn)
-          return conn == null || this.#perIp.takeJoin(conn.ip)
-        }
+        takeIpJoin: (socket) => this.#admission.takeJoin(socket.conn)
       })
     }
     const legacy = this.#legacy
@@ -442,20 +419,11 @@ class WsStarRendezvousServer implements RendezvousServer {
       ...(this.#cluster == null ? {} : { adapter: this.#cluster.adapter() })
     })
     io.use((socket, next) => {
-      const refusal = this.#admit(socket)
-      if (refusal == null) {
-        next()
-        return
-      }
-      this.#rejections.count(refusal.data.code, 'connect', socket.id)
-      next(refusal)
-      // socket.io writes the CONNECT_ERROR on the next tick; engine.io
-      // flushes it before closing the connection
-      setImmediate(() => { socket.conn.close() })
+      this.#admission.admit(socket, this.#sessions.size + (this.#legacy?.sockets ?? 0), io.engine.clientsCount, next)
     })
     io.engine.on('connection', (conn: EngineConnection) => {
       // the client address comes from the upgrade request, which is released right after
-      this.#onEngineConnection(conn)
+      this.#admission.connected(conn)
       releaseUpgradeRequest(conn)
     })
     io.on('connection', (socket) => { this.#onConnection(socket) })
@@ -489,13 +457,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     if (this.#options.announce.length === 0 && !isLoopback(host)) {
       this.#logger.warn('no --announce: joins are checked against the Host header the client sent, which a relaying server can write; announce the public address(es) of a public server')
     }
-    const fileLimit = openFileLimit()
-    this.#socketCeiling = socketCeiling(fileLimit, this.#options.limits.fdReserve)
-    this.#logger.info({ openFileLimit: fileLimit ?? null, socketCeiling: Number.isFinite(this.#socketCeiling) ? this.#socketCeiling : null, maxSockets: this.#options.limits.maxSockets },
-      fileLimit == null ? 'open-file limit unknown: sockets are bounded by max-sockets only' : `open-file limit ${fileLimit}: up to ${this.#socketCeiling} connections (fd-reserve ${this.#options.limits.fdReserve})`)
-    if (this.#socketCeiling < this.#options.limits.maxSockets) {
-      this.#logger.warn({ openFileLimit: fileLimit, maxSockets: this.#options.limits.maxSockets }, `max-sockets is above what the open-file limit allows: connections past ${this.#socketCeiling} are refused with ERR_LIMIT_EXCEEDED (raise the limit, e.g. LimitNOFILE= or ulimit -n, or run more replicas)`)
-    }
+    this.#admission.readOpenFileLimit()
     const admin = this.#admin == null ? undefined : `http://${hostPort(this.#options.adminHost, this.#adminPort ?? 0)}/`
     // what a client puts in its listen addresses, ready to copy
     const clientAddresses = this.#addresses.map(a => `${a.toString()}/p2p-websocket-star`)
@@ -629,7 +591,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       heldDials: this.#relay.heldCount,
       dialInFlightBytes: this.#relay.inFlightBytes,
       challenges: this.#challenges.size,
-      clientIps: this.#perIp.size,
+      clientIps: this.#admission.clientIps,
       discoveryPending: this.#discovery.pending,
       cleanups: this.#sockets.cleanups,
       engineClients: io?.engine.clientsCount ?? 0,
@@ -641,50 +603,6 @@ class WsStarRendezvousServer implements RendezvousServer {
       ioListeners: listeners(io?.of('/')),
       processListeners: listeners(process)
     }
-  }
-
-  /** Counts the connection for its client address (until it closes); sockets are refused in #admit. */
-  #onEngineConnection (conn: EngineConnection): void {
-    const request = conn.request
-    if (request == null) {
-      return
-    }
-    const ip = clientIpKey(request, this.#trustedProxy)
-    if (!this.#warnedForwardedFor && this.#options.trustedProxies.length === 0 && hasForwardedFor(request)) {
-      this.#warnedForwardedFor = true
-      this.#logger.warn({ from: request.socket?.remoteAddress }, 'a connection came with X-Forwarded-For, which is ignored without --trusted-proxies: behind a load balancer, set --trusted-proxies or every client counts as the balancer against the per-IP limits')
-    }
-    this.#connectionIps.set(conn, { ip, admitted: this.#perIp.opened(ip) })
-    // 'on', not 'once': engine.io emits 'close' once, and 'once' would wrap the shared handler in a closure per socket
-    conn.on('close', this.#onEngineClose)
-  }
-
-  /** shared by every connection (`this` is the connection): no closure per socket */
-  readonly #onEngineClose = ((server: WsStarRendezvousServer) => function (this: EngineConnection): void {
-    const conn = server.#connectionIps.get(this)
-    if (conn != null) {
-      server.#perIp.closed(conn.ip)
-    }
-  })(this)
-
-  /** undefined: let the socket in; otherwise why not, as a socket.io connect error with data. */
-  #admit (socket: Socket): (Error & { data: { code: ErrorCode, message: string } }) | undefined {
-    if (this.#shutdown.stopping) {
-      return connectError(SHUTTING_DOWN.code, SHUTTING_DOWN.message)
-    }
-    if (this.#sessions.size + (this.#legacy?.sockets ?? 0) >= this.#options.limits.maxSockets) {
-      this.#metrics.limitHit(LIMIT_NAMES.maxSockets)
-      return connectError(ErrorCode.LIMIT_EXCEEDED, 'this server has reached its socket limit')
-    }
-    if ((this.#io?.engine.clientsCount ?? 0) > this.#socketCeiling) {
-      this.#metrics.limitHit(LIMIT_NAMES.fdReserve)
-      return connectError(ErrorCode.LIMIT_EXCEEDED, 'this server is near its open-file limit')
-    }
-    if (this.#connectionIps.get(socket.conn)?.admitted === false) {
-      this.#metrics.limitHit(LIMIT_NAMES.maxSocketsPerIp)
-      return connectError(ErrorCode.LIMIT_EXCEEDED, 'too many connections from this address')
-    }
-    return undefined
   }
 
   // --- per socket -----------------------------------------------------------
@@ -725,8 +643,4 @@ function clusterStatus (stats: ClusterStats): ClusterStatus {
 
 function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.')
-}
-
-function connectError (code: ErrorCode, message: string): Error & { data: { code: ErrorCode, message: string } } {
-  return Object.assign(new Error(message), { data: { code, message } })
 }
