@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
 import { ConnectRefused, closeClients, connect, identity, peerAddress, tryJoinBySocketId } from '@wsstar/raw-client'
+import { waitFor } from '../helpers/wait.js'
 import { spawnServer } from './helpers/server-process.js'
 import type { ServerProcess } from './helpers/server-process.js'
 import type { Socket } from 'socket.io-client'
@@ -37,7 +38,9 @@ describe('hostile: open-file limit', { timeout: 120_000 }, () => {
   it(`under a ${LIMIT}-file limit, connections past the limit less --fd-reserve are refused at connect (ERR_LIMIT_EXCEEDED, counted); the held ones keep working`, async () => {
     server = await spawnServer(['--fd-reserve', String(RESERVE)], { openFileLimit: LIMIT })
     const port = server.port
-    assert.ok(server.lines.some(l => l.includes(`open-file limit ${LIMIT}`)), 'the limit is logged at start')
+    // logged once listening: /health may answer before the line is read here
+    const started = server
+    await waitFor(() => started.lines.some(l => l.includes(`open-file limit ${LIMIT}`)), 5000, 'the open-file limit logged at start')
 
     // more clients than the server has files for, a few at a time
     const results: Array<Socket | string> = []
