@@ -76,20 +76,34 @@ export async function connect (target: Target, options: ConnectOptions = {}): Pr
 
 /**
  * Resolves once `socket` (from openSocket) is connected; rejects with
- * ConnectRefused on connect_error, or after `timeoutMs`, and then
- * disconnects it.
+ * ConnectRefused on connect_error, when the connection closes before the
+ * socket.io handshake completed (the server's handshake timeout, say: that
+ * is a disconnect, not a connect_error), or after `timeoutMs`.
  */
 export async function whenConnected (socket: Socket, timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
   if (socket.connected) return
   const url = (socket.io as unknown as { uri: string }).uri
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`no connect to ${url} within ${timeoutMs} ms`)) }, timeoutMs)
-      socket.once('connect', () => { clearTimeout(timer); resolve() })
-      socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
+      const settle = (): void => {
         clearTimeout(timer)
+        socket.off('connect', onConnect)
+        socket.off('connect_error', onError)
+        socket.off('disconnect', onClose)
+      }
+      const onConnect = (): void => { settle(); resolve() }
+      const onError = (err: Error & { data?: { code?: string } }): void => {
+        settle()
         reject(new ConnectRefused(`connect to ${url} refused: ${err.message}`, err.data))
-      })
+      }
+      const onClose = (reason: string): void => {
+        settle()
+        reject(new ConnectRefused(`connection to ${url} closed before the socket.io handshake completed: ${reason}`, undefined))
+      }
+      const timer = setTimeout(() => { settle(); reject(new Error(`no connect to ${url} within ${timeoutMs} ms`)) }, timeoutMs)
+      socket.once('connect', onConnect)
+      socket.once('connect_error', onError)
+      socket.once('disconnect', onClose)
     })
   } catch (err) {
     socket.disconnect()
