@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Regenerates docs/example-page.png and docs/status-page.png: runs the
-// browser example, opens two pages in headless Debian Chromium, lets them
-// chat, and photographs one page and the server's status page.
+// Regenerates docs/example-page.png, docs/status-page.png and
+// docs/upgrade-page.png: runs the browser example, opens two pages in headless
+// Debian Chromium, lets them chat, and photographs one page and the server's
+// status page; then two upgrade pages: one connects (and upgrades) and sends
+// 8 MiB to the other, and is photographed.
 //   npm run build && node scripts/browser-screenshots.mjs
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -39,7 +41,25 @@ try {
   await status.waitForTimeout(6000) // a few seconds of peer history
   await status.setViewportSize({ width: 1000, height: 440 })
   await status.screenshot({ path: join(docs, 'status-page.png') })
-  console.log(`wrote ${join(docs, 'example-page.png')} and ${join(docs, 'status-page.png')}`)
+
+  // the chat pages leave, so the upgrade pages list only each other
+  await Promise.all([alice.close(), bob.close()])
+  const [carol, dave] = [await context.newPage(), await context.newPage()]
+  for (const page of [carol, dave]) {
+    await page.goto(`${example.upgradeUrl}&grace=1000`)
+    await page.locator('#addrs li').waitFor({ timeout: 20_000 })
+  }
+  const daveId = await dave.locator('#peer-id').textContent()
+  await carol.bringToFront()
+  await carol.locator(`#peers li[data-peer-id="${daveId}"] button`).click({ timeout: 15_000 })
+  await carol.waitForFunction((id) => document.querySelector(`#peers li[data-peer-id="${id}"]`)?.dataset.upgrade === 'retired', daveId, { timeout: 30_000 })
+  await carol.locator(`#peers li[data-peer-id="${daveId}"] .name`).click()
+  await carol.click('#send')
+  await carol.locator('#transfers li').waitFor({ timeout: 60_000 })
+  await carol.setViewportSize({ width: 1000, height: 760 })
+  await carol.evaluate(() => { window.scrollTo(0, 0) }) // the log scrolled the page to its last line
+  await carol.screenshot({ path: join(docs, 'upgrade-page.png') })
+  console.log(`wrote ${join(docs, 'example-page.png')}, ${join(docs, 'status-page.png')} and ${join(docs, 'upgrade-page.png')}`)
 } finally {
   await context.close()
   await rm(profile, { recursive: true, force: true })

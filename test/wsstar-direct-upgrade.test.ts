@@ -5,14 +5,13 @@
  * retired; a failed upgrade keeps the relayed connection and the streams on it.
  */
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
 import { after, afterEach, describe, it } from 'node:test'
 import { DirectUpgradeTimeoutError, DirectUpgradeUnavailableError, relayedConnectionOf } from '@wsstar/transport'
 import nodeDataChannel from 'node-datachannel'
 import { pEvent } from 'p-event'
 import { createNode } from './helpers/nodes.js'
 import { listenAddr, startRendezvous } from './helpers/rendezvous.js'
-import { hashingSink, readAll, writeAll } from './helpers/streams.js'
+import { hashingSink, readAll, transferVerified, writeAll } from './helpers/streams.js'
 import { LOOPBACK_RTC, createUpgradeNode } from './helpers/upgrade-nodes.js'
 import { waitFor } from './helpers/wait.js'
 import type { TestServer } from './helpers/rendezvous.js'
@@ -31,17 +30,6 @@ async function echo (stream: Stream): Promise<void> {
     }
   }
   await stream.close()
-}
-
-/** Sends `size` random bytes to the SINK protocol over `stream` and checks the sha256 the sink answers. */
-async function transfer (stream: Stream, size: number): Promise<void> {
-  const data = randomBytes(size)
-  const reply = readAll(stream)
-  await writeAll(stream, data)
-  await stream.close({ signal: AbortSignal.timeout(30_000) })
-  const [hash, bytes] = (await reply).toString().split(' ')
-  assert.equal(Number(bytes), size)
-  assert.equal(hash, createHash('sha256').update(data).digest('hex'))
 }
 
 function connectionOf (node: Libp2p<any>, peer: PeerId, stream: Stream): Connection | undefined {
@@ -103,7 +91,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     let before = server.stats().relayedBytes
     const early = await a.dialProtocol(b.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
     assert.equal(connectionOf(a, b.peerId, early), detail.direct, 'the new stream runs on the WebRTC connection')
-    await transfer(early, 1 * MiB)
+    await transferVerified(early, 1 * MiB)
     assert.ok(server.stats().relayedBytes - before < 16 * 1024, `relayed during the grace: ${server.stats().relayedBytes - before} bytes`)
 
     const gone = await retired
@@ -120,7 +108,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     before = server.stats().relayedBytes
     const stream = await a.dialProtocol(b.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
     assert.equal(connectionOf(a, b.peerId, stream), detail.direct)
-    await transfer(stream, 8 * MiB)
+    await transferVerified(stream, 8 * MiB)
     assert.equal(server.stats().relayedBytes, before, 'no byte of the 8 MiB went through the server')
 
     // later dials by peer id keep using the direct connection
@@ -181,7 +169,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     const before = server.stats().relayedBytes
     const sink = await a.dialProtocol(b.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
     assert.equal(connectionOf(a, b.peerId, sink), relayed)
-    await transfer(sink, 1 * MiB)
+    await transferVerified(sink, 1 * MiB)
     assert.ok(server.stats().relayedBytes - before >= MiB)
     assert.deepEqual(a.getConnections(b.peerId), [relayed])
     const stats = a.services.directUpgrade.stats()
@@ -209,7 +197,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     const before = server.stats().relayedBytes
     const sink = await a.dialProtocol(b.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
     assert.equal(connectionOf(a, b.peerId, sink), relayed)
-    await transfer(sink, 8 * MiB)
+    await transferVerified(sink, 8 * MiB)
     assert.ok(server.stats().relayedBytes - before >= 8 * MiB)
     assert.deepEqual(a.getConnections(b.peerId).map(isRelayed), [true])
     assert.equal(a.services.directUpgrade.stats().failed, 1)
@@ -220,7 +208,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     await waitFor(() => b.getConnections(a.peerId).every(isRelayed), 10_000)
     const back = await b.dialProtocol(a.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
     assert.ok(isRelayed(connectionOf(b, a.peerId, back)!))
-    await transfer(back, 256 * 1024)
+    await transferVerified(back, 256 * 1024)
   })
 
   it('an attempt that outlasts its timeout is given up and the relayed connection stays', async () => {
@@ -238,7 +226,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     assert.equal(relayed.status, 'open')
     const sink = await a.dialProtocol(b.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
     assert.equal(connectionOf(a, b.peerId, sink), relayed)
-    await transfer(sink, 256 * 1024)
+    await transferVerified(sink, 256 * 1024)
     // the answering side gives up its half of the attempt too: no WebRTC connection appears later
     await new Promise(resolve => setTimeout(resolve, 1000))
     assert.deepEqual(a.getConnections(b.peerId), [relayed])
@@ -256,7 +244,7 @@ describe('wsstar: direct WebRTC upgrade', { timeout: 120_000 }, () => {
     b.services.directUpgrade.addEventListener('started', () => { started++ })
     const relayed = await a.dial(b.getMultiaddrs(), { signal: AbortSignal.timeout(10_000) })
     const sink = await a.dialProtocol(b.peerId, SINK, { signal: AbortSignal.timeout(10_000) })
-    await transfer(sink, 64 * 1024)
+    await transferVerified(sink, 64 * 1024)
     // an upgrade would have started at once; give it time to show
     await new Promise(resolve => setTimeout(resolve, 1000))
     assert.equal(started, 0)

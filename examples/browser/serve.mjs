@@ -1,8 +1,9 @@
 // Runs the browser example: a wsstar rendezvous server plus a small HTTP
 // server for the page and its bundle, in one process.
 //   npm run example [-- --port 8080 --rendezvous-port 13579 --host 127.0.0.1]
-// then open the printed http://127.0.0.1:8080/ in two tabs (http://127.0.0.1
-// is a secure context, which WebCrypto needs; a LAN address is not: use https).
+// then open the printed http://127.0.0.1:8080/ (chat) or /upgrade.html (the
+// direct WebRTC upgrade) in two tabs (http://127.0.0.1 is a secure context,
+// which WebCrypto needs; a LAN address is not: use https).
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { pathToFileURL } from 'node:url'
@@ -18,7 +19,9 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; ch
  */
 export async function startExample ({ host = '127.0.0.1', port = 8080, rendezvousPort = 13579, logger } = {}) {
   const { files } = await buildBundle()
-  files.set('index.html', await readFile(new URL('./index.html', import.meta.url)))
+  for (const page of ['index.html', 'upgrade.html']) {
+    files.set(page, await readFile(new URL(`./${page}`, import.meta.url)))
+  }
 
   // the status page is on the operator's admin listener, a free port on loopback
   const rendezvous = createRendezvousServer({ host, port: rendezvousPort, adminPort: 0, ...(logger != null ? { logger } : {}) })
@@ -43,10 +46,14 @@ export async function startExample ({ host = '127.0.0.1', port = 8080, rendezvou
   const origin = `http://${host}:${http.address().port}`
   const serverAddr = `${rendezvous.addresses[0]}/p2p-websocket-star`
   return {
-    /** the page, told where the rendezvous server is */
+    /** the chat page, told where the rendezvous server is */
     url: `${origin}/?server=${serverAddr}`,
+    /** the direct-upgrade page, told where the rendezvous server is */
+    upgradeUrl: `${origin}/upgrade.html?server=${serverAddr}`,
     /** the server's status page */
     statusUrl: `http://127.0.0.1:${rendezvous.adminPort}/`,
+    /** the server's Prometheus metrics (admin listener) */
+    metricsUrl: `http://127.0.0.1:${rendezvous.adminPort}/metrics`,
     /** listen address for other nodes, e.g. /ip4/127.0.0.1/tcp/13579/ws/p2p-websocket-star */
     serverAddr,
     rendezvous,
@@ -66,7 +73,7 @@ if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]
     }
   })
   const example = await startExample({ host: values.host, port: Number(values.port), rendezvousPort: Number(values['rendezvous-port']) })
-  console.log(`\nexample page:  ${example.url}\nstatus page:   ${example.statusUrl}\nopen the example page in two tabs; Ctrl-C stops\n`)
+  console.log(`\nexample page:  ${example.url}\nupgrade page:  ${example.upgradeUrl}\nstatus page:   ${example.statusUrl}\nopen an example page in two tabs; Ctrl-C stops\n`)
   const stop = () => { example.close().then(() => process.exit(0), () => process.exit(1)) }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)

@@ -37,11 +37,15 @@ describe('browser (headless Chromium)', { skip: requires('browser suite', chromi
     return await browser.newPage(name)
   }
 
-  it('the example bundles for the browser without Node.js modules', async () => {
+  it('the examples bundle for the browser without Node.js modules; the upgrade page takes the browser build of @libp2p/webrtc', async () => {
     const { files, inputs } = await buildExampleBundle()
     assert.ok((files.get('app.js')?.byteLength ?? 0) > 100_000, 'app.js holds libp2p and the transport')
+    assert.ok((files.get('upgrade.js')?.byteLength ?? 0) > 100_000, 'upgrade.js holds libp2p, the transport and WebRTC')
     assert.ok(inputs.some(i => i.includes('packages/transport/dist/src/transport.js')), 'the wsstar transport is in the bundle')
-    const nodeOnly = inputs.filter(i => i.startsWith('node:') || /node_modules\/(ws|bufferutil|utf-8-validate)\//.test(i))
+    assert.ok(inputs.some(i => i.includes('packages/transport/dist/src/direct-upgrade.js')), 'the direct-upgrade service is in the bundle')
+    assert.ok(inputs.some(i => i.endsWith('@libp2p/webrtc/dist/src/webrtc/index.browser.js')), 'the browser build of @libp2p/webrtc')
+    const nodeOnly = inputs.filter(i => i.startsWith('node:') || /node_modules\/(ws|bufferutil|utf-8-validate|node-datachannel)\//.test(i) ||
+      i.includes('libdatachannel-rtc-configuration') || i.endsWith('@libp2p/webrtc/dist/src/webrtc/index.js'))
     assert.deepEqual(nodeOnly, [])
   })
 

@@ -3,6 +3,9 @@
  * browser. A machine without it skips the browser suite (see
  * ../helpers/system-components.ts; CI installs the `chromium` package and
  * fails instead).
+ *
+ * WSSTAR_BROWSER_DEBUG=<namespaces> (e.g. `libp2p:webrtc*`) turns on those
+ * libp2p debug logs in every page and echoes all console output to stderr.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -40,13 +43,22 @@ export async function launchChromium (): Promise<Chromium> {
     await rm(profile, { recursive: true, force: true })
     throw err
   }
+  const debug = process.env.WSSTAR_BROWSER_DEBUG
+  if (debug != null && debug !== '') {
+    // before any page script: the debug module reads localStorage when it loads
+    await context.addInitScript((namespaces) => { localStorage.setItem('debug', namespaces) }, debug)
+  }
   return {
     context,
     async newPage (name) {
       const page = await context.newPage()
       page.on('pageerror', (err) => { process.stderr.write(`[${name}] uncaught: ${err.stack ?? err.message}\n`) })
       page.on('console', (msg) => {
-        if (msg.type() === 'error') process.stderr.write(`[${name}] console.error: ${msg.text()}\n`)
+        if (msg.type() === 'error') {
+          process.stderr.write(`[${name}] console.error: ${msg.text()}\n`)
+        } else if (debug != null && debug !== '') {
+          process.stderr.write(`[${name}] ${new Date().toISOString()} ${msg.text()}\n`)
+        }
       })
       return page
     },

@@ -12,8 +12,12 @@ const EXAMPLE_DIR = new URL('../../../examples/browser/', import.meta.url)
 export interface ExampleApp {
   /** the example page, with `?server=` naming the rendezvous server */
   url: string
+  /** the direct-upgrade example page, with `?server=` naming the rendezvous server */
+  upgradeUrl: string
   /** the rendezvous server's status page */
   statusUrl: string
+  /** the rendezvous server's Prometheus metrics */
+  metricsUrl: string
   /** the websocket-star listen address on the rendezvous server */
   serverAddr: string
   rendezvous: RendezvousServer
@@ -39,9 +43,12 @@ export async function startExampleApp (): Promise<ExampleApp> {
   return await startExample({ port: 0, rendezvousPort: 0, logger: pino({ level: 'silent' }) })
 }
 
-/** Opens the example page and waits until its node is listening on the server; returns its peer id. */
-export async function openExample (page: Page, app: ExampleApp): Promise<string> {
-  await page.goto(app.url)
+/**
+ * Opens an example page (the chat page unless `url` names another) and waits
+ * until its node is listening on the server; returns its peer id.
+ */
+export async function openExample (page: Page, app: ExampleApp, url = app.url): Promise<string> {
+  await page.goto(url)
   await page.locator('#addrs li').first().waitFor({ timeout: 20_000 })
   const peerId = (await page.locator('#peer-id').textContent()) ?? ''
   if (!peerId.startsWith('12D3Koo')) {

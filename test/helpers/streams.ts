@@ -1,5 +1,6 @@
 /** Stream helpers for libp2p 3 streams (MessageStreams: send/onDrain, async iteration). */
-import { createHash } from 'node:crypto'
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
 
 /** Writes `data` in `chunk`-sized sends, waiting for drain when the stream says so. */
@@ -33,4 +34,19 @@ export async function hashingSink (stream: Stream): Promise<void> {
   }
   stream.send(new TextEncoder().encode(`${hash.digest('hex')} ${bytes}`))
   await stream.close()
+}
+
+/**
+ * Sends `size` random bytes over `stream` to a hashingSink (or a sink that
+ * answers the same way), half-closes, and checks the sha256 and byte count it
+ * answers.
+ */
+export async function transferVerified (stream: Stream, size: number): Promise<void> {
+  const data = randomBytes(size)
+  const reply = readAll(stream)
+  await writeAll(stream, data)
+  await stream.close({ signal: AbortSignal.timeout(30_000) })
+  const [hash, bytes] = (await reply).toString().split(' ')
+  assert.equal(Number(bytes), size)
+  assert.equal(hash, createHash('sha256').update(data).digest('hex'))
 }

@@ -1,8 +1,9 @@
 /**
- * The system components some suites need beyond Node and npm (Chromium,
- * redis-server, HAProxy, root with iproute2 + iptables, the legacy 0.10.2
- * clients on a Node 20), and `requires()`, which a suite passes as its `skip`
- * option. Imports only node: modules.
+ * The system components some suites need beyond Node and npm (Chromium and,
+ * for WebRTC in it, a default route; redis-server, HAProxy, root with
+ * iproute2 + iptables, the legacy 0.10.2 clients on a Node 20), and
+ * `requires()`, which a suite passes as its `skip` option. Imports only node:
+ * modules.
  *
  * A missing component skips the suite with one line naming it and how to get
  * it; scripts/run-tests.mjs lists those lines in its summary (through the file
@@ -10,7 +11,7 @@
  * missing component fails the suite's file instead.
  */
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export interface SystemComponent {
@@ -28,6 +29,30 @@ function onPath (command: string): boolean {
 export const CHROMIUM_PATH = process.env.WSSTAR_CHROMIUM ?? '/usr/bin/chromium'
 export const chromium: SystemComponent = {
   missing: () => existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} not found (apt-get install chromium, or set WSSTAR_CHROMIUM)`
+}
+
+/**
+ * A default route on a non-loopback interface. Without one, Chromium gathers
+ * no WebRTC host candidate at all (never any on loopback), so no upgrade can
+ * connect: seen in a network namespace with only lo, and with a veth
+ * interface but no route, --allow-loopback-in-peer-connection and
+ * --force-webrtc-ip-handling-policy=default notwithstanding; adding the route
+ * brought the candidate. The tests' traffic stays on this machine either way.
+ */
+export const defaultRoute: SystemComponent = {
+  missing: () => {
+    const routes = (file: string): string => { try { return readFileSync(file, 'utf8') } catch { return '' } }
+    // /proc/net/route: Iface Destination ...; /proc/net/ipv6_route: dest prefix-length ... iface
+    const v4 = routes('/proc/net/route').split('\n').slice(1).some(line => {
+      const [iface, destination] = line.trim().split(/\s+/)
+      return destination === '00000000' && iface !== 'lo'
+    })
+    const v6 = routes('/proc/net/ipv6_route').split('\n').some(line => {
+      const fields = line.trim().split(/\s+/)
+      return fields[0] === '0'.repeat(32) && fields[1] === '00' && fields[9] != null && fields[9] !== 'lo'
+    })
+    return v4 || v6 ? undefined : 'no default route on a non-loopback interface, where Chromium gathers its WebRTC candidates (any interface with a default route will do, even an unconnected one)'
+  }
 }
 
 export const redisServer: SystemComponent = {
