@@ -151,6 +151,7 @@ async function sendTransfer (node, peerId) {
     const connection = node.getConnections(peerId).find(c => c.streams.includes(stream))
     const carrier = connection == null ? 'unknown' : kind(connection)
     const reply = readAll(stream, 1024)
+    reply.catch(() => {}) // awaited below; when sending fails first, that error is the one reported
     for (let offset = 0; offset < data.byteLength; offset += CHUNK_BYTES) {
       if (!stream.send(data.subarray(offset, offset + CHUNK_BYTES))) await drained(stream)
     }

@@ -70,7 +70,11 @@ describe('browser direct upgrade (headless Chromium)', { skip: requires('browser
   }
 
   async function node (options: Parameters<typeof createUpgradeNode>[0]): Promise<UpgradeNode> {
-    const n = await createUpgradeNode(options)
+    // once, in a full npm test on 2 busy cores, the Node.js side reset a page's 8 MiB relayed
+    // transfer: most likely libp2p's keep-alive aborting the relayed connection, its ping
+    // queued behind the transfer past its 5 s (that abort is logged in other files' runs;
+    // bench/README.md, "Keep-alive pings"); the pages keep libp2p's default
+    const n = await createUpgradeNode({ abortOnPingFailure: false, ...options })
     nodes.push(n)
     await n.handle(SINK_PROTOCOL, hashingSink)
     return n

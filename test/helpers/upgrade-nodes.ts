@@ -32,6 +32,12 @@ export interface UpgradeNodeOptions {
   upgrade?: DirectUpgradeInit
   /** `false`: no WebRTC transport at all (an older peer) */
   webrtc?: LibdatachannelRtcConfiguration | false
+  /**
+   * libp2p's keep-alive: `false` keeps a connection whose ping times out
+   * (libp2p aborts it by default; a ping queued behind a relayed bulk transfer
+   * on a busy machine can take longer than its 5 s, see bench/README.md)
+   */
+  abortOnPingFailure?: boolean
 }
 
 export async function createUpgradeNode (options: UpgradeNodeOptions): Promise<UpgradeNode> {
@@ -45,6 +51,7 @@ export async function createUpgradeNode (options: UpgradeNodeOptions): Promise<U
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: { denyDialMultiaddr: () => false },
+    connectionMonitor: { abortConnectionOnPingFailure: options.abortOnPingFailure ?? true },
     services: {
       identify: identify(),
       directUpgrade: directUpgrade(options.upgrade)
