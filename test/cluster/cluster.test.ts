@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_WINDOW_BYTES, EndKind, Event, MAX_FRAME_BYTES } from '@wsstar/protocol'
-import { rawPeer, resultOf } from '@wsstar/raw-client'
+import { nextEvent, rawPeer, resultOf } from '@wsstar/raw-client'
 import { startHaproxy, startRedis, startReplica, stopAll, uniquePrefix } from '../helpers/cluster.js'
 import { createNode, wsstarOf } from '../helpers/nodes.js'
 import { listenAddr } from '../helpers/rendezvous.js'
@@ -153,6 +153,22 @@ describe('cluster: 3 replicas sharing Redis', { skip, timeout: 120_000 }, () => 
     // a late accept would find nothing: the callee's replica told it the dial is gone
     await waitFor(() => silent.ends.some(([id, kind]) => id === silent.incoming[0] && kind === EndKind.RESET), 5000)
     assert.equal((await r0.health()).dials, dialsBefore)
+  })
+
+  it('a peer id that joins again on another replica is evicted from the first: ws-evicted ERR_REPLACED with the old address, and it is dialable at the new one', async () => {
+    const [r0, r1, r2] = replicas
+    const first = await rawPeer(r0.port)
+    raws.push(first)
+    const evicted = nextEvent(first.socket, Event.EVICTED, () => true, 10_000)
+    const again = await rawPeer(r1.port, { key: first.key })
+    raws.push(again)
+    const [notice] = await evicted
+    assert.deepEqual(notice, { address: first.address, code: 'ERR_REPLACED', message: 'this peer id joined from another connection' })
+    const caller = await rawPeer(r2.port)
+    raws.push(caller)
+    await rawDial(caller, again)
+    assert.deepEqual(first.incoming, [])
+    assert.equal(again.incoming.length, 1)
   })
 
   it('a paused replica (SIGSTOP) does not stall dials between the others', async () => {

@@ -78,12 +78,19 @@ export interface ClusterLinkInit {
   logger: Logger
   /** dial requests from other replicas are refused once the server is stopping */
   shutdown: ShutdownGuard
+  /** dials per socket (max-dials-per-socket and what max-socket-buffered-bytes holds) */
+  dialLimit: DialLimit
+}
+
+/**
+ * What other replicas tell this one that is not about a dial, and where it
+ * goes: handed over when the link subscribes (nothing arrives before).
+ */
+export interface ClusterDeliveries {
   /** `peerId` of local socket `socketId` re-joined on another node: end it here (ERR_REPLACED) */
   evict(socketId: string, peerId: string): void
   /** another node's discovery delta: send it to this node's registered sockets */
-  onPeers?(delta: PeersDelta): void
-  /** dials per socket (max-dials-per-socket and what max-socket-buffered-bytes holds) */
-  dialLimit: DialLimit
+  peers(delta: PeersDelta): void
 }
 
 /** Cross-node dials, frames and evictions of one cluster node. See the top of this file. */
@@ -96,6 +103,7 @@ export class ClusterLink {
   readonly #forwards: ClusterForwards
   #started = false
   #closed = false
+  #deliveries?: ClusterDeliveries
   /** per message type: what this node received */
   readonly received = linkTraffic()
   /** cross-replica dials homed here (callee on another node) */
@@ -145,8 +153,9 @@ export class ClusterLink {
     return this.#forwards.size
   }
 
-  /** Subscribes to this node's channel. Resolves once Redis confirmed. */
-  async start (): Promise<void> {
+  /** Subscribes to this node's channel, delivering what comes in to `deliveries`. Resolves once Redis confirmed. */
+  async start (deliveries: ClusterDeliveries): Promise<void> {
+    this.#deliveries = deliveries
     this.#started = true
     this.#init.sub.on('smessageBuffer', this.#onMessage)
     await this.#init.sub.ssubscribe(this.#channel)
@@ -245,13 +254,6 @@ export class ClusterLink {
     })
   }
 
-  /** Relay hook: the relay forgot `dial`; a remote callee's node drops its forwarding entry. */
-  onForget (dial: Dial): void {
-    if (dial.callee instanceof RemoteEnd) {
-      dial.callee.forgotten(dial.id)
-    }
-  }
-
   // --- callee side (callee here, dial homed on another node) --------------------
 
   /**
@@ -263,12 +265,12 @@ export class ClusterLink {
     return this.#forwards.fromCallee(session, event, dialId, a, b)
   }
 
-  /** Relay hook: `peerId` of `end` (a local socket) left or was replaced. */
+  /** `peerId` of `end` (a local socket) left or was replaced: the dials forwarded for it end too (Relay.dropPeer ends those homed here). */
   dropPeer (end: DialEnd, peerId: string, toOthers: WireError, toSelf: WireError | null): void {
     this.#forwards.dropPeer(end, peerId, toOthers, toSelf)
   }
 
-  /** Relay hook: `end` (a local socket) disconnected. */
+  /** `end` (a local socket) disconnected: as dropPeer, for all its dials. */
   dropSession (end: DialEnd, toOthers: WireError): void {
     this.#forwards.dropSession(end, toOthers)
   }
@@ -322,13 +324,13 @@ export class ClusterLink {
       case ClusterMessage.PEERS:
         // the id is the sending node's; our own deltas went to our sockets already
         if (id !== this.#init.nodeId) {
-          this.#init.onPeers?.(decodePeers(body))
+          this.#deliveries?.peers(decodePeers(body))
         }
         return
       case ClusterMessage.EVICT: {
         const { peerId, socketId } = decodeEviction(body)
         this.#init.registry.forgetLocal(peerId, socketId)
-        this.#init.evict(socketId, peerId)
+        this.#deliveries?.evict(socketId, peerId)
         return
       }
       default: {

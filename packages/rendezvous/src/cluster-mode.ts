@@ -29,7 +29,7 @@ export interface ClusterStats {
   framesToCallee: number
   framesFromCallee: number
 }
-import type { ClusterLinkInit } from './cluster-link.js'
+import type { ClusterDeliveries, ClusterLinkInit } from './cluster-link.js'
 import type { ClusterOptions } from './options.js'
 import type { RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
@@ -145,11 +145,11 @@ export class ClusterMode {
     return [this.#commands, this.#pub, this.#sub].every(client => client.status === 'ready')
   }
 
-  /** Connects to Redis, writes the liveness key, subscribes the link. */
-  async start (): Promise<void> {
+  /** Connects to Redis, writes the liveness key, subscribes the link (which delivers to `deliveries`). */
+  async start (deliveries: ClusterDeliveries): Promise<void> {
     await Promise.all([this.#commands, this.#pub, this.#sub].map(async client => { await connect(client) }))
     await this.registry.start()
-    await this.#link?.start()
+    await this.#link?.start(deliveries)
     this.#started = true
     this.#up = true
     this.#onState()

@@ -27,4 +27,6 @@ export interface DialEnd {
   sendCredit(dialId: string, bytes: number): void
   /** an `e` frame: close-write or reset, with the reason when there is one */
   sendEnd(dialId: string, kind: EndKind, error?: WireError): void
+  /** the relay forgot dial `dialId` (closed or reset): a remote end tells its node; a socket has nothing to do */
+  forgotten?(dialId: string): void
 }

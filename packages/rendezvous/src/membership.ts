@@ -7,7 +7,7 @@ import type { RendezvousLimits } from './options.js'
 import type { PeerRecord, PeerRegistry } from './peer-registry.js'
 import type { Relay } from './relay.js'
 import type { Session } from './session.js'
-import type { JoinResult, WebSocketStarAddress } from '@wsstar/protocol'
+import type { JoinResult, WebSocketStarAddress, WireError } from '@wsstar/protocol'
 import type { Logger } from 'pino'
 
 /** socket.io room of all sockets with at least one registration: discovery deltas go here. */
@@ -33,6 +33,8 @@ export interface MembershipInit {
 export interface MembershipCluster {
   registered(session: Session, peerId: string): void
   unregistered(session: Session, peerId: string): void
+  /** after the relay's: the dials of `peerId` on `session` that this node forwards for another replica end too */
+  dropPeer(session: Session, peerId: string, toOthers: WireError, toSelf: WireError | null): void
   /** `previous` is held by another node: that node must evict it */
   evictRemote(previous: PeerRecord): void
 }
@@ -136,6 +138,7 @@ export class Membership {
     this.localPeers--
     this.#init.cluster?.unregistered(session, peerId)
     this.#init.relay.dropPeer(session, peerId, PEER_GONE, toSelf)
+    this.#init.cluster?.dropPeer(session, peerId, PEER_GONE, toSelf)
     this.#init.discovery.left(address)
     if (!session.registered && session.connected) {
       void session.socket.leave(REGISTERED_ROOM)
@@ -166,6 +169,7 @@ export class Membership {
     this.#init.cluster?.unregistered(old, peerId)
     const replaced = { code: ErrorCode.REPLACED, message: 'this peer id joined from another connection' }
     this.#init.relay.dropPeer(old, peerId, PEER_GONE, replaced)
+    this.#init.cluster?.dropPeer(old, peerId, PEER_GONE, replaced)
     if (old.connected) {
       old.socket.emit(Event.EVICTED, { address, ...replaced })
       if (!old.registered) {

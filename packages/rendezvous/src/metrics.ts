@@ -69,7 +69,8 @@ export class RendezvousMetrics {
   readonly #joinDuration: Histogram
   readonly #dialSetup: Histogram
 
-  constructor (source: MetricsSource, limits: Record<string, number>) {
+  /** @param limits the configured limits by name (the `wsstar_limit` gauge) */
+  constructor (limits: Record<string, number>) {
     const registry = new Registry()
     this.registry = registry
     const registers = [registry]
@@ -102,6 +103,35 @@ export class RendezvousMetrics {
       registers
     }).set({ version: BUILD_INFO.version, protocol: BUILD_INFO.protocol, node: BUILD_INFO.node }, 1)
 
+    this.#joinDuration = new Histogram({
+      name: 'wsstar_join_duration_seconds',
+      help: 'Time from a join request to its answer, for joins that registered (signature verification included)',
+      buckets: DURATION_BUCKETS,
+      registers
+    })
+    this.#dialSetup = new Histogram({
+      name: 'wsstar_dial_setup_seconds',
+      help: 'Time from a dial request to its answer, for dials the callee accepted',
+      buckets: DURATION_BUCKETS,
+      registers
+    })
+    const limitGauge = new Gauge({ name: 'wsstar_limit', help: 'Configured limits, by name', labelNames: ['limit'], registers })
+    for (const [name, value] of Object.entries(limits)) {
+      limitGauge.set({ limit: name }, value)
+    }
+    this.#joins = new Counter({ name: 'wsstar_joins_total', help: 'Join requests by result (challenged: step 1 answered with a nonce)', labelNames: ['result'], registers })
+    this.#dials = new Counter({ name: 'wsstar_dials_total', help: 'Dial requests by result', labelNames: ['result'], registers })
+    this.#rejected = new Counter({ name: 'wsstar_rejected_total', help: 'Rejected inputs by error code', labelNames: ['code'], registers })
+    this.#limitHits = new Counter({ name: 'wsstar_limit_hits_total', help: 'Times a limit was hit, by limit', labelNames: ['limit'], registers })
+  }
+
+  /**
+   * The gauges and counters read from the server's parts at scrape time:
+   * given once those parts exist (they count limit hits here from their
+   * first call, so this object comes first).
+   */
+  observe (source: MetricsSource): void {
+    const registers = [this.registry]
     new Gauge({ name: 'wsstar_sockets', help: 'Connected sockets', registers, collect () { this.set(source.sockets()) } })
     new Gauge({ name: 'wsstar_peers', help: 'Registered peers on this server', registers, collect () { this.set(source.peers()) } })
     new Gauge({
@@ -159,24 +189,12 @@ export class RendezvousMetrics {
     })
     // counted by the relay per frame in plain buckets (size-histogram.ts), exposed as a histogram here
     const frameSizes = { name: 'wsstar_relayed_frame_bytes', help: 'Payload sizes of the relayed data frames, bytes (power-of-two buckets)', type: 'histogram', aggregator: 'sum' }
-    registry.registerMetric({
+    this.registry.registerMetric({
       ...frameSizes,
       collect () {},
       reset () {},
       get: async () => ({ ...frameSizes, values: source.frameSizes().samples(frameSizes.name) })
     } as unknown as Metric)
-    this.#joinDuration = new Histogram({
-      name: 'wsstar_join_duration_seconds',
-      help: 'Time from a join request to its answer, for joins that registered (signature verification included)',
-      buckets: DURATION_BUCKETS,
-      registers
-    })
-    this.#dialSetup = new Histogram({
-      name: 'wsstar_dial_setup_seconds',
-      help: 'Time from a dial request to its answer, for dials the callee accepted',
-      buckets: DURATION_BUCKETS,
-      registers
-    })
     const cluster = source.cluster
     if (cluster != null) {
       clusterMetrics(cluster, registers)
@@ -187,14 +205,6 @@ export class RendezvousMetrics {
     reclaimCounter('wsstar_memory_reclaims_total', 'Memory-reducing collections run after the event loop was quiet', s => s.reclaims)
     reclaimCounter('wsstar_memory_reclaimed_bytes_total', 'RSS those collections gave back to the OS', s => s.reclaimedBytes)
     reclaimCounter('wsstar_memory_reclaim_pause_seconds_total', 'Event-loop time those collections took', s => s.pauseSeconds)
-    const limitGauge = new Gauge({ name: 'wsstar_limit', help: 'Configured limits, by name', labelNames: ['limit'], registers })
-    for (const [name, value] of Object.entries(limits)) {
-      limitGauge.set({ limit: name }, value)
-    }
-    this.#joins = new Counter({ name: 'wsstar_joins_total', help: 'Join requests by result (challenged: step 1 answered with a nonce)', labelNames: ['result'], registers })
-    this.#dials = new Counter({ name: 'wsstar_dials_total', help: 'Dial requests by result', labelNames: ['result'], registers })
-    this.#rejected = new Counter({ name: 'wsstar_rejected_total', help: 'Rejected inputs by error code', labelNames: ['code'], registers })
-    this.#limitHits = new Counter({ name: 'wsstar_limit_hits_total', help: 'Times a limit was hit, by limit', labelNames: ['limit'], registers })
   }
 
   /** `seconds`: how long a join that registered took */

@@ -16,11 +16,6 @@ export interface RelayInit {
   logger: Logger
   /** counts a limit hit by its public name */
   onLimit(limit: string): void
-  /** cluster mode: a dial was forgotten (its other end may live on another node) */
-  onForget?(dial: Dial): void
-  /** cluster mode: dropPeer / dropSession also reach the dials this node only forwards */
-  onDropPeer?(end: DialEnd, peerId: string, toOthers: WireError, toSelf: WireError | null): void
-  onDropSession?(end: DialEnd, toOthers: WireError): void
 }
 
 /** Who gets told about a reset, and with what. */
@@ -48,7 +43,6 @@ export class Relay {
   readonly #rejections: Rejections
   readonly #logger: Logger
   readonly #onLimit: (limit: string) => void
-  readonly #hooks: Pick<RelayInit, 'onForget' | 'onDropPeer' | 'onDropSession'>
   #idle: Array<() => void> = []
   #pending = 0
   /** opened dials whose caller's ack is not out yet (their frames are held): see `open` */
@@ -71,7 +65,6 @@ export class Relay {
     this.#rejections = init.rejections
     this.#logger = init.logger
     this.#onLimit = init.onLimit
-    this.#hooks = init
   }
 
   get pendingCount (): number {
@@ -277,22 +270,24 @@ export class Relay {
     }
   }
 
-  /** Resets every dial of `end` as `peerId` (a leave or a replacement). */
+  /**
+   * Resets every dial of `end` as `peerId` (a leave or a replacement). In a
+   * cluster, the dials this node only forwards for `end` are the link's
+   * (ClusterLink.dropPeer).
+   */
   dropPeer (end: DialEnd, peerId: string, toOthers: WireError, toSelf: WireError | null): void {
     for (const dial of [...end.dials]) {
       if (dial.hasEnd(end, peerId)) {
         this.reset(dial, toOthers, { end, error: toSelf })
       }
     }
-    this.#hooks.onDropPeer?.(end, peerId, toOthers, toSelf)
   }
 
-  /** Resets every dial of an end that is gone (a socket that disconnected). */
+  /** Resets every dial of an end that is gone (a socket that disconnected); the link's forwards as in dropPeer. */
   dropSession (end: DialEnd, toOthers: WireError): void {
     for (const dial of [...end.dials]) {
       this.reset(dial, toOthers, { end, error: null })
     }
-    this.#hooks.onDropSession?.(end, toOthers)
   }
 
   /** Resolves when no dial is left (pending or open). */
@@ -345,7 +340,8 @@ export class Relay {
         resolve()
       }
     }
-    this.#hooks.onForget?.(dial)
+    dial.caller.forgotten?.(dial.id)
+    dial.callee.forgotten?.(dial.id)
     this.#logger.trace({ dial: dial.id }, 'dial closed')
   }
 }

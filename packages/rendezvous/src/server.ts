@@ -34,7 +34,6 @@ import { readTlsCredentials } from './tls-credentials.js'
 import { terminateAll } from './engine-io-internals.js'
 import { releaseUpgradeRequest } from './upgrade-request.js'
 import type { EngineConnection } from './admission.js'
-import type { ClusterLink } from './cluster-link.js'
 import type { DialInfo } from './dial.js'
 import type { ClusterStats } from './cluster-mode.js'
 import type { ClusterStatus, Health } from './http-endpoints.js'
@@ -129,10 +128,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #joins: JoinHandler
   readonly #verifier: SignaturePool
   readonly #reclaim: MemoryReclaim
-  readonly #peersBroadcast = new PeersBroadcast({
-    members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
-    recipient: (id) => this.#sessions.get(id)
-  })
+  readonly #peersBroadcast: PeersBroadcast
   readonly #dials: DialRouter
   readonly #sockets: SocketHandlers
   readonly #admission: Admission
@@ -151,55 +147,45 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #shutdown = new ShutdownGuard()
   /** cluster mode (options.cluster): Redis registry, sharded adapter, node-to-node link */
   readonly #cluster?: ClusterMode
-  readonly #link?: ClusterLink
   /** legacy mode: websocket-star 0.10 clients, a separate population */
   readonly #legacy?: LegacyGateway
 
+  /**
+   * Makes the parts in the order they depend on each other, each handed
+   * what it uses; no closure here reaches a part made after it. What flows
+   * back up (cluster messages to membership and discovery) is handed over
+   * at start, when the link subscribes.
+   */
   constructor (options: RendezvousServerOptions) {
     this.#options = resolveOptions(options)
     const { limits } = this.#options
     this.#port = this.#options.port
     this.#adminPort = this.#options.adminPort
-    this.#logger = options.logger ?? pino({ name: 'wsstar-rendezvous' })
-    this.#cluster = options.cluster == null ? undefined : new ClusterMode(options.cluster, this.#logger)
-    this.#registry = options.registry ?? this.#cluster?.registry ?? new InMemoryPeerRegistry()
+    const logger = this.#logger = options.logger ?? pino({ name: 'wsstar-rendezvous' })
+    const cluster = this.#cluster = options.cluster == null ? undefined : new ClusterMode(options.cluster, logger)
+    this.#registry = options.registry ?? cluster?.registry ?? new InMemoryPeerRegistry()
     this.#ownRegistry = options.registry == null
-    this.#metrics = new RendezvousMetrics({
-      sockets: () => this.#sessions.size,
-      peers: () => this.#membership.localPeers,
-      dialsOpen: () => this.#relay.openCount,
-      dialsPending: () => this.#relay.pendingCount,
-      pendingChallenges: () => this.#challenges.size,
-      inFlightBytes: () => this.#relay.inFlightBytes,
-      maxDialInFlight: () => this.#relay.maxDialInFlight,
-      relayedBytes: () => this.#relay.relayedBytes,
-      frames: () => ({ d: this.#relay.dataFrames, c: this.#relay.creditFrames, e: this.#relay.endFrames }),
-      verifier: () => ({ backend: ed25519Backend, batches: this.#verifier.batches, restarts: this.#verifier.failures, verified: this.#verifier.verified, pending: this.#joins.verifying }),
-      memoryReclaim: () => this.#reclaim.stats,
-      clientIps: () => this.#admission.clientIps,
-      frameSizes: () => this.#relay.frameSizes,
-      ...(this.#cluster == null ? {} : { cluster: () => (this.#cluster as ClusterMode).stats() })
-    }, limitsByName(limits, this.#cluster?.limits))
-    this.#rejections = new Rejections(this.#metrics, this.#logger)
-    this.#admission = new Admission({ limits, trustedProxies: this.#options.trustedProxies, shutdown: this.#shutdown, metrics: this.#metrics, rejections: this.#rejections, logger: this.#logger })
+    const metrics = this.#metrics = new RendezvousMetrics(limitsByName(limits, cluster?.limits))
+    const rejections = this.#rejections = new Rejections(metrics, logger)
+    const shutdown = this.#shutdown
+    const admission = this.#admission = new Admission({ limits, trustedProxies: this.#options.trustedProxies, shutdown, metrics, rejections, logger })
     this.#challenges = new JoinChallengeStore({
       ttlMs: limits.challengeTtlMs,
       maxPerSocket: limits.maxPendingChallengesPerSocket,
-      onLimit: () => { this.#metrics.limitHit(LIMIT_NAMES.maxPendingChallengesPerSocket) }
+      onLimit: () => { metrics.limitHit(LIMIT_NAMES.maxPendingChallengesPerSocket) }
     })
-    this.#relay = new Relay({
+    const relay = this.#relay = new Relay({
       windowBytes: limits.windowBytes,
       maxSocketBufferedBytes: limits.maxSocketBufferedBytes,
-      rejections: this.#rejections,
-      logger: this.#logger,
-      onLimit: (limit) => { this.#metrics.limitHit(limit) },
-      ...(this.#cluster == null
-        ? {}
-        : {
-            onForget: (dial) => { this.#link?.onForget(dial) },
-            onDropPeer: (session, peerId, toOthers, toSelf) => { this.#link?.dropPeer(session, peerId, toOthers, toSelf) },
-            onDropSession: (session, toOthers) => { this.#link?.dropSession(session, toOthers) }
-          })
+      rejections,
+      logger,
+      onLimit: (limit) => { metrics.limitHit(limit) }
+    })
+    const dialLimit = new DialLimit(limits, metrics)
+    const link = cluster?.link({ sessions: this.#sessions, relay, rejections, limits, shutdown, dialLimit })
+    const peersBroadcast = this.#peersBroadcast = new PeersBroadcast({
+      members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
+      recipient: (id) => this.#sessions.get(id)
     })
     this.#discovery = new Discovery({
       registry: this.#registry,
@@ -211,80 +197,69 @@ class WsStarRendezvousServer implements RendezvousServer {
       // chunk per turn; in a cluster the other servers get it on the link and
       // send it to theirs the same way
       broadcast: (delta) => {
-        this.#peersBroadcast.send(delta)
-        this.#link?.publishPeers(delta)
+        peersBroadcast.send(delta)
+        link?.publishPeers(delta)
       },
       send: (session, delta) => {
         if (!session.holdDelta(delta)) {
           session.socket.emit(Event.PEERS, delta)
         }
       },
-      logger: this.#logger,
-      onCapped: () => { this.#metrics.limitHit(LIMIT_NAMES.peersBatchMax) }
+      logger,
+      onCapped: () => { metrics.limitHit(LIMIT_NAMES.peersBatchMax) }
     })
-    const dialLimit = new DialLimit(limits, this.#metrics)
-    this.#link = this.#cluster?.link({
-      sessions: this.#sessions,
-      relay: this.#relay,
-      rejections: this.#rejections,
-      limits,
-      shutdown: this.#shutdown,
-      evict: (socketId, peerId) => { this.#membership.evict(socketId, peerId) },
-      onPeers: (delta) => { this.#peersBroadcast.send(delta) },
-      dialLimit
-    })
-    this.#handshakeTimeout = new HandshakeTimeout({ timeoutMs: limits.handshakeTimeoutMs, metrics: this.#metrics, logger: this.#logger })
-    this.#membership = new Membership({
-      cluster: this.#link,
+    this.#handshakeTimeout = new HandshakeTimeout({ timeoutMs: limits.handshakeTimeoutMs, metrics, logger })
+    const membership = this.#membership = new Membership({
+      cluster: link,
       registry: this.#registry,
       sessions: this.#sessions,
       discovery: this.#discovery,
-      relay: this.#relay,
+      relay,
       limits,
-      metrics: this.#metrics,
-      logger: this.#logger,
+      metrics,
+      logger,
       handshakeTimeout: this.#handshakeTimeout,
       servers: () => this.#servers()
     })
-    this.#verifier = new SignaturePool({ threads: limits.verifyThreads, logger: this.#logger })
-    this.#reclaim = new MemoryReclaim({ quietMs: limits.reclaimQuietMs, minGrowthBytes: limits.reclaimMinGrowthBytes, logger: this.#logger })
+    const verifier = this.#verifier = new SignaturePool({ threads: limits.verifyThreads, logger })
+    this.#reclaim = new MemoryReclaim({ quietMs: limits.reclaimQuietMs, minGrowthBytes: limits.reclaimMinGrowthBytes, logger })
     const joinServers = new JoinServerRule(this.#options.announce)
     this.#joins = new JoinHandler({
       challenge: this.#options.challenge,
       challenges: this.#challenges,
-      membership: this.#membership,
+      membership,
       announce: this.#options.announce,
       servers: joinServers,
       maxAddressLength: limits.maxAddressLength,
-      metrics: this.#metrics,
-      shutdown: this.#shutdown,
-      verify: async (signature, message, publicKey) => await this.#verifier.verify(signature, message, publicKey),
-      verifyKey: async (publicKey, message, signature) => await this.#verifier.verifyKey(publicKey, message, signature),
+      metrics,
+      shutdown,
+      verify: async (signature, message, publicKey) => await verifier.verify(signature, message, publicKey),
+      verifyKey: async (publicKey, message, signature) => await verifier.verifyKey(publicKey, message, signature),
       maxPendingVerifications: limits.maxPendingVerifications,
-      takeIpJoin: (session) => this.#admission.takeJoin(session.socket.conn)
+      takeIpJoin: (session) => admission.takeJoin(session.socket.conn)
     })
-    if (this.#options.legacy) {
-      this.#legacy = new LegacyGateway({
+    const registry = this.#registry
+    const legacy = this.#legacy = !this.#options.legacy
+      ? undefined
+      : new LegacyGateway({
         limits,
-        logger: this.#logger,
-        metrics: this.#metrics,
-        shutdown: this.#shutdown,
+        logger,
+        metrics,
+        shutdown,
         servers: joinServers,
-        isV2Peer: async (peerId) => (await this.#registry.get(peerId)) != null,
-        v2Peers: () => this.#membership.localPeers,
-        takeIpJoin: (socket) => this.#admission.takeJoin(socket.conn)
+        isV2Peer: async (peerId) => (await registry.get(peerId)) != null,
+        v2Peers: () => membership.localPeers,
+        takeIpJoin: (socket) => admission.takeJoin(socket.conn)
       })
-    }
-    const legacy = this.#legacy
     this.#dials = new DialRouter({
       isLegacyPeer: legacy == null ? undefined : (peerId) => legacy.hasPeer(peerId),
-      registry: this.#registry,
+      registry,
       sessions: this.#sessions,
-      relay: this.#relay,
+      relay,
       limits,
-      metrics: this.#metrics,
-      shutdown: this.#shutdown,
-      cluster: this.#link,
+      metrics,
+      shutdown,
+      cluster: link,
       dialLimit
     })
     this.#sockets = new SocketHandlers({
@@ -292,15 +267,34 @@ class WsStarRendezvousServer implements RendezvousServer {
       limits,
       joins: this.#joins,
       dials: this.#dials,
-      relay: this.#relay,
-      membership: this.#membership,
+      relay,
+      membership,
       challenges: this.#challenges,
       discovery: this.#discovery,
       handshakeTimeout: this.#handshakeTimeout,
-      cluster: this.#link,
-      metrics: this.#metrics,
-      rejections: this.#rejections,
-      logger: this.#logger
+      cluster: link,
+      metrics,
+      rejections,
+      logger
+    })
+    const challenges = this.#challenges
+    const joins = this.#joins
+    const reclaim = this.#reclaim
+    metrics.observe({
+      sockets: () => this.#sessions.size,
+      peers: () => membership.localPeers,
+      dialsOpen: () => relay.openCount,
+      dialsPending: () => relay.pendingCount,
+      pendingChallenges: () => challenges.size,
+      inFlightBytes: () => relay.inFlightBytes,
+      maxDialInFlight: () => relay.maxDialInFlight,
+      relayedBytes: () => relay.relayedBytes,
+      frames: () => ({ d: relay.dataFrames, c: relay.creditFrames, e: relay.endFrames }),
+      verifier: () => ({ backend: ed25519Backend, batches: verifier.batches, restarts: verifier.failures, verified: verifier.verified, pending: joins.verifying }),
+      memoryReclaim: () => reclaim.stats,
+      clientIps: () => admission.clientIps,
+      frameSizes: () => relay.frameSizes,
+      ...(cluster == null ? {} : { cluster: () => cluster.stats() })
     })
   }
 
@@ -432,7 +426,12 @@ class WsStarRendezvousServer implements RendezvousServer {
     })
     this.#http = http
     this.#io = io
-    await this.#cluster?.start()
+    const membership = this.#membership
+    const peersBroadcast = this.#peersBroadcast
+    await this.#cluster?.start({
+      evict: (socketId, peerId) => { membership.evict(socketId, peerId) },
+      peers: (delta) => { peersBroadcast.send(delta) }
+    })
     await listen(http, this.#options.port, host)
     http.on('error', (err) => { this.#logger.error({ err }, 'http server error') })
     this.#port = (http.address() as AddressInfo).port

@@ -15,6 +15,7 @@ import type { RendezvousLimits } from './options.js'
 import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
 import type { Rejections } from './rejections.js'
 import type { Relay } from './relay.js'
+import type { WireError } from '@wsstar/protocol'
 import type { Logger } from 'pino'
 import type { Socket } from 'socket.io'
 
@@ -40,6 +41,8 @@ export interface SocketHandlersInit {
 export interface SocketHandlersCluster {
   /** false: not a frame of a dial homed on another replica, the relay takes it */
   fromCallee(session: Session, event: string, dialId: unknown, a: unknown, b?: unknown): boolean
+  /** after the relay's: the dials this node forwards for a socket that is gone end too */
+  dropSession(session: Session, toOthers: WireError): void
 }
 
 type SocketHandler = (this: Socket, ...args: any[]) => void
@@ -179,6 +182,7 @@ export class SocketHandlers {
     this.#init.discovery.stopResample(session)
     this.#init.challenges.clearSocket(session.id)
     this.#init.relay.dropSession(session, PEER_GONE)
+    this.#init.cluster?.dropSession(session, PEER_GONE)
     const cleanup = this.#init.membership.unregisterAll(session).catch((err: unknown) => {
       logger.warn({ err, socket: session.id }, 'cleanup after disconnect failed')
     })
