@@ -27,8 +27,13 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' }
   },
   {
-    files: ['examples/browser/app.js'],
+    files: ['examples/browser/*.js'],
     languageOptions: { globals: globals.browser }
+  },
+  {
+    // playwright runs the functions it is handed inside the page
+    files: ['scripts/browser-screenshots.mjs'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly' } }
   },
   {
     files: ['**/*.ts'],
