@@ -3,35 +3,18 @@ import { hostname } from 'node:os'
 import { createShardedAdapter } from '@socket.io/redis-adapter'
 import { Redis } from 'ioredis'
 import { ClusterLink } from './cluster-link.js'
+import { clusterMetrics } from './cluster-metrics.js'
 import { NODE_ID_PATTERN } from './cluster-messages.js'
 import { ClusterNodes } from './cluster-nodes.js'
 import { CLUSTER_LIMITS, DEFAULT_CLUSTER_LIMITS, checkLimit } from './limits.js'
 import { DEFAULT_REDIS_PREFIX, RedisPeerRegistry } from './redis-peer-registry.js'
+import type { ClusterStats } from './cluster-metrics.js'
 import type { ClusterNode } from './cluster-nodes.js'
-import type { LinkTraffic } from './cluster-publisher.js'
 import type { ClusterLimits } from './limits.js'
-
-/** What the metrics and the status page show of the cluster, read when asked. */
-export interface ClusterStats {
-  nodeId: string
-  /** every Redis connection of this replica is ready */
-  redisUp: boolean
-  /** round trip of this replica's last cluster beat to Redis, seconds */
-  redisRoundTrip?: number
-  /** Redis connections that came back after being lost */
-  reconnects: number
-  /** the replicas seen at the last beat (this one included) */
-  nodes: ClusterNode[]
-  sent: LinkTraffic
-  received: LinkTraffic
-  dialsHome: number
-  dialsCallee: number
-  framesToCallee: number
-  framesFromCallee: number
-}
 import type { ClusterDeliveries, ClusterLinkInit } from './cluster-link.js'
 import type { ClusterOptions } from './options.js'
 import type { RedisOptions } from 'ioredis'
+import type { Registry } from 'prom-client'
 import type { Logger } from 'pino'
 
 /** how long start() waits for Redis before giving up */
@@ -133,6 +116,11 @@ export class ClusterMode {
   link (init: Omit<ClusterLinkInit, 'nodeId' | 'prefix' | 'pub' | 'sub' | 'registry' | 'logger'>): ClusterLink {
     this.#link = new ClusterLink({ ...init, nodeId: this.nodeId, prefix: this.prefix, pub: this.#pub, sub: this.#sub, registry: this.registry, logger: this.#logger })
     return this.#link
+  }
+
+  /** Registers the cluster's metrics (Redis, the replicas seen, the link's traffic), read from `stats()` at scrape time. */
+  registerMetrics (registry: Registry): void {
+    clusterMetrics(() => this.stats(), registry)
   }
 
   /** The socket.io adapter: sharded pub/sub, one channel per room (per peer, and the discovery room). */

@@ -35,7 +35,7 @@ import { terminateAll } from './engine-io-internals.js'
 import { releaseUpgradeRequest } from './upgrade-request.js'
 import type { EngineConnection } from './admission.js'
 import type { DialInfo } from './dial.js'
-import type { ClusterStats } from './cluster-mode.js'
+import type { ClusterStats } from './cluster-metrics.js'
 import type { ClusterStatus, Health } from './http-endpoints.js'
 import type { LegacyStats } from './legacy/legacy-gateway.js'
 import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
@@ -293,9 +293,9 @@ class WsStarRendezvousServer implements RendezvousServer {
       verifier: () => ({ backend: ed25519Backend, batches: verifier.batches, restarts: verifier.failures, verified: verifier.verified, pending: joins.verifying }),
       memoryReclaim: () => reclaim.stats,
       clientIps: () => admission.clientIps,
-      frameSizes: () => relay.frameSizes,
-      ...(cluster == null ? {} : { cluster: () => cluster.stats() })
+      frameSizes: () => relay.frameSizes
     })
+    cluster?.registerMetrics(metrics.registry)
   }
 
   get port (): number {
