@@ -61,6 +61,11 @@ export class CliServer {
     this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--admin-port', String(this.adminPort), '--log-level', 'warn', ...this.flags], {
       stdio: ['ignore', this.verbose ? 'inherit' : 'ignore', 'pipe']
     })
+    return await this.awaitStart()
+  }
+
+  /** Watches the spawned process and waits for /health (20 s at most). */
+  async awaitStart () {
     this.pid = this.process.pid
     this.exited = false
     this.exitPromise = new Promise(resolve => this.process.once('exit', (code, signal) => { this.exited = true; resolve({ code, signal }) }))
@@ -152,29 +157,7 @@ export class FloorServer extends CliServer {
     this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, FLOOR_PATH, String(this.port)], {
       stdio: ['ignore', this.verbose ? 'inherit' : 'ignore', 'pipe']
     })
-    return await this.#started()
-  }
-
-  async #started () {
-    this.pid = this.process.pid
-    this.exited = false
-    this.exitPromise = new Promise(resolve => this.process.once('exit', (code, signal) => { this.exited = true; resolve({ code, signal }) }))
-    process.once('exit', () => { try { this.process.kill('SIGKILL') } catch { /* already gone */ } })
-    this.process.stderr.setEncoding('utf8')
-    this.process.stderr.on('data', (text) => { this.stderrTail.push(...text.split('\n').filter(Boolean)) })
-    const deadline = Date.now() + 20_000
-    while (true) {
-      if (this.exited) throw new Error(`${this.name} exited on start: ${this.stderrTail.join('\n')}`)
-      try {
-        await this.health()
-        break
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`${this.name} not answering /health: ${err.message}`, { cause: err })
-        await new Promise(resolve => setTimeout(resolve, 50))
-      }
-    }
-    this.url = `http://127.0.0.1:${this.port}`
-    return this
+    return await this.awaitStart()
   }
 }
 
