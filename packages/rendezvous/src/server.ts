@@ -1,8 +1,5 @@
-import { createServer } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
 import { ErrorCode, Event } from '@wsstar/protocol'
 import { pino } from 'pino'
-import { Server as SocketIoServer } from 'socket.io'
 import { Admission } from './admission.js'
 import { ClusterMode } from './cluster-mode.js'
 import { withDebugInternals } from './debug-internals.js'
@@ -16,8 +13,8 @@ import { JoinServerRule } from './join-server-rule.js'
 import { MemoryReclaim } from './memory-reclaim.js'
 import { PeersBroadcast } from './peers-broadcast.js'
 import { ed25519Backend } from './ed25519-verify.js'
-import { refuseEngineIo3, webSocketServersPerProtocol } from './legacy/engine-io-3.js'
 import { LegacyGateway } from './legacy/legacy-gateway.js'
+import { adminListener, clientListener, closeNow, hostPort, listen } from './listeners.js'
 import { LIMIT_NAMES, limitsByName } from './limits.js'
 import { Membership, REGISTERED_ROOM } from './membership.js'
 import { RendezvousMetrics } from './metrics.js'
@@ -30,6 +27,7 @@ import { serverAddresses } from './server-addresses.js'
 import { handshakeProtocol } from './session.js'
 import { SHUTTING_DOWN, ShutdownGuard } from './shutdown-guard.js'
 import { SocketHandlers } from './socket-handlers.js'
+import { socketIoServer } from './socket-io-server.js'
 import { readTlsCredentials } from './tls-credentials.js'
 import { terminateAll } from './engine-io-internals.js'
 import { releaseUpgradeRequest } from './upgrade-request.js'
@@ -42,12 +40,12 @@ import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from 
 import type { PeerRegistry } from './peer-registry.js'
 import type { Session } from './session.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { IncomingMessage, Server as HttpServer, ServerOptions as HttpServerOptions, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { Socket } from 'socket.io'
+import type { Server as SocketIoServer, Socket } from 'socket.io'
 
 /** Plain numbers describing the server right now (tests, debugging). */
 export interface RendezvousStats {
@@ -377,40 +375,14 @@ class WsStarRendezvousServer implements RendezvousServer {
     if (this.#options.publicAdmin) {
       this.#logger.warn('the operator endpoints (/metrics, /status.json, status page) are served on the client port (publicAdmin)')
     }
-    // a connection that never becomes a socket.io socket is cut like one that never joins:
-    // request headers (a bare TCP connect, a slow upgrade) within the handshake timeout
-    const handshakeMs = limits.handshakeTimeoutMs
-    const httpOptions: HttpServerOptions = {
-      headersTimeout: Math.min(handshakeMs, 60_000),
-      requestTimeout: Math.max(Math.min(handshakeMs, 60_000), 30_000),
-      connectionsCheckingInterval: Math.max(100, Math.min(Math.floor(handshakeMs / 2), 30_000))
-    }
     const tls = this.#options.tls
-    const http: HttpServer = tls == null
-      ? createServer(httpOptions, handler)
-      // the TLS handshake gets the same deadline as the rest of the way to a join
-      : createHttpsServer({ ...httpOptions, ...await readTlsCredentials(tls), handshakeTimeout: handshakeMs }, handler)
-    // and a bare TCP connection that sends nothing at all (headersTimeout only runs once bytes arrive);
-    // ws clears this timeout on the sockets it takes over
-    http.setTimeout(handshakeMs)
+    const http = await clientListener(limits.handshakeTimeoutMs, tls, handler)
     // attach socket.io after our handler: it serves /socket.io/ and passes the rest on
-    const io = new SocketIoServer(http, {
-      transports: ['websocket'],
-      maxHttpBufferSize: limits.maxMessageBytes,
-      perMessageDeflate: false,
-      httpCompression: false,
-      serveClient: false,
-      // no connectionStateRecovery: every socket gets a fresh random id (12 CSPRNG bytes) that is
-      // never reused, which the one-request join relies on (it signs the id as its nonce)
-      // legacy mode: socket.io v2 clients (websocket-star 0.10) speak Engine.IO 3, with
-      // messages up to legacy-max-message-bytes; without it they get an HTTP 400 before the upgrade
-      allowEIO3: this.#options.legacy,
-      ...(this.#options.legacy
-        ? { wsEngine: webSocketServersPerProtocol(limits.legacyMaxMessageBytes) }
-        : { allowRequest: refuseEngineIo3(() => { this.#rejections.count(ErrorCode.BAD_REQUEST, 'connect', undefined, 'Engine.IO 3 client: legacy mode is off') }) }),
-      // an engine.io connection that never sends the socket.io CONNECT (default: 45 s)
-      connectTimeout: limits.handshakeTimeoutMs,
-      ...(this.#cluster == null ? {} : { adapter: this.#cluster.adapter() })
+    const io = socketIoServer(http, {
+      limits,
+      legacy: this.#options.legacy,
+      adapter: this.#cluster?.adapter(),
+      onEngineIo3Refused: () => { this.#rejections.count(ErrorCode.BAD_REQUEST, 'connect', undefined, 'Engine.IO 3 client: legacy mode is off') }
     })
     io.use((socket, next) => {
       this.#admission.admit(socket, this.#sessions.size + (this.#legacy?.sockets ?? 0), io.engine.clientsCount, next)
@@ -436,7 +408,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     http.on('error', (err) => { this.#logger.error({ err }, 'http server error') })
     this.#port = (http.address() as AddressInfo).port
     if (this.#options.adminPort != null) {
-      const admin = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, this.#httpHandler(true))
+      const admin = adminListener(this.#httpHandler(true))
       this.#admin = admin
       await listen(admin, this.#options.adminPort, this.#options.adminHost)
       admin.on('error', (err) => { this.#logger.error({ err }, 'admin http server error') })
@@ -489,7 +461,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     const http = this.#http
     const io = this.#io
     if (http == null || io == null) {
-      await this.#closeAdmin()
+      await closeNow(this.#admin)
       this.#discovery.stop()
       await this.#verifier.close()
       await this.#cluster?.close()
@@ -525,7 +497,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     await httpClosed
     clearTimeout(force)
     // the admin listener outlives the client port, so metrics cover the drain
-    await this.#closeAdmin()
+    await closeNow(this.#admin)
     await this.#sockets.settled()
     await this.#verifier.close()
     this.#challenges.clear()
@@ -534,14 +506,6 @@ class WsStarRendezvousServer implements RendezvousServer {
     }
     await this.#cluster?.close()
     this.#logger.info('stopped')
-  }
-
-  async #closeAdmin (): Promise<void> {
-    const admin = this.#admin
-    if (admin == null || !admin.listening) return
-    const closed = new Promise<void>(resolve => { admin.close(() => { resolve() }) })
-    admin.closeAllConnections()
-    await closed
   }
 
   /** The servers a join answer names: every replica's in a cluster (as each announces itself), else this one's. */
@@ -613,22 +577,6 @@ class WsStarRendezvousServer implements RendezvousServer {
       this.#sockets.attach(socket)
     }
   }
-}
-
-async function listen (server: HttpServer, port: number, host: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => { reject(err) }
-    server.once('error', onError)
-    server.listen(port, host, () => {
-      server.off('error', onError)
-      resolve()
-    })
-  })
-}
-
-/** `127.0.0.1:9090`, `[::1]:9090` */
-function hostPort (host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 /** The cluster as `/status.json` shows it: this replica's view of every replica. */
