@@ -1,7 +1,7 @@
 /**
  * What the server assumes about engine.io, the ws WebSocket under its
  * websocket transport, ws's frame encoder and socket.io, beyond their
- * documented APIs (packages/rendezvous/src/engine-io-internals.ts,
+ * documented APIs (packages/rendezvous/src/internals/engine-io-internals.ts,
  * ws-internals.ts, socket-io-internals.ts), checked against a real socket.io
  * server on loopback and real socket.io clients: once with engine.io's own
  * ws, once with the server's ws as legacy mode plugs it in (wsEngine).
@@ -18,19 +18,19 @@ import type { AddressInfo, Socket as TcpSocket } from 'node:net'
 import type { Socket as ServerSocket, ServerOptions } from 'socket.io'
 import type { Socket as ClientSocket } from 'socket.io-client'
 
-type EngineIoInternals = typeof import('../../packages/rendezvous/src/engine-io-internals.js')
-type WsInternals = typeof import('../../packages/rendezvous/src/ws-internals.js')
-type SocketIoInternals = typeof import('../../packages/rendezvous/src/socket-io-internals.js')
-type UpgradeRequest = typeof import('../../packages/rendezvous/src/upgrade-request.js')
+type EngineIoInternals = typeof import('../../packages/rendezvous/src/internals/engine-io-internals.js')
+type WsInternals = typeof import('../../packages/rendezvous/src/internals/ws-internals.js')
+type SocketIoInternals = typeof import('../../packages/rendezvous/src/internals/socket-io-internals.js')
+type UpgradeRequest = typeof import('../../packages/rendezvous/src/session/upgrade-request.js')
 type EngineIo3 = typeof import('../../packages/rendezvous/src/legacy/engine-io-3.js')
-type V8Internals = typeof import('../../packages/rendezvous/src/v8-internals.js')
+type V8Internals = typeof import('../../packages/rendezvous/src/internals/v8-internals.js')
 
-const engine = await rendezvousModule<EngineIoInternals>('engine-io-internals')
-const wsInternals = await rendezvousModule<WsInternals>('ws-internals')
-const socketIo = await rendezvousModule<SocketIoInternals>('socket-io-internals')
-const upgrade = await rendezvousModule<UpgradeRequest>('upgrade-request')
+const engine = await rendezvousModule<EngineIoInternals>('internals/engine-io-internals')
+const wsInternals = await rendezvousModule<WsInternals>('internals/ws-internals')
+const socketIo = await rendezvousModule<SocketIoInternals>('internals/socket-io-internals')
+const upgrade = await rendezvousModule<UpgradeRequest>('session/upgrade-request')
 const legacy = await rendezvousModule<EngineIo3>('legacy/engine-io-3')
-const v8 = await rendezvousModule<V8Internals>('v8-internals')
+const v8 = await rendezvousModule<V8Internals>('internals/v8-internals')
 
 /** Resolves when `check` holds, polling; rejects after `ms`. */
 async function until (check: () => boolean, ms: number, what: string): Promise<void> {

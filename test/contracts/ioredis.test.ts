@@ -1,6 +1,6 @@
 /**
  * What the server assumes about ioredis beyond its documented API
- * (packages/rendezvous/src/ioredis-internals.ts), checked against the real
+ * (packages/rendezvous/src/internals/ioredis-internals.ts), checked against the real
  * ioredis and a real redis-server: a command's `toWritable` gets the
  * connection's socket and what it returns is written right after, so a
  * command in several parts goes out byte for byte, uncopied, in order with
@@ -15,9 +15,9 @@ import { rendezvousModule } from '../helpers/rendezvous-internals.js'
 import { redisServer, requires } from '../helpers/system-components.js'
 import type { TestRedis } from '../helpers/cluster.js'
 
-type IoredisInternals = typeof import('../../packages/rendezvous/src/ioredis-internals.js')
-type Spublish = typeof import('../../packages/rendezvous/src/spublish.js')
-type ClusterMessages = typeof import('../../packages/rendezvous/src/cluster-messages.js')
+type IoredisInternals = typeof import('../../packages/rendezvous/src/internals/ioredis-internals.js')
+type Spublish = typeof import('../../packages/rendezvous/src/cluster/spublish.js')
+type ClusterMessages = typeof import('../../packages/rendezvous/src/cluster/cluster-messages.js')
 
 const skip = requires('ioredis contract', redisServer)
 const CHANNEL = 'wsstar-contract:to:node-1'
@@ -32,9 +32,9 @@ describe('contract: ioredis (what ioredis-internals.ts relies on)', { skip, time
   const received: Buffer[] = []
 
   before(async () => {
-    internals = await rendezvousModule<IoredisInternals>('ioredis-internals')
-    spublish = await rendezvousModule<Spublish>('spublish')
-    messages = await rendezvousModule<ClusterMessages>('cluster-messages')
+    internals = await rendezvousModule<IoredisInternals>('internals/ioredis-internals')
+    spublish = await rendezvousModule<Spublish>('cluster/spublish')
+    messages = await rendezvousModule<ClusterMessages>('cluster/cluster-messages')
     redis = await startRedis()
     // as cluster mode makes its publisher: no offline queue
     pub = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true })

@@ -1,6 +1,6 @@
 /**
  * What the server assumes about V8 beyond Node's documented API
- * (packages/rendezvous/src/v8-internals.ts), checked on the V8 of the Node
+ * (packages/rendezvous/src/internals/v8-internals.ts), checked on the V8 of the Node
  * these tests run on: `--expose-gc` set at run time gives the next context
  * made a `gc()`, and `--no-expose-gc` takes it away again, the main context
  * never having one; that `gc()` takes `{ type, execution, flavor }`, and a
@@ -12,13 +12,13 @@ import { getHeapSpaceStatistics } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { rendezvousModule } from '../helpers/rendezvous-internals.js'
 
-type V8Internals = typeof import('../../packages/rendezvous/src/v8-internals.js')
+type V8Internals = typeof import('../../packages/rendezvous/src/internals/v8-internals.js')
 
 const MiB = 2 ** 20
 
 describe('contract: V8 (what v8-internals.ts relies on)', () => {
   it('a memory-reducing collection without --expose-gc shrinks a young generation a burst grew, and leaves gc() unexposed', async () => {
-    const { memoryReducingCollection } = await rendezvousModule<V8Internals>('v8-internals')
+    const { memoryReducingCollection } = await rendezvousModule<V8Internals>('internals/v8-internals')
     assert.equal((globalThis as { gc?: unknown }).gc, undefined, 'this test runs without --expose-gc')
     const newSpace = (): number => getHeapSpaceStatistics().find(s => s.space_name === 'new_space')?.space_size ?? 0
     // objects that survive scavenges make V8 grow the young generation

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { compileTrustedProxies } from './client-ip.js'
+import { compileTrustedProxies } from './socket/client-ip.js'
 import { CLUSTER_LIMITS, LIMITS, checkLimit, envName, formatLimitValue } from './limits.js'
 import { DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_PORT, parseAnnounce } from './options.js'
 import type { Limit, LimitUnit } from './limits.js'

@@ -10,7 +10,7 @@
  * SIGTERM / SIGINT stop it gracefully (exit 0); a second signal exits at once.
  * SIGHUP reloads the TLS certificate and key (--tls-cert / --tls-key).
  */
-import { BUILD_INFO } from './build-info.js'
+import { BUILD_INFO } from './runtime/build-info.js'
 import { cliLogger } from './cli-logger.js'
 import { CliUsageError, helpText, parseCli } from './cli-options.js'
 import { createRendezvousServer } from './server.js'

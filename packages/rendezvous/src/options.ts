@@ -1,9 +1,9 @@
 import { WebSocketStarServer } from '@wsstar/protocol'
 import { multiaddr } from '@multiformats/multiaddr'
-import { compileTrustedProxies } from './client-ip.js'
+import { compileTrustedProxies } from './socket/client-ip.js'
 import { DEFAULT_LIMITS, LIMITS, checkLimit } from './limits.js'
-import { dialsWithinBuffer } from './outgoing-backlog.js'
-import type { PeerRegistry } from './peer-registry.js'
+import { dialsWithinBuffer } from './session/outgoing-backlog.js'
+import type { PeerRegistry } from './discovery/peer-registry.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 

@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import {
   BATCH, ClusterMessage, ClusterMessageError, MESSAGE_KINDS, decodeAnswer, decodeChannelMessage, decodeCredit, decodeData, decodeDialRequest, decodeEnd,
   decodeEviction, decodeGone, decodePeers, encodeAnswer, encodeCredit, encodeDialRequest, encodeEnd, encodeEviction, encodeGone, encodePeers, isClusterMessage
-} from '../src/cluster-messages.js'
+} from '../src/cluster/cluster-messages.js'
 
 type Decoded = [number, string, string]
 

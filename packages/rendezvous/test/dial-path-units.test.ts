@@ -3,8 +3,8 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ErrorCode, WsStarError, parseDialId, parsePeerAddress } from '@wsstar/protocol'
-import { AddressPeerIds } from '../src/address-peer-ids.js'
-import { DialIdPool } from '../src/dial-ids.js'
+import { AddressPeerIds } from '../src/dial/address-peer-ids.js'
+import { DialIdPool } from '../src/dial/dial-ids.js'
 
 describe('DialIdPool', () => {
   it('makes well-formed, distinct ids across refills', () => {

@@ -1,12 +1,12 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import { Dial } from '../src/dial.js'
-import { Relay } from '../src/relay.js'
+import { Dial } from '../src/dial/dial.js'
+import { Relay } from '../src/relay/relay.js'
 import { REQUEST_TIMEOUT_MS, closeClients, join } from '@wsstar/raw-client'
 import { joinedClient, startServer, waitUntil } from './helpers.js'
-import type { Rejections } from '../src/rejections.js'
-import type { DialEnd } from '../src/dial-end.js'
+import type { Rejections } from '../src/metrics/rejections.js'
+import type { DialEnd } from '../src/dial/dial-end.js'
 import type { RendezvousServer } from '../src/index.js'
 
 /**

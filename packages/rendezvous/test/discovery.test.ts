@@ -1,13 +1,13 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import { BACKLOG_PERIODS, Discovery, GATHER_MS } from '../src/discovery.js'
-import { InMemoryPeerRegistry } from '../src/peer-registry.js'
+import { BACKLOG_PERIODS, Discovery, GATHER_MS } from '../src/discovery/discovery.js'
+import { InMemoryPeerRegistry } from '../src/discovery/peer-registry.js'
 import { signJoin } from '@wsstar/protocol'
 import { REQUEST_TIMEOUT_MS, closeClients, connect, identity, nextEvent, peerAddress, request } from '@wsstar/raw-client'
 import { joinedClient, sleep, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
-import type { Session } from '../src/session.js'
+import type { Session } from '../src/session/session.js'
 import type { PeersDelta } from '@wsstar/protocol'
 
 describe('discovery (server)', () => {

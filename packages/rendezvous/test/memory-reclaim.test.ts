@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import pino from 'pino'
-import { MemoryReclaim, QUIET_UTILIZATION } from '../src/memory-reclaim.js'
-import type { EventLoopSample } from '../src/memory-reclaim.js'
+import { MemoryReclaim, QUIET_UTILIZATION } from '../src/runtime/memory-reclaim.js'
+import type { EventLoopSample } from '../src/runtime/memory-reclaim.js'
 
 const MiB = 2 ** 20
 const logger = pino({ level: 'silent' })

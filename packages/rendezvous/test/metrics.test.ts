@@ -1,7 +1,7 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
-import { BUILD_INFO } from '../src/build-info.js'
+import { BUILD_INFO } from '../src/runtime/build-info.js'
 import { CLUSTER_LIMITS, DEFAULT_CLUSTER_LIMITS, LIMITS } from '../src/limits.js'
 import { createRendezvousServer } from '../src/index.js'
 import { closeClients, openDial } from '@wsstar/raw-client'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { openFileLimit, socketCeiling } from '../src/open-file-limit.js'
+import { openFileLimit, socketCeiling } from '../src/runtime/open-file-limit.js'
 
 describe('open-file limit', () => {
   it('reads the soft limit from /proc/self/limits', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { setImmediate as tick } from 'node:timers/promises'
 import { describe, it } from 'node:test'
-import { PeersBroadcast } from '../src/peers-broadcast.js'
-import { textFrame } from '../src/ws-internals.js'
+import { PeersBroadcast } from '../src/discovery/peers-broadcast.js'
+import { textFrame } from '../src/internals/ws-internals.js'
 import type { Socket } from 'socket.io'
 
 interface Written { id: string, data: string, frame: Buffer }

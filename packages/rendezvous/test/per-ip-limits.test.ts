@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { clientIpKey, compileTrustedProxies, ipKey } from '../src/client-ip.js'
-import { PerIpLimits } from '../src/per-ip-limits.js'
+import { clientIpKey, compileTrustedProxies, ipKey } from '../src/socket/client-ip.js'
+import { PerIpLimits } from '../src/socket/per-ip-limits.js'
 import type { IncomingMessage } from 'node:http'
 
 function request (remoteAddress: string, forwardedFor?: string): IncomingMessage {

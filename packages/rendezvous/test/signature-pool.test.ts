@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { packBatch, verifyBatch } from '../src/ed25519-batch.js'
-import { SignaturePool } from '../src/signature-pool.js'
-import { ed25519Verify } from '../src/ed25519-verify.js'
+import { packBatch, verifyBatch } from '../src/join/ed25519-batch.js'
+import { SignaturePool } from '../src/join/signature-pool.js'
+import { ed25519Verify } from '../src/join/ed25519-verify.js'
 
 interface Case { signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, valid: boolean }
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { BATCH, decodeChannelMessage } from '../src/cluster-messages.js'
-import { encodeSpublish } from '../src/spublish.js'
-import type { SpublishMessages } from '../src/spublish.js'
+import { BATCH, decodeChannelMessage } from '../src/cluster/cluster-messages.js'
+import { encodeSpublish } from '../src/cluster/spublish.js'
+import type { SpublishMessages } from '../src/cluster/spublish.js'
 
 function messages (list: Array<[number, string, string | Uint8Array]>): SpublishMessages {
   const bodyLengths = list.map(([, , b]) => typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength)

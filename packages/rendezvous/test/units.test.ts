@@ -3,11 +3,11 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { parsePeerAddress } from '@wsstar/protocol'
-import { JoinChallengeStore } from '../src/join-challenge-store.js'
+import { JoinChallengeStore } from '../src/join/join-challenge-store.js'
 import { DEFAULT_LIMITS } from '../src/limits.js'
 import { resolveOptions } from '../src/options.js'
-import { InMemoryPeerRegistry } from '../src/peer-registry.js'
-import { TokenBucket } from '../src/token-bucket.js'
+import { InMemoryPeerRegistry } from '../src/discovery/peer-registry.js'
+import { TokenBucket } from '../src/session/token-bucket.js'
 
 describe('TokenBucket', () => {
   it('allows a burst, then refills at the rate', () => {
@@ -166,7 +166,7 @@ describe('options', () => {
 
 describe('serverAddresses', () => {
   it('derives websocket addresses from the bound host, or uses the announced ones', async () => {
-    const { serverAddresses } = await import('../src/server-addresses.js')
+    const { serverAddresses } = await import('../src/join/server-addresses.js')
     const { multiaddr } = await import('@multiformats/multiaddr')
     assert.deepEqual(serverAddresses('127.0.0.1', 1234, []).map(String), ['/ip4/127.0.0.1/tcp/1234/ws'])
     assert.deepEqual(serverAddresses('::1', 1234, []).map(String), ['/ip6/::1/tcp/1234/ws'])

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { releaseUpgradeRequest, upgradeHost } from '../src/upgrade-request.js'
+import { releaseUpgradeRequest, upgradeHost } from '../src/session/upgrade-request.js'
 
 // what it drops, on a real engine.io server: test/contracts/engine-io.test.ts
 describe('releaseUpgradeRequest', () => {
