@@ -1,7 +1,7 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { MAX_FRAME_BYTES, DEFAULT_WINDOW_BYTES } from '@wsstar/protocol'
-import { closeClients, connect, errorCode, identity, join, nextEvent, openDial, peerAddress, request } from '@wsstar/raw-client'
+import { closeClients, connect, errorCode, identity, join, nextEvent, openDial, openSocket, peerAddress, request, whenConnected } from '@wsstar/raw-client'
 import { joinedClient, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
 
@@ -83,10 +83,14 @@ describe('join', () => {
   })
 
   it('a socket that never joins is disconnected after the handshake timeout', async () => {
-    const quick = await startServer({ limits: { handshakeTimeoutMs: 100 } })
+    // long enough for the socket.io connect to complete first on a loaded machine; the
+    // disconnect is listened for before the connect, so a quick cut is not missed
+    const quick = await startServer({ limits: { handshakeTimeoutMs: 300 } })
     try {
-      const socket = await connect(quick)
-      const [reason] = await nextEvent(socket, 'disconnect', () => true, 2000)
+      const socket = openSocket(quick)
+      const disconnected = nextEvent(socket, 'disconnect', () => true, 5000)
+      await whenConnected(socket)
+      const [reason] = await disconnected
       assert.equal(reason, 'io server disconnect')
       assert.equal(quick.stats().sockets, 0)
     } finally {
