@@ -73,6 +73,21 @@ export function parsePeerAddress (input: unknown): WebSocketStarAddress {
   }
 }
 
+/**
+ * A bare peer id (`12D3KooW…`, `Qm…`, or its CID spelling) in the string
+ * form the server keys registrations by; ERR_BAD_REQUEST when it is none.
+ */
+export function parsePeerId (input: unknown): string {
+  if (typeof input !== 'string' || input.length === 0 || input.length > MAX_ADDRESS_LENGTH) {
+    throw new WsStarError(ErrorCode.BAD_REQUEST, 'peer id must be a non-empty string')
+  }
+  try {
+    return peerIdFromString(input).toString()
+  } catch {
+    throw new WsStarError(ErrorCode.BAD_REQUEST, 'not a peer id')
+  }
+}
+
 /** The server part of a listen or peer address. */
 export function serverOf (ma: Multiaddr): Multiaddr {
   const components = ma.getComponents()

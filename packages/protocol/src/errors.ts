@@ -21,7 +21,14 @@ export const ErrorCode = {
   /** the peer re-joined from another socket; this socket's registration is gone */
   REPLACED: 'ERR_REPLACED',
   /** the other end of a dial went away (disconnect, leave, replacement) */
-  PEER_GONE: 'ERR_PEER_GONE'
+  PEER_GONE: 'ERR_PEER_GONE',
+  /**
+   * a private server does not admit this client: no or an unknown token, a
+   * peer id it does not allow, its authorization hook said no, or the
+   * token's limits. Permanent for the credentials sent: retrying with the
+   * same ones gets the same answer
+   */
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
