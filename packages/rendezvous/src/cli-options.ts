@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
 import { compileTrustedProxies } from './socket/client-ip.js'
 import { CLUSTER_LIMITS, LIMITS, checkLimit, envName, formatLimitValue } from './limits.js'
-import { DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_PORT, parseAnnounce } from './options.js'
+import { AUTH_MODES, DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_PORT, isHttpUrl, parseAnnounce } from './options.js'
 import type { Limit, LimitUnit } from './limits.js'
-import type { RendezvousLimits, RendezvousServerOptions } from './options.js'
+import type { AuthMode, AuthOptions, RendezvousLimits, RendezvousServerOptions } from './options.js'
 
 /** A bad command line or env var: the CLI prints the message and exits with 2. */
 export class CliUsageError extends Error {
@@ -95,6 +95,12 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
         legacy: { type: 'boolean' },
         'no-legacy': { type: 'boolean' },
         'trusted-proxies': { type: 'string', multiple: true },
+        auth: { type: 'string' },
+        'auth-tokens-file': { type: 'string' },
+        'auth-allow-list-file': { type: 'string' },
+        'auth-hook-url': { type: 'string' },
+        'auth-hook-fail-open': { type: 'boolean' },
+        'auth-allow-legacy': { type: 'boolean' },
         ...limitOptions
       }
     }))
@@ -210,6 +216,18 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
     config.options.legacy = parseBoolean(env.WSSTAR_LEGACY, 'WSSTAR_LEGACY')
   }
 
+  const flag = (name: string): boolean | undefined => {
+    if (values[name] === true) {
+      return true
+    }
+    const fromEnv = env[envName(name)]
+    return fromEnv != null && fromEnv !== '' ? parseBoolean(fromEnv, envName(name)) : undefined
+  }
+  const auth = parseAuth(pick, flag)
+  if (auth != null) {
+    config.options.auth = auth
+  }
+
   const redisUrl = pick('redis-url')
   const nodeId = pick('node-id')
   const redisPrefix = pick('redis-prefix')
@@ -262,6 +280,59 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
   return config
 }
 
+/** `--auth` and its files; undefined when nothing of it is given (open, the default). */
+function parseAuth (pick: (flag: string) => { raw: string, name: string } | undefined, flag: (name: string) => boolean | undefined): AuthOptions | undefined {
+  const mode = pick('auth')
+  const files: Array<[string, AuthMode, 'tokensFile' | 'allowListFile' | 'hookUrl']> = [
+    ['auth-tokens-file', 'token', 'tokensFile'],
+    ['auth-allow-list-file', 'allow-list', 'allowListFile'],
+    ['auth-hook-url', 'hook', 'hookUrl']
+  ]
+  const failOpen = flag('auth-hook-fail-open')
+  const allowLegacy = flag('auth-allow-legacy')
+  if (mode == null) {
+    const stray = files.find(([name]) => pick(name) != null)?.[0] ?? (failOpen != null ? 'auth-hook-fail-open' : allowLegacy != null ? 'auth-allow-legacy' : undefined)
+    if (stray != null) {
+      throw new CliUsageError(`--${stray} needs ${stray === 'auth-allow-legacy' ? 'a private --auth mode' : `--auth ${files.find(([name]) => name === stray)?.[1] ?? 'hook'}`}`)
+    }
+    return undefined
+  }
+  const value = mode.raw.trim() as AuthMode
+  if (!AUTH_MODES.includes(value)) {
+    throw new CliUsageError(`invalid value for ${mode.name}: "${mode.raw}" (expected one of ${AUTH_MODES.join(', ')})`)
+  }
+  const auth: AuthOptions = { mode: value }
+  for (const [name, forMode, key] of files) {
+    const given = pick(name)
+    if (given == null) {
+      if (forMode === value) {
+        throw new CliUsageError(`--auth ${value} needs --${name}`)
+      }
+      continue
+    }
+    if (forMode !== value) {
+      throw new CliUsageError(`${given.name} needs --auth ${forMode}`)
+    }
+    auth[key] = parseHost(given)
+  }
+  if (auth.hookUrl != null && !isHttpUrl(auth.hookUrl)) {
+    throw new CliUsageError(`invalid value for --auth-hook-url: "${auth.hookUrl}" (expected an http:// or https:// URL without credentials)`)
+  }
+  if (failOpen != null) {
+    if (value !== 'hook') {
+      throw new CliUsageError('--auth-hook-fail-open needs --auth hook')
+    }
+    auth.hookFailOpen = failOpen
+  }
+  if (allowLegacy != null) {
+    if (value === 'open') {
+      throw new CliUsageError('--auth-allow-legacy needs a private --auth mode')
+    }
+    auth.allowLegacy = allowLegacy
+  }
+  return auth
+}
+
 /** A limit's value from the command line or env, in its unit (`64KiB`, `10s`, `2.5`), within its range. */
 function parseLimit (limit: Limit<string>, given: { raw: string, name: string }): number {
   let value = parseQuantity(given.raw, limit.unit)
@@ -299,6 +370,12 @@ export function helpText (): string {
     ['--trusted-proxies <list>', 'IPs / CIDRs (or loopback, linklocal, uniquelocal) of load balancers whose X-Forwarded-For names the client for the per-IP limits; repeat or comma-separate (default: none, every connection counts for its remote address)', envName('trusted-proxies')],
     ['--legacy', 'also accept libp2p-websocket-star 0.10 clients (socket.io v2 / Engine.IO 3) as a separate population; they sign any nonce, see docs/SECURITY.md', envName('legacy')],
     ['--no-legacy', 'refuse legacy websocket-star 0.10 clients: HTTP 400 to their upgrade request (default)', ''],
+    ['--auth <mode>', 'open (default: anyone) or a private server: token (a socket presents a token of --auth-tokens-file), allow-list (peer ids of --auth-allow-list-file), hook (--auth-hook-url decides each join); refusals are ERR_UNAUTHORIZED, see docs/PRIVATE-SERVERS.md', envName('auth')],
+    ['--auth-tokens-file <file>', '--auth token: one token per line, with name=, max-peers=, relay-rate=, namespaces= options; SIGHUP reads it again', envName('auth-tokens-file')],
+    ['--auth-allow-list-file <file>', '--auth allow-list: one peer id per line; SIGHUP reads it again', envName('auth-allow-list-file')],
+    ['--auth-hook-url <url>', '--auth hook: the http(s) URL POSTed { peerId, namespaces, remoteAddress } at each join; 2xx { "allow": true } admits', envName('auth-hook-url')],
+    ['--auth-hook-fail-open', '--auth hook: admit a join when the hook fails (no answer in time, an error) instead of refusing it', envName('auth-hook-fail-open')],
+    ['--auth-allow-legacy', 'admit legacy websocket-star 0.10 clients on a private server, without credentials', envName('auth-allow-legacy')],
     ['--expose-internals', 'serve GET /debug/internals (internal counts, handles, memory) on the admin listener, for leak tests', envName('expose-internals')],
     ['--redis-url <url>', 'cluster mode: share peers and relay dials with the other servers through this Redis (>= 7), e.g. redis://redis:6379', envName('redis-url')],
     ['--node-id <id>', 'cluster mode: this server\'s id, unique per process (default <hostname>-<pid>-<random>)', envName('node-id')],
@@ -321,7 +398,7 @@ export function helpText (): string {
     'wsstar rendezvous server (protocol wsstar/2): peers join with a crypto challenge,',
     'discover each other, and dial each other through this server.',
     'Every option can also be set by the env var in brackets; flags win over env vars.',
-    'Logs are JSON lines, human-readable when stdout is a terminal. SIGHUP reloads the TLS files.',
+    'Logs are JSON lines, human-readable when stdout is a terminal. SIGHUP reloads the TLS files and the auth file.',
     'HTTP on the client port: GET /health (503 while draining). With --admin-port: GET /metrics,',
     'GET /status.json and the status page (GET /) on the admin listener (127.0.0.1 by default).',
     '',

@@ -8,7 +8,8 @@
  * or in cluster mode (`--redis-url`) with the Redis registry and adapter.
  * Flags mirror the server options; every flag has a WSSTAR_* env var.
  * SIGTERM / SIGINT stop it gracefully (exit 0); a second signal exits at once.
- * SIGHUP reloads the TLS certificate and key (--tls-cert / --tls-key).
+ * SIGHUP reloads the TLS certificate and key (--tls-cert / --tls-key) and
+ * a private server's token file or allow list (--auth).
  */
 import { BUILD_INFO } from './runtime/build-info.js'
 import { cliLogger } from './cli-logger.js'
@@ -72,15 +73,24 @@ function onSignal (signal: NodeJS.Signals): void {
 }
 process.on('SIGTERM', onSignal)
 process.on('SIGINT', onSignal)
-// a renewed certificate: new connections get it, open ones keep theirs
+// a renewed certificate: new connections get it, open ones keep theirs; a
+// private server's token file or allow list: new sockets and joins are checked against it
 process.on('SIGHUP', () => {
-  if (config.options.tlsCert == null) {
-    logger.info('SIGHUP: no --tls-cert to reload')
+  const authFile = config.options.auth?.tokensFile ?? config.options.auth?.allowListFile
+  if (config.options.tlsCert == null && authFile == null) {
+    logger.info('SIGHUP: no --tls-cert and no auth file to reload')
     return
   }
-  server.reloadTls().catch((err: unknown) => {
-    logger.error({ err }, 'TLS reload failed; still serving the previous certificate')
-  })
+  if (config.options.tlsCert != null) {
+    server.reloadTls().catch((err: unknown) => {
+      logger.error({ err }, 'TLS reload failed; still serving the previous certificate')
+    })
+  }
+  if (authFile != null) {
+    server.reloadAuth().catch((err: unknown) => {
+      logger.error({ err }, 'auth reload failed; the previous tokens or peer ids stay in use')
+    })
+  }
 })
 
 try {

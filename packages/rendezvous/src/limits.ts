@@ -159,7 +159,12 @@ const TABLE: Readonly<Record<keyof RendezvousLimits, LimitSpec>> = {
     max: MAX_TIMER_MS,
     description: 'once the event loop has been quiet this long and the RSS grew by `--reclaim-min-growth` since the last reclaim, one memory-reducing collection gives what a burst left back to the OS (0: never)'
   },
-  reclaimMinGrowthBytes: { name: 'reclaim-min-growth', unit: 'bytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, description: 'least RSS growth since the last reclaim (and at least a quarter) worth one' }
+  reclaimMinGrowthBytes: { name: 'reclaim-min-growth', unit: 'bytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, description: 'least RSS growth since the last reclaim (and at least a quarter) worth one' },
+  // a join waits for the hook: long enough for a hook across a network, short
+  // enough that a hook that hangs does not hold joins for the handshake timeout
+  authHookTimeoutMs: { name: 'auth-hook-timeout', unit: 'ms', default: 2_000, min: 1, max: MAX_TIMER_MS, description: '`--auth hook`: how long a join waits for the authorization hook\'s answer; none by then is a failure (`ERR_UNAUTHORIZED` unless `--auth-hook-fail-open`)' },
+  authHookCacheTtlMs: { name: 'auth-hook-cache-ttl', unit: 'ms', default: 60_000, min: 0, max: MAX_TIMER_MS, description: '`--auth hook`: how long the hook\'s allow and deny answers are reused for the same peer id, namespaces and client address (0: ask every time)' },
+  authHookCacheSize: { name: 'auth-hook-cache-size', unit: 'count', default: 10_000, min: 1, max: 1e7, description: '`--auth hook`: the most answers cached (least recently used out first)' }
 }
 
 const CLUSTER_TABLE: Readonly<Record<keyof ClusterLimits, LimitSpec>> = {

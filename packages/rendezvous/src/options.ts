@@ -240,6 +240,24 @@ export interface RendezvousLimits {
    * @default 64 MiB
    */
   reclaimMinGrowthBytes: number
+  /**
+   * hook mode: how long a join waits for the authorization hook's answer;
+   * no answer by then is a failure (refused with ERR_UNAUTHORIZED unless
+   * the hook fails open)
+   * @default 2 s
+   */
+  authHookTimeoutMs: number
+  /**
+   * hook mode: how long the hook's allow and deny answers are reused for the
+   * same peer id, namespaces and client address; 0 asks every time
+   * @default 60 s
+   */
+  authHookCacheTtlMs: number
+  /**
+   * hook mode: the most answers kept (least recently used out first)
+   * @default 10000
+   */
+  authHookCacheSize: number
 }
 
 export const DEFAULT_PORT = 13579
@@ -324,6 +342,51 @@ export interface RendezvousServerOptions {
    * @default false
    */
   legacy?: boolean
+  /** Private servers: who may connect and register. Default: open to everyone. */
+  auth?: AuthOptions
+}
+
+/** Who may use the server: `open` to everyone (the default), or private (docs/PRIVATE-SERVERS.md). */
+export type AuthMode = 'open' | 'token' | 'allow-list' | 'hook'
+
+export const AUTH_MODES: readonly AuthMode[] = ['open', 'token', 'allow-list', 'hook']
+
+export interface AuthOptions {
+  /**
+   * `open`: anyone (as before). `token`: a socket presents a token of
+   * `tokensFile` in its handshake (`auth.token`), or is refused at connect.
+   * `allow-list`: only the peer ids of `allowListFile` are registered.
+   * `hook`: `hookUrl` decides each registration. Refusals are ERR_UNAUTHORIZED.
+   * @default 'open'
+   */
+  mode?: AuthMode
+  /** token mode: the token file (one token per line, with options); `server.reloadAuth()` reads it again */
+  tokensFile?: string
+  /** allow-list mode: one peer id per line; `server.reloadAuth()` reads it again */
+  allowListFile?: string
+  /** hook mode: the http(s) URL the server POSTs `{ peerId, namespaces, remoteAddress }` to */
+  hookUrl?: string
+  /**
+   * hook mode: admit a join when the hook fails (no answer in time, an
+   * error status, a malformed answer) instead of refusing it
+   * @default false
+   */
+  hookFailOpen?: boolean
+  /**
+   * admit legacy (websocket-star 0.10) clients on a private server, without
+   * credentials (they cannot present any)
+   * @default false
+   */
+  allowLegacy?: boolean
+}
+
+export interface ResolvedAuth {
+  mode: AuthMode
+  tokensFile?: string
+  allowListFile?: string
+  hookUrl?: string
+  hookFailOpen: boolean
+  allowLegacy: boolean
 }
 
 export interface ClusterOptions {
@@ -362,6 +425,7 @@ export interface ResolvedOptions {
   exposeInternals: boolean
   legacy: boolean
   trustedProxies: string[]
+  auth: ResolvedAuth
 }
 
 /** Fills in defaults and validates; throws a TypeError naming the bad option. */
@@ -417,7 +481,54 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
     throw new TypeError('trustedProxies must be an array of strings')
   }
   compileTrustedProxies(trustedProxies)
-  return { port, host, challenge: options.challenge ?? true, announce, limits, tls, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false, trustedProxies: [...trustedProxies] }
+  const auth = resolveAuth(options.auth ?? {})
+  return { port, host, challenge: options.challenge ?? true, announce, limits, tls, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false, trustedProxies: [...trustedProxies], auth }
+}
+
+/** The auth options checked: each mode has its file or URL, and nothing of another mode. */
+export function resolveAuth (auth: AuthOptions): ResolvedAuth {
+  const mode = auth.mode ?? 'open'
+  if (!AUTH_MODES.includes(mode)) {
+    throw new TypeError(`auth.mode must be one of ${AUTH_MODES.join(', ')}`)
+  }
+  for (const key of ['hookFailOpen', 'allowLegacy'] as const) {
+    if (auth[key] != null && typeof auth[key] !== 'boolean') {
+      throw new TypeError(`auth.${key} must be a boolean`)
+    }
+  }
+  const needs: Record<AuthMode, 'tokensFile' | 'allowListFile' | 'hookUrl' | undefined> = { open: undefined, token: 'tokensFile', 'allow-list': 'allowListFile', hook: 'hookUrl' }
+  for (const [other, key] of Object.entries(needs)) {
+    if (key == null) continue
+    if (other === mode) {
+      checkHost(auth[key], `auth.${key} (auth mode ${mode})`)
+    } else if (auth[key] != null) {
+      throw new TypeError(`auth.${key} is for auth mode ${other}, not ${mode}`)
+    }
+  }
+  if (auth.hookFailOpen === true && mode !== 'hook') {
+    throw new TypeError(`auth.hookFailOpen is for auth mode hook, not ${mode}`)
+  }
+  if (auth.hookUrl != null && !isHttpUrl(auth.hookUrl)) {
+    throw new TypeError(`auth.hookUrl must be an http:// or https:// URL, got ${auth.hookUrl}`)
+  }
+  return {
+    mode,
+    ...(auth.tokensFile == null ? {} : { tokensFile: auth.tokensFile }),
+    ...(auth.allowListFile == null ? {} : { allowListFile: auth.allowListFile }),
+    ...(auth.hookUrl == null ? {} : { hookUrl: auth.hookUrl }),
+    hookFailOpen: auth.hookFailOpen ?? false,
+    allowLegacy: auth.allowLegacy ?? false
+  }
+}
+
+/** an absolute http(s) URL that fetch takes (no credentials in it) */
+export function isHttpUrl (value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === ''
+  } catch {
+    return false
+  }
 }
 
 function checkPort (port: unknown, name: string): number {

@@ -1,6 +1,7 @@
 import { ErrorCode, Event } from '@wsstar/protocol'
 import { pino } from 'pino'
 import { Admission } from './socket/admission.js'
+import { Authorizer } from './auth/authorizer.js'
 import { ClusterMode } from './cluster/cluster-mode.js'
 import { withDebugInternals } from './http/debug-internals.js'
 import { DialLimit, DialRouter } from './dial/dial-router.js'
@@ -101,6 +102,13 @@ export interface RendezvousServer {
    * keeps the current certificate when the files are unusable.
    */
   reloadTls(): Promise<void>
+  /**
+   * Private servers: reads the token file (`auth.mode` token) or the allow
+   * list (allow-list) again. Rejects (AuthFileError) and keeps the current
+   * tokens or peer ids when the file is unusable. Nothing to do when open
+   * or in hook mode.
+   */
+  reloadAuth(): Promise<void>
 }
 
 export function createRendezvousServer (options: RendezvousServerOptions = {}): RendezvousServer {
@@ -130,6 +138,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #dials: DialRouter
   readonly #sockets: SocketHandlers
   readonly #admission: Admission
+  readonly #authorizer: Authorizer
   #http?: HttpServer
   /** the operator endpoints' own listener (adminPort) */
   #admin?: HttpServer
@@ -166,7 +175,8 @@ class WsStarRendezvousServer implements RendezvousServer {
     const metrics = this.#metrics = new RendezvousMetrics(limitsByName(limits, cluster?.limits))
     const rejections = this.#rejections = new Rejections(metrics, logger)
     const shutdown = this.#shutdown
-    const admission = this.#admission = new Admission({ limits, trustedProxies: this.#options.trustedProxies, shutdown, metrics, rejections, logger })
+    const authorizer = this.#authorizer = new Authorizer({ auth: this.#options.auth, limits, metrics, logger })
+    const admission = this.#admission = new Admission({ limits, trustedProxies: this.#options.trustedProxies, shutdown, metrics, rejections, logger, authorizer })
     this.#challenges = new JoinChallengeStore({
       ttlMs: limits.challengeTtlMs,
       maxPerSocket: limits.maxPendingChallengesPerSocket,
@@ -234,7 +244,10 @@ class WsStarRendezvousServer implements RendezvousServer {
       verify: async (signature, message, publicKey) => await verifier.verify(signature, message, publicKey),
       verifyKey: async (publicKey, message, signature) => await verifier.verifyKey(publicKey, message, signature),
       maxPendingVerifications: limits.maxPendingVerifications,
-      takeIpJoin: (session) => admission.takeJoin(session.socket.conn)
+      takeIpJoin: (session) => admission.takeJoin(session.socket.conn),
+      ...(authorizer.private
+        ? { authorize: async (session: Session, peerId: string) => await authorizer.admitJoin(session, peerId, admission.clientAddress(session.socket.conn)) }
+        : {})
     })
     const registry = this.#registry
     const legacy = this.#legacy = !this.#options.legacy
@@ -350,6 +363,10 @@ class WsStarRendezvousServer implements RendezvousServer {
     this.#logger.info({ cert: tls.cert }, 'TLS certificate reloaded')
   }
 
+  async reloadAuth (): Promise<void> {
+    await this.#authorizer.reload()
+  }
+
   async start (): Promise<void> {
     if (this.#stopping != null) {
       throw new Error('this server was stopped; create a new one')
@@ -367,6 +384,11 @@ class WsStarRendezvousServer implements RendezvousServer {
 
   async #start (): Promise<void> {
     const { limits, host } = this.#options
+    // a private server with an unusable token file or allow list does not start
+    await this.#authorizer.load()
+    if (this.#options.legacy && this.#authorizer.private && !this.#options.auth.allowLegacy) {
+      this.#logger.warn('legacy mode on a private server: legacy clients are refused with ERR_UNAUTHORIZED (auth.allowLegacy, --auth-allow-legacy, admits them without credentials)')
+    }
     this.#verifier.warm()
     const handler = this.#httpHandler(this.#options.publicAdmin)
     if (this.#options.exposeInternals) {

@@ -3,10 +3,14 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { CliUsageError, parseCli } from '../src/cli-options.js'
 import { cliLogger } from '../src/cli-logger.js'
+import { ConnectRefused, closeClients, connect } from '@wsstar/raw-client'
+import { PROTOCOL_VERSION } from '@wsstar/protocol'
 import type { ChildProcess } from 'node:child_process'
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url))
@@ -134,6 +138,49 @@ describe('wsstar-rendezvous CLI', () => {
       }
       assert.ok(proc.output().includes(`operator endpoints: http://127.0.0.1:${adminPort}/metrics`), 'the startup log names the admin listener')
     } finally {
+      proc.child.kill('SIGTERM')
+    }
+    assert.equal((await proc.done).code, 0)
+  })
+
+  it('--auth token: SIGHUP reads the token file again; a bad file is logged and the tokens in use stay', async () => {
+    const port = await freePort()
+    const tokens = join(mkdtempSync(join(tmpdir(), 'wsstar-cli-auth-')), 'tokens')
+    writeFileSync(tokens, 'first-token\n')
+    const proc = run(['--host', '127.0.0.1', '--port', String(port), '--auth', 'token', '--auth-tokens-file', tokens])
+    /** 'connected', or the code of the refusal */
+    const admits = async (token: string): Promise<string | undefined> => {
+      try {
+        (await connect(port, { auth: { protocol: PROTOCOL_VERSION, token } })).disconnect()
+        return 'connected'
+      } catch (err) {
+        assert.ok(err instanceof ConnectRefused, String(err))
+        return err.data?.code
+      }
+    }
+    const logged = async (pattern: RegExp, count: number): Promise<void> => {
+      for (let i = 0; i < 500 && (proc.output().match(new RegExp(pattern, 'g')) ?? []).length < count; i++) {
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      assert.equal((proc.output().match(new RegExp(pattern, 'g')) ?? []).length, count, proc.output())
+    }
+    try {
+      await waitForHealth(port)
+      assert.equal(await admits('first-token'), 'connected')
+      assert.equal(await admits('second-token'), 'ERR_UNAUTHORIZED')
+      writeFileSync(tokens, 'second-token max-peers=4\n')
+      proc.child.kill('SIGHUP')
+      await logged(/auth files reloaded/, 1)
+      assert.equal(await admits('second-token'), 'connected')
+      assert.equal(await admits('first-token'), 'ERR_UNAUTHORIZED')
+      writeFileSync(tokens, 'third-token max-peers=none\n')
+      proc.child.kill('SIGHUP')
+      await logged(/auth reload failed/, 1)
+      assert.equal(await admits('second-token'), 'connected')
+      assert.equal(await admits('third-token'), 'ERR_UNAUTHORIZED')
+      assert.ok(!proc.output().includes('third-token'), 'the log does not show tokens')
+    } finally {
+      closeClients()
       proc.child.kill('SIGTERM')
     }
     assert.equal((await proc.done).code, 0)

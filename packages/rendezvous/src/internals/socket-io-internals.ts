@@ -10,8 +10,11 @@
 /**
  * socket.io keeps a `handshake` object per socket (time string, url, query,
  * headers, address, …: ~0.3 KiB at 10,000 sockets); this server reads only
- * its `auth` (the protocol version), so that is all it keeps.
+ * its `auth`'s protocol version once the socket is in, so that is all it
+ * keeps (not a private server's bearer token, which admission already read).
  */
 export function keepHandshakeAuth (socket: { handshake: { auth: unknown } }): void {
-  (socket as { handshake: unknown }).handshake = { auth: socket.handshake.auth }
+  const auth = socket.handshake.auth
+  const protocol = auth != null && typeof auth === 'object' ? (auth as { protocol?: unknown }).protocol : undefined
+  ;(socket as { handshake: unknown }).handshake = { auth: protocol === undefined ? {} : { protocol } }
 }

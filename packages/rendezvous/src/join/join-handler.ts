@@ -35,6 +35,12 @@ export interface JoinHandlerInit {
   maxPendingVerifications: number
   /** takes a join token of the session's client address (`join-rate-per-ip`); false: none left */
   takeIpJoin?: (session: Session) => boolean
+  /**
+   * a private server: may `session` register `peerId` (verified), which it
+   * does not hold yet? Resolves what to call once the registration is made
+   * or failed; rejects with ERR_UNAUTHORIZED (auth/authorizer.ts)
+   */
+  authorize?: (session: Session, peerId: string) => Promise<() => void>
 }
 
 /**
@@ -192,14 +198,22 @@ export class JoinHandler {
     return result
   }
 
-  /** A new address for this socket is broadcast to every peer: it costs a churn token. */
+  /**
+   * A new address for this socket is broadcast to every peer: it costs a
+   * churn token. On a private server it is authorized first.
+   */
   async #register (session: Session, address: WebSocketStarAddress): Promise<JoinResult> {
     const isNew = !session.addresses.has(address.peerId.toString())
-    const result = await this.#init.membership.register(session, address)
-    if (isNew) {
-      session.churnBucket.charge()
+    const registered = isNew && this.#init.authorize != null ? await this.#init.authorize(session, address.peerId.toString()) : undefined
+    try {
+      const result = await this.#init.membership.register(session, address)
+      if (isNew) {
+        session.churnBucket.charge()
+      }
+      return result
+    } finally {
+      registered?.()
     }
-    return result
   }
 
   /** The socket's join token, then its client address's (`join-rate`, `join-rate-per-ip`). */

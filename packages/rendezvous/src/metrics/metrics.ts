@@ -62,6 +62,10 @@ export class RendezvousMetrics {
   readonly #dials: Counter<'result'>
   readonly #rejected: Counter<'code'>
   readonly #limitHits: Counter<'limit'>
+  readonly #authRefusals: Counter<'reason'>
+  readonly #authHook: Counter<'result'>
+  readonly #authHookCacheHits: Counter
+  readonly #authReloads: Counter<'result'>
   readonly #joinDuration: Histogram
   readonly #dialSetup: Histogram
 
@@ -119,6 +123,10 @@ export class RendezvousMetrics {
     this.#dials = new Counter({ name: 'wsstar_dials_total', help: 'Dial requests by result', labelNames: ['result'], registers })
     this.#rejected = new Counter({ name: 'wsstar_rejected_total', help: 'Rejected inputs by error code', labelNames: ['code'], registers })
     this.#limitHits = new Counter({ name: 'wsstar_limit_hits_total', help: 'Times a limit was hit, by limit', labelNames: ['limit'], registers })
+    this.#authRefusals = new Counter({ name: 'wsstar_auth_refusals_total', help: 'Sockets and joins a private server refused with ERR_UNAUTHORIZED, by reason', labelNames: ['reason'], registers })
+    this.#authHook = new Counter({ name: 'wsstar_auth_hook_requests_total', help: 'Requests to the authorization hook (auth mode hook), by result: allowed, denied, failed', labelNames: ['result'], registers })
+    this.#authHookCacheHits = new Counter({ name: 'wsstar_auth_hook_cache_hits_total', help: 'Joins the authorization hook\'s cached answers decided without a request', registers })
+    this.#authReloads = new Counter({ name: 'wsstar_auth_reloads_total', help: 'Reloads of the token file or allow list (SIGHUP), by result: ok, failed (the previous ones stay)', labelNames: ['result'], registers })
   }
 
   /**
@@ -217,5 +225,23 @@ export class RendezvousMetrics {
 
   limitHit (limit: string): void {
     this.#limitHits.inc({ limit })
+  }
+
+  /** a private server refused a socket or a join; `reason`: one of auth-refusal.ts's */
+  authRefused (reason: string): void {
+    this.#authRefusals.inc({ reason })
+  }
+
+  /** the hook's verdict on a join, from its answer or from the cache */
+  authHook (result: 'allowed' | 'denied' | 'failed', cached: boolean): void {
+    if (cached) {
+      this.#authHookCacheHits.inc()
+    } else {
+      this.#authHook.inc({ result })
+    }
+  }
+
+  authReload (result: 'ok' | 'failed'): void {
+    this.#authReloads.inc({ result })
   }
 }

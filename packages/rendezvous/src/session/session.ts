@@ -5,6 +5,7 @@ import type { Dial } from '../dial/dial.js'
 import type { DialEnd } from '../dial/dial-end.js'
 import type { OutgoingBacklogBounds } from './outgoing-backlog.js'
 import type { RendezvousLimits } from '../options.js'
+import type { TokenGrant } from '../auth/token-grants.js'
 import type { EndKind, PeersDelta, WireError } from '@wsstar/protocol'
 import type { Socket } from 'socket.io'
 
@@ -74,6 +75,8 @@ export class Session implements DialEnd {
   pendingJoinAnswers = 0
   /** `ws-peers` held until the pending join answers are out */
   heldDeltas?: PeersDelta[]
+  /** token mode: what the socket's token grants; its registrations count against the token's */
+  grant?: TokenGrant
   /** peer ids this socket made a verified one-request join for: nearly always one, held as a string until there is a second */
   #oneRequestJoins?: string | Set<string>
 
@@ -149,12 +152,18 @@ export class Session implements DialEnd {
   }
 
   addAddress (peerId: string, address: string): void {
+    if (this.grant != null && !this.addresses.has(peerId)) {
+      this.grant.registrations++
+    }
     this.addresses.set(peerId, address)
     this.peerIds.add(peerId)
   }
 
   removeAddress (peerId: string): string | undefined {
     const address = this.addresses.get(peerId)
+    if (this.grant != null && address != null) {
+      this.grant.registrations--
+    }
     this.addresses.delete(peerId)
     this.peerIds.delete(peerId)
     return address

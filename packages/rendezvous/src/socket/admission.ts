@@ -1,9 +1,12 @@
 import { ErrorCode } from '@wsstar/protocol'
-import { clientIpKey, compileTrustedProxies, hasForwardedFor } from './client-ip.js'
+import { AuthRefusal } from '../auth/auth-refusal.js'
+import { clientAddress, compileTrustedProxies, hasForwardedFor, ipKey } from './client-ip.js'
 import { LIMIT_NAMES } from '../limits.js'
 import { openFileLimit, socketCeiling } from '../runtime/open-file-limit.js'
 import { PerIpLimits } from './per-ip-limits.js'
+import { handshakeProtocol } from '../session/session.js'
 import { SHUTTING_DOWN } from '../shutdown-guard.js'
+import type { Authorizer } from '../auth/authorizer.js'
 import type { RendezvousMetrics } from '../metrics/metrics.js'
 import type { RendezvousLimits } from '../options.js'
 import type { Rejections } from '../metrics/rejections.js'
@@ -20,6 +23,8 @@ export interface AdmissionInit {
   metrics: RendezvousMetrics
   rejections: Rejections
   logger: Logger
+  /** who may use the server: a private server's token check at connect */
+  authorizer: Authorizer
 }
 
 /** An engine.io connection as its 'connection' event hands it over (before releaseUpgradeRequest). */
@@ -28,8 +33,12 @@ export interface EngineConnection {
   on(event: 'close', listener: (this: EngineConnection) => void): unknown
 }
 
-/** The client address of a connection, and whether it was within its address's socket limit when it opened. */
-interface ConnectionIp { ip: string, admitted: boolean }
+/**
+ * The client address of a connection as the per-IP limits key it, whether
+ * it was within its address's socket limit when it opened, and (hook mode
+ * only: the hook is told) the whole address.
+ */
+interface ConnectionIp { ip: string, admitted: boolean, address?: string }
 
 type ConnectError = Error & { data: { code: ErrorCode, message: string } }
 
@@ -37,10 +46,11 @@ type ConnectError = Error & { data: { code: ErrorCode, message: string } }
  * Who gets a socket: every engine.io connection is counted for its client
  * address until it closes (per-ip-limits.ts), and a socket.io socket is let
  * in unless the server is stopping, holds max-sockets, is near its
- * open-file limit, or the address holds max-sockets-per-ip. Also the
- * address's join tokens (join-rate-per-ip), which v2 and legacy joins share.
- * Imports the client address rules, the per-IP and open-file limits, the
- * shutdown guard, and the limits' names.
+ * open-file limit, the address holds max-sockets-per-ip, or a private
+ * server does not admit it (auth/). Also the address's join tokens
+ * (join-rate-per-ip), which v2 and legacy joins share. Imports the client
+ * address rules, the per-IP and open-file limits, the shutdown guard, the
+ * auth refusal, the handshake's protocol, and the limits' names.
  */
 export class Admission {
   readonly #init: AdmissionInit
@@ -82,12 +92,13 @@ export class Admission {
     if (request == null) {
       return
     }
-    const ip = clientIpKey(request, this.#trustedProxy)
+    const address = clientAddress(request, this.#trustedProxy)
+    const ip = ipKey(address)
     if (!this.#warnedForwardedFor && this.#init.trustedProxies.length === 0 && hasForwardedFor(request)) {
       this.#warnedForwardedFor = true
       this.#init.logger.warn({ from: request.socket?.remoteAddress }, 'a connection came with X-Forwarded-For, which is ignored without --trusted-proxies: behind a load balancer, set --trusted-proxies or every client counts as the balancer against the per-IP limits')
     }
-    this.#connectionIps.set(conn, { ip, admitted: this.#perIp.opened(ip) })
+    this.#connectionIps.set(conn, { ip, admitted: this.#perIp.opened(ip), ...(this.#init.authorizer.mode === 'hook' ? { address } : {}) })
     // 'on', not 'once': engine.io emits 'close' once, and 'once' would wrap the shared handler in a closure per socket
     conn.on('close', this.#onClose)
   }
@@ -119,6 +130,11 @@ export class Admission {
     setImmediate(() => { socket.conn.close() })
   }
 
+  /** The whole client address of an engine.io connection (hook mode; '' otherwise). */
+  clientAddress (conn: object): string {
+    return this.#connectionIps.get(conn)?.address ?? ''
+  }
+
   /** Takes a join token of the connection's client address; false: none left. */
   takeJoin (conn: object): boolean {
     const ip = this.#connectionIps.get(conn)
@@ -142,6 +158,18 @@ export class Admission {
     if (this.#connectionIps.get(socket.conn)?.admitted === false) {
       metrics.limitHit(LIMIT_NAMES.maxSocketsPerIp)
       return connectError(ErrorCode.LIMIT_EXCEEDED, 'too many connections from this address')
+    }
+    const authorizer = this.#init.authorizer
+    if (authorizer.private) {
+      try {
+        // the session reads it when the socket is attached (socket-handlers.ts)
+        socket.data.grant = authorizer.admitSocket(socket.handshake.auth, handshakeProtocol(socket) === 'legacy')
+      } catch (err) {
+        if (err instanceof AuthRefusal) {
+          return connectError(err.code, err.message)
+        }
+        throw err
+      }
     }
     return undefined
   }

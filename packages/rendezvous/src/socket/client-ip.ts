@@ -35,13 +35,22 @@ export function compileTrustedProxies (list: readonly string[]): (address: strin
  * block one subscriber gets.
  */
 export function clientIpKey (request: IncomingMessage, trust: (address: string, hop: number) => boolean): string {
+  return ipKey(clientAddress(request, trust))
+}
+
+/**
+ * The address a client connected from, whole (`clientIpKey` without the
+ * /64): the socket's remote address, or the nearest untrusted
+ * `X-Forwarded-For` entry behind trusted proxies. IPv4-mapped IPv6 as IPv4.
+ */
+export function clientAddress (request: IncomingMessage, trust: (address: string, hop: number) => boolean): string {
   let address: string
   try {
     address = proxyAddr(request, trust)
   } catch {
     address = request.socket?.remoteAddress ?? ''
   }
-  return ipKey(address)
+  return ipaddr.isValid(address) ? ipaddr.process(address).toString() : address
 }
 
 /** `::ffff:1.2.3.4` -> `1.2.3.4`, `2001:db8:1:2:3:4:5:6` -> `2001:db8:1:2::/64`; anything else as is. */

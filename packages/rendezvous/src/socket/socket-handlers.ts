@@ -150,11 +150,13 @@ export class SocketHandlers {
   attach (socket: Socket): void {
     const { sessions, limits, logger } = this.#init
     const session = new Session(socket, limits, this.#backlogBounds, this.#onBacklogOverflow)
+    // a private server's token check put the token's grant here (admission.ts)
+    session.grant = socket.data?.grant
     sessions.set(session.id, session)
+    keepHandshakeAuth(socket)
     if (session.protocol !== 'wsstar/2') {
       logger.debug({ socket: session.id, auth: socket.handshake.auth }, 'socket did not state protocol wsstar/2 in its handshake')
     }
-    keepHandshakeAuth(socket)
     this.#init.handshakeTimeout.start(session)
     const on = this.#on
     socket.on(Event.JOIN, on.join)
