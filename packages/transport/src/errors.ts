@@ -74,6 +74,21 @@ export class ServerShuttingDownError extends WsStarError {
   }
 }
 
+/**
+ * A private server does not admit this node (`ERR_UNAUTHORIZED`): no token
+ * or one it does not know (at connect), or its peer id is not allowed, its
+ * authorization hook said no, or the token's limits (at join). Permanent
+ * for these credentials: the node does not retry that server; listening
+ * there fails with it, and so does a dial through it.
+ */
+export class UnauthorizedError extends WsStarError {
+  static override name = 'UnauthorizedError'
+  constructor (message = 'the rendezvous server does not admit this node') {
+    super(ErrorCode.UNAUTHORIZED, message)
+    this.name = 'UnauthorizedError'
+  }
+}
+
 /** The server refused the join: bad address, key, signature or an expired challenge. */
 export class JoinRejectedError extends WsStarError {
   static override name = 'JoinRejectedError'
@@ -192,6 +207,7 @@ export function errorFromWire (value: unknown): WsStarError {
     case ErrorCode.PEER_GONE: return new PeerGoneError(message)
     case ErrorCode.REPLACED: return new RegistrationReplacedError(message)
     case ErrorCode.FLOW_CONTROL: return new FlowControlError(message)
+    case ErrorCode.UNAUTHORIZED: return new UnauthorizedError(message)
     default:
       if (JOIN_CODES.has(code)) {
         return new JoinRejectedError(code, message)

@@ -1,6 +1,7 @@
 import { ListenError, TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
 import { CODE_P2P } from '@multiformats/multiaddr'
 import { WebSocketStarListen, serverOf, serverUrl } from '@wsstar/protocol'
+import { UnauthorizedError } from './errors.js'
 import type { RelayedConnection } from './relayed-connection.js'
 import type { IncomingDialHandler, ServerConnection, ServerStatusDetail } from './server-connection.js'
 import type { ServerPool } from './server-pool.js'
@@ -35,7 +36,9 @@ export interface WebSocketStarListenerInit {
  * (the server connection reconnects and re-joins by itself) and upgrades
  * every accepted inbound dial. `getAddrs()` is the websocket-star listen
  * address while registered, nothing otherwise; every change is announced
- * with `listening`, which makes libp2p refresh the node's addresses.
+ * with `listening`, which makes libp2p refresh the node's addresses. A
+ * server that refuses this node (`UnauthorizedError`: a private server
+ * without the right token) fails `listen()` instead of being retried.
  */
 export class WebSocketStarListener extends TypedEventEmitter<WebSocketStarListenerEvents> implements Listener, IncomingDialHandler {
   readonly #components: WebSocketStarListenerComponents
@@ -101,6 +104,13 @@ export class WebSocketStarListener extends TypedEventEmitter<WebSocketStarListen
       return
     }
     await firstOutcome
+    if (connection.status === 'closed' && connection.lastError instanceof UnauthorizedError) {
+      // a private server refused this node: not a server that is down, which
+      // the listener would wait out in the background, but a configuration to fix
+      connection.removeEventListener('status', this.#onStatus)
+      connection.removeHandler(this)
+      throw connection.lastError
+    }
     if (!connection.registered && !this.#closed) {
       this.#log('%s not reachable yet, listening in the background - %s', connection.url, connection.lastError?.message)
     }

@@ -2,7 +2,7 @@
  * Options of `webSocketStar(init)`, with their defaults next to them.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { WebSocketStarServer, serverUrl } from '@wsstar/protocol'
+import { WebSocketStarServer, parseHandshakeToken, serverUrl } from '@wsstar/protocol'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface ReconnectOptions {
@@ -68,7 +68,21 @@ export interface WebSocketStarInit {
    * node's peer id for that server, which a hostile one could relay.
    */
   servers?: Array<string | Multiaddr>
+  /**
+   * The bearer token of a private rendezvous server (`--auth token`),
+   * presented in the socket.io handshake of every connection this node
+   * opens to a server (`auth: { protocol: 'wsstar/2', token }`). A function
+   * is called before each connection attempt (a token that rotates); if it
+   * throws, that attempt fails and is retried with backoff. A server that
+   * refuses the token (`UnauthorizedError`) is not retried. Open servers
+   * ignore it.
+   * @default undefined (no token: open servers only)
+   */
+  token?: string | (() => string | Promise<string>)
 }
+
+/** A token as the transport presents it: itself, or what the function gives for each connection attempt. */
+export type TokenSource = string | (() => string | Promise<string>)
 
 export interface ResolvedOptions {
   challenge: boolean
@@ -81,6 +95,7 @@ export interface ResolvedOptions {
   closeTimeout: number
   maxCachedPeers: number
   servers: Multiaddr[]
+  token?: TokenSource
 }
 
 export const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
@@ -135,8 +150,23 @@ export function resolveOptions (init: WebSocketStarInit = {}): ResolvedOptions {
     transientLinger: nonNegative(init.transientLinger, DEFAULT_TRANSIENT_LINGER, 'transientLinger'),
     closeTimeout: nonNegative(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 'closeTimeout'),
     maxCachedPeers: nonNegative(init.maxCachedPeers, DEFAULT_MAX_CACHED_PEERS, 'maxCachedPeers'),
-    servers: (init.servers ?? []).map(server => serverAddress(server))
+    servers: (init.servers ?? []).map(server => serverAddress(server)),
+    ...(init.token == null ? {} : { token: checkToken(init.token) })
   }
+}
+
+function checkToken (token: unknown): TokenSource {
+  if (typeof token === 'function') {
+    return token as () => string | Promise<string>
+  }
+  try {
+    if (typeof token === 'string' && parseHandshakeToken({ token }) != null) {
+      return token
+    }
+  } catch {
+    // malformed: the TypeError below says what a token may be
+  }
+  throw new TypeError('webSocketStar: token must be a string of visible ASCII characters (no spaces), at most 1024, or a function returning one')
 }
 
 function serverAddress (value: string | Multiaddr): Multiaddr {

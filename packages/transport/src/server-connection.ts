@@ -10,7 +10,7 @@ import { backoffDelay } from './backoff.js'
 import { DialDispatcher } from './dial-dispatcher.js'
 import {
   DialTimeoutError, NotRegisteredError, RendezvousProtocolError, RequestTimeoutError,
-  ServerShuttingDownError, ServerUnavailableError, errorFromWire
+  ServerShuttingDownError, ServerUnavailableError, UnauthorizedError, errorFromWire
 } from './errors.js'
 import { joinServer } from './join-client.js'
 import { RelayedConnection } from './relayed-connection.js'
@@ -32,7 +32,8 @@ import type { Socket } from 'socket.io-client'
  * - `reconnecting`: lost or failed, waiting for the next attempt (backoff)
  * - `evicted`: the same peer id joined from another socket; not retried
  *   until this socket drops
- * - `closed`: closed for good
+ * - `closed`: closed for good (also when a private server refused this
+ *   node: `UnauthorizedError`, never retried)
  */
 export type ServerStatus = 'idle' | 'connecting' | 'joining' | 'challenged' | 'registered' | 'reconnecting' | 'evicted' | 'closed'
 
@@ -247,13 +248,30 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
     }
     this.#setStatus('connecting')
     const socket = this.#socket ?? this.#createSocket()
-    socket.connect()
+    const token = this.#options.token
+    if (typeof token !== 'function') {
+      socket.connect()
+      return
+    }
+    // a token that rotates: asked for before each attempt
+    void Promise.resolve().then(token).then(value => {
+      if (this.status !== 'connecting') {
+        return
+      }
+      socket.auth = { protocol: PROTOCOL_VERSION, token: value }
+      socket.connect()
+    }, (err: Error) => {
+      if (this.status === 'connecting') {
+        this.#retry(new Error(`the token function failed: ${err?.message ?? String(err)}`, { cause: err }))
+      }
+    })
   }
 
   #createSocket (): Socket {
+    const token = this.#options.token
     const socket = io(this.url, {
       transports: ['websocket'],
-      auth: { protocol: PROTOCOL_VERSION },
+      auth: typeof token === 'string' ? { protocol: PROTOCOL_VERSION, token } : { protocol: PROTOCOL_VERSION },
       // reconnection is ours: backoff + jitter, a fresh join each time, and
       // also after the server kicked us (socket.io does not retry that case)
       reconnection: false,
@@ -262,7 +280,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       timeout: this.#options.connectTimeout
     })
     socket.on('connect', () => { this.#onConnect() })
-    socket.on('connect_error', (err: Error) => { this.#onConnectError(err) })
+    socket.on('connect_error', (err: Error & { data?: unknown }) => { this.#onConnectError(err) })
     socket.on('disconnect', (reason: string) => { this.#onDisconnect(reason) })
     socket.on(Event.PEERS, (payload: unknown) => { this.#onPeers(payload) })
     socket.on(Event.CLUSTER, (payload: unknown) => { this.#onCluster(payload) })
@@ -315,6 +333,10 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
           return
         }
         this.#heldDeltas = []
+        if (err instanceof UnauthorizedError) {
+          this.#refused(err)
+          return
+        }
         this.#log.error('join at %s failed - %e', this.url, err)
         this.lastError = err
         // drop the socket; onDisconnect schedules the retry with this error
@@ -323,11 +345,24 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       })
   }
 
-  #onConnectError (err: Error): void {
+  #onConnectError (err: Error & { data?: unknown }): void {
     if (this.status === 'closed') {
       return
     }
+    // a server that refuses the socket says why in the connect error's data
+    const refusal = err.data != null && typeof err.data === 'object' ? errorFromWire(err.data) : undefined
+    if (refusal instanceof UnauthorizedError) {
+      this.#refused(refusal)
+      return
+    }
     this.#retry(new ServerUnavailableError(`cannot connect to ${this.url}: ${err.message}`))
+  }
+
+  /** A private server does not admit this node: the same credentials get the same answer, so no retry. */
+  #refused (err: UnauthorizedError): void {
+    const error = new UnauthorizedError(`${this.url} does not admit this node: ${err.message}`)
+    this.#log.error('%s refused this node (not retried) - %s', this.url, err.message)
+    void this.close(error)
   }
 
   #onDisconnect (reason: string): void {
