@@ -35,6 +35,9 @@ options:
   --stall-ms=N       slow-receiver: how long the receiver stops reading (default 10000)
   --join-mode=M      joins: 'socket' (one request signed over the socket id, the
                      transport's default) or 'nonce' (two-step hello → nonce → proof)
+  --auth=token       joins: each ramp is followed by one against a private server
+                     (--auth token, every socket presents a token): joins/s with
+                     token auth next to the open default
   --out=NAME         write bench/results/NAME.json and NAME.md (default: latest)
   --relay-cpu-prof   run relays with --cpu-prof (profiles in bench/results/profiles/)
   --relay-node-flags="F..."  extra node flags for the relays and rendezvous servers (A/B runs)
@@ -65,6 +68,10 @@ function parseArgs (argv) {
       case 'join-mode':
         if (value !== 'socket' && value !== 'nonce') throw new Error('--join-mode is socket or nonce')
         options.joinMode = value
+        break
+      case 'auth':
+        if (value !== 'token') throw new Error('--auth is token')
+        options.auth = value
         break
       case 'relay-cpu-prof': options.relayCpuProf = true; break
       case 'relay-node-flags': options.relayNodeFlags = value.split(/\s+/).filter(Boolean); break

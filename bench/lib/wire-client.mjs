@@ -38,9 +38,11 @@ export { createPublicKey }
 export const counters = { peersMessages: 0, peersBytes: 0, rxMessages: 0, rxBytes: 0, incoming: 0, ends: 0 }
 
 export class WireSocket {
-  constructor (port, identity) {
+  /** `token`: a private server's bearer token, sent in the socket.io CONNECT (`auth.token`) */
+  constructor (port, identity, token) {
     this.port = port
     this.identity = identity
+    this.token = token
     this.address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${identity.peerId}`
     this.nextAck = 0
     this.acks = new Map()
@@ -96,7 +98,7 @@ export class WireSocket {
         } else if (t === 0x32 /* 2: ping */) {
           ws.send('3')
         } else if (t === 0x30 /* 0: open */) {
-          ws.send(`40${JSON.stringify({ protocol: PROTOCOL_VERSION })}`)
+          ws.send(`40${JSON.stringify(this.token == null ? { protocol: PROTOCOL_VERSION } : { protocol: PROTOCOL_VERSION, token: this.token })}`)
         }
       })
       ws.on('error', (err) => { if (!connected) reject(err) })

@@ -7,9 +7,13 @@
 // measures the two-step hello → nonce → proof instead).
 // Server CPU per operation, RSS per connected socket and per joined idle
 // peer, event-loop lag (the server's own nodejs_eventloop_lag_* gauges,
-// scraped every second) during the join ramp.
+// scraped every second) during the join ramp. `--auth=token` follows each
+// ramp with one against a private server (--auth token; every socket
+// presents a token at connect): joins/s with token auth beside the open default.
 
-import { availableParallelism } from 'node:os'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { spawnChild } from '../lib/child.mjs'
 import { CliServer, FloorServer, sampling } from '../lib/cli-server.mjs'
 import { fmt, table } from '../lib/format.mjs'
@@ -48,6 +52,7 @@ export async function run (ctx) {
   if (ctx.options.runs != null) cfg.ramps = ctx.options.runs
   const ramps = []
   const floorRamps = []
+  const tokenRamps = []
   // each wsstar ramp is followed by one against the bare socket.io floor
   // (same clients, same Node, a server that only acks): the ratio of the two
   // is the figure machine load moves least
@@ -56,6 +61,15 @@ export async function run (ctx) {
     ramps.push(await rampOnce(ctx, cfg))
     ctx.log('  the same ramp against the bare socket.io floor')
     floorRamps.push(await rampOnce(ctx, { ...cfg, idleMs: 2000 }, () => new FloorServer({ execArgv: ctx.relayExecArgv, verbose: ctx.verbose })))
+    if (ctx.options.auth === 'token') {
+      ctx.log('  the same ramp against a private server (--auth token)')
+      tokenRamps.push(await rampOnce(ctx, { ...cfg, idleMs: 2000, token: PRIVATE_TOKEN }, () => new CliServer({
+        limits: SERVER_LIMITS,
+        flags: ['--auth', 'token', '--auth-tokens-file', tokensFile()],
+        execArgv: ctx.relayExecArgv,
+        verbose: ctx.verbose
+      })))
+    }
   }
   const byJoins = [...ramps].sort((a, b) => a.joinsPerSec - b.joinsPerSec)
   const result = { ...byJoins[Math.floor((byJoins.length - 1) / 2)] }
@@ -82,7 +96,31 @@ export async function run (ctx) {
   }
   // per pair of ramps run back to back, then the median of those ratios
   result.floor.ratio = median(ramps.map((r, i) => r.joinsPerSec / floorRamps[i].joinsPerSec))
+  if (tokenRamps.length > 0) {
+    result.tokenAuth = {
+      server: tokenRamps[0].server,
+      joinsPerSec: median(tokenRamps.map(r => r.joinsPerSec)),
+      serverCpuMsPerJoin: median(tokenRamps.map(r => r.serverCpuMsPerJoin)),
+      serverCpuMsPerConnect: median(tokenRamps.map(r => r.serverCpuMsPerConnect)),
+      connectErrors: tokenRamps.reduce((a, r) => a + r.connectErrors, 0),
+      joinErrors: tokenRamps.reduce((a, r) => a + r.joinErrors, 0),
+      ramps: tokenRamps.map(r => ({ joinsPerSec: r.joinsPerSec, serverCpuMsPerJoin: r.serverCpuMsPerJoin })),
+      // per open / token pair run back to back
+      ratio: median(ramps.map((r, i) => tokenRamps[i].joinsPerSec / r.joinsPerSec))
+    }
+  }
   return result
+}
+
+/** the token every socket of the private-server ramps presents */
+const PRIVATE_TOKEN = 'bench-joins-token'
+
+/** A token file for those ramps: the one token, and others as a real file would hold. */
+function tokensFile () {
+  const path = join(mkdtempSync(join(tmpdir(), 'wsstar-bench-auth-')), 'tokens')
+  const others = Array.from({ length: 99 }, (_, i) => `bench-other-token-${i} name=other-${i}`)
+  writeFileSync(path, [...others, `${PRIVATE_TOKEN} name=bench`].join('\n') + '\n')
+  return path
 }
 
 async function rampOnce (ctx, cfg, makeServer = () => new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose })) {
@@ -91,7 +129,7 @@ async function rampOnce (ctx, cfg, makeServer = () => new CliServer({ limits: SE
   try {
     // exactly cfg.peers in all: the first processes take the remainder
     const share = i => Math.floor(cfg.peers / kids.length) + (i < cfg.peers % kids.length ? 1 : 0)
-    await Promise.all(kids.map((k, i) => k.call('prepare', { port: server.port, count: share(i) }, { timeoutMs: 300_000 })))
+    await Promise.all(kids.map((k, i) => k.call('prepare', { port: server.port, count: share(i), token: cfg.token }, { timeoutMs: 300_000 })))
     await new Promise(resolve => setTimeout(resolve, 500))
     const rss0 = server.memory().rss
     let cpu0 = server.cpuSeconds()
@@ -199,6 +237,8 @@ export function markdown (r) {
       [`**challenge joins/s** (phase 2: ${joinLabel})`, `**${fmt(r.joinsPerSec, 0)}**`],
       ...(r.floor == null ? [] : [[`bare socket.io floor: joins/s (median of ${r.floor.ramps.length}; each ramp right after a wsstar one, same clients, a server that only acks) / its CPU per join`, `${fmt(r.floor.joinsPerSec, 0)} / ${fmt(r.floor.serverCpuMsPerJoin, 3)} ms`],
         ['**wsstar joins/s vs the floor** (median of the per-pair ratios)', `**${fmt(r.floor.ratio, 2)}×** (ramp pairs: ${r.ramps.map((x, i) => `${fmt(x.joinsPerSec, 0)} / ${fmt(r.floor.ramps[i].joinsPerSec, 0)}`).join(', ')})`]]),
+      ...(r.tokenAuth == null ? [] : [[`private server (\`--auth token\`, every socket presents a token): joins/s (median of ${r.tokenAuth.ramps.length}; each ramp right after an open one) / its CPU per connect / per join`, `${fmt(r.tokenAuth.joinsPerSec, 0)} / ${fmt(r.tokenAuth.serverCpuMsPerConnect, 3)} ms / ${fmt(r.tokenAuth.serverCpuMsPerJoin, 3)} ms`],
+        ['**token-auth joins/s vs open** (median of the per-pair ratios)', `**${fmt(r.tokenAuth.ratio, 2)}×** (ramp pairs: ${r.ramps.map((x, i) => `${fmt(r.tokenAuth.ramps[i].joinsPerSec, 0)} / ${fmt(x.joinsPerSec, 0)}`).join(', ')}; connect / join errors ${r.tokenAuth.connectErrors} / ${r.tokenAuth.joinErrors})`]]),
       ['server CPU per join (all its threads: event loop + signature verification; incl. discovery deltas during the ramp)', `${fmt(r.serverCpuMsPerJoin, 3)} ms (server process busy ${Math.round(r.serverCpuShareDuringJoins * 100)}% of one core)`],
       ...(r.loadCpuMsPerJoin == null || r.cpus == null ? [] : [['load processes\' CPU per join (sign, websocket, acks, samples)', `${fmt(r.loadCpuMsPerJoin, 3)} ms: server + clients ${fmt(r.serverCpuMsPerJoin + r.loadCpuMsPerJoin, 3)} ms per join, i.e. at most ${fmt(r.cpus * 1000 / (r.serverCpuMsPerJoin + r.loadCpuMsPerJoin), 0)} joins/s on the measuring machine's ${r.cpus} cores`]]),
       [mode === 'socket' ? 'join latency p50 / p99 (sign + request)' : 'join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
@@ -216,6 +256,7 @@ export function targets (r) {
   return [
     { id: 'joins-per-sec', text: 'challenge joins/s, one server', value: r.joinsPerSec, limit: 2000, op: '>=', format: v => fmt(v, 0), valid: r.joinErrors === 0 },
     ...(r.floor == null ? [] : [{ id: 'joins-vs-floor', text: 'challenge joins/s ≥ 0.8 × the bare socket.io floor (issue 19)', value: r.floor.ratio, limit: 0.8, op: '>=', format: v => `${fmt(v, 2)}×`, valid: r.joinErrors === 0 && r.floor.joinErrors === 0 }]),
+    ...(r.tokenAuth == null ? [] : [{ id: 'joins-token-auth', text: 'joins/s with token auth within 10 % of the open default (issue 20)', value: r.tokenAuth.ratio, limit: 0.9, op: '>=', format: v => `${fmt(v, 2)}×`, valid: r.joinErrors === 0 && r.tokenAuth.joinErrors === 0 && r.tokenAuth.connectErrors === 0 }]),
     { id: 'rss-per-peer', text: `server RSS per idle joined peer at ${r.config.peers.toLocaleString('en')}`, value: r.rssPerJoinedPeer / 1024, limit: 20, op: '<=', format: v => `${fmt(v, 1)} KiB`, valid: r.joined > 0 }
   ]
 }
