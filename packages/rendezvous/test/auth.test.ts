@@ -338,6 +338,15 @@ describe('private servers: hook mode', () => {
     assert.equal((await joinCode(s, socket)).code, ErrorCode.UNAUTHORIZED)
   })
 
+  it('behind a trusted proxy the hook is told the X-Forwarded-For client', async () => {
+    const hook = await hookServer(() => ({ status: 200, body: { allow: true } }))
+    hooks.push(hook)
+    const s = await server({ auth: { mode: 'hook', hookUrl: hook.url }, trustedProxies: ['loopback'] })
+    const socket = await connect(s, { headers: { 'X-Forwarded-For': '203.0.113.7' } })
+    assert.equal((await joinCode(s, socket)).code, 'joined')
+    assert.equal(hook.requests[0]?.remoteAddress, '203.0.113.7')
+  })
+
   it('a hook that cannot be reached fails too', async () => {
     const hook = await hookServer(() => ({ status: 200, body: { allow: true } }))
     await hook.close()
