@@ -28,7 +28,9 @@ export const ErrorCode = {
    * token's limits. Permanent for the credentials sent: retrying with the
    * same ones gets the same answer
    */
-  UNAUTHORIZED: 'ERR_UNAUTHORIZED'
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED',
+  /** the dial reached a per-dial cap of the server's operator (bytes or time): dial again for more */
+  RELAY_LIMIT: 'ERR_RELAY_LIMIT'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]

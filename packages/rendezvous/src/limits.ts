@@ -124,6 +124,20 @@ const TABLE: Readonly<Record<keyof RendezvousLimits, LimitSpec>> = {
   dialTimeoutMs: { name: 'dial-timeout', unit: 'ms', default: 10_000, min: 1, max: MAX_TIMER_MS, description: 'time the callee has to accept a dial (`ERR_DIAL_TIMEOUT`)' },
   challengeTtlMs: { name: 'challenge-ttl', unit: 'ms', default: CHALLENGE_TTL_MS, min: 1, max: MAX_TIMER_MS, description: 'lifetime of a join nonce' },
   windowBytes: { name: 'window', unit: 'bytes', default: DEFAULT_WINDOW_BYTES, min: MIN_WINDOW_BYTES, max: MAX_WINDOW_BYTES, description: 'per-direction credit window of a dial' },
+  // off by default: a relay for everyone's honest transfers; an operator who
+  // shares one among many peers caps the heavy ones without cutting them off
+  relayRate: {
+    name: 'relay-rate',
+    unit: 'bytes',
+    default: 0,
+    min: 0,
+    max: 2 ** 40,
+    description: 'payload bytes per second one socket may send over all its dials (token bucket; 0: no limit): a sender over it is slowed down, the server holds back the credit the receivers return until the bucket refills; nothing is dropped'
+  },
+  relayBurst: { name: 'relay-burst', unit: 'bytes', default: 1024 * 1024, min: MAX_FRAME_BYTES, max: 2 ** 40, description: 'relay-rate token bucket size' },
+  // circuit-relay-v2 caps every relayed connection (2 min / 128 KiB by default); here a cap is the operator's choice
+  maxDialBytes: { name: 'max-dial-bytes', unit: 'bytes', default: 0, min: 0, max: 2 ** 50, description: 'payload bytes one dial may relay in each direction (0: no cap); the frame that would cross it resets the dial with `ERR_RELAY_LIMIT`' },
+  maxDialDurationMs: { name: 'max-dial-duration', unit: 'ms', default: 0, min: 0, max: MAX_TIMER_MS, description: 'how long one dial may stay open (0: no cap); then it is reset with `ERR_RELAY_LIMIT`' },
   sampleSize: { name: 'sample-size', unit: 'count', default: 64, min: 0, max: MAX_PEERS_PER_MESSAGE, description: 'peers in a join sample and in each re-sample' },
   // one delta a second with at most 8 joined + 8 left addresses: what a peer
   // receives stays bounded (~2 KB/s) however many peers join or leave; peers

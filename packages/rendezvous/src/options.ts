@@ -167,6 +167,31 @@ export interface RendezvousLimits {
    */
   windowBytes: number
   /**
+   * payload bytes per second one socket may send over all its dials, token
+   * bucket refill rate; 0: no limit. A sender over it is slowed down (the
+   * server holds back the credit its receivers return), never cut off.
+   * Settable per socket: `Session.setRelayRate`
+   * @default 0
+   */
+  relayRate: number
+  /**
+   * relay-rate token bucket size, in bytes
+   * @default 1 MiB
+   */
+  relayBurst: number
+  /**
+   * payload bytes one dial may relay in each direction; the frame that
+   * would cross it resets the dial with ERR_RELAY_LIMIT. 0: no cap
+   * @default 0
+   */
+  maxDialBytes: number
+  /**
+   * how long one dial may stay open once accepted; then it is reset with
+   * ERR_RELAY_LIMIT. 0: no cap
+   * @default 0 s
+   */
+  maxDialDurationMs: number
+  /**
    * peers in a join sample and in each periodic re-sample
    * @default 64
    */

@@ -22,6 +22,7 @@ import { RendezvousMetrics } from './metrics/metrics.js'
 import { resolveOptions } from './options.js'
 import { InMemoryPeerRegistry } from './discovery/peer-registry.js'
 import { Rejections } from './metrics/rejections.js'
+import { topRelayingPeers } from './metrics/top-relaying-peers.js'
 import { SignaturePool } from './join/signature-pool.js'
 import { Relay } from './relay/relay.js'
 import { serverAddresses } from './join/server-addresses.js'
@@ -94,6 +95,13 @@ export interface RendezvousServer {
   stats(): RendezvousStats
   /** A snapshot of one dial (tests, debugging). */
   inspectDial(dialId: string): DialInfo | undefined
+  /**
+   * Sets the relay rate of the socket of this server that holds `peerId`:
+   * the payload bytes per second it may send over all its dials (0: no
+   * limit), in place of `relayRate` (see `Session.setRelayRate`). False when
+   * no socket of this server holds `peerId`.
+   */
+  setRelayRate(peerId: string, bytesPerSecond: number, burstBytes?: number): boolean
   /** legacy mode (websocket-star 0.10 clients): its numbers; undefined when legacy mode is off */
   legacyStats(): LegacyStats | undefined
   /**
@@ -185,6 +193,8 @@ class WsStarRendezvousServer implements RendezvousServer {
     const relay = this.#relay = new Relay({
       windowBytes: limits.windowBytes,
       maxSocketBufferedBytes: limits.maxSocketBufferedBytes,
+      maxDialBytes: limits.maxDialBytes,
+      maxDialDurationMs: limits.maxDialDurationMs,
       rejections,
       logger,
       onLimit: (limit) => { metrics.limitHit(limit) }
@@ -348,6 +358,16 @@ class WsStarRendezvousServer implements RendezvousServer {
     return this.#relay.dials.get(dialId)?.inspect()
   }
 
+  setRelayRate (peerId: string, bytesPerSecond: number, burstBytes?: number): boolean {
+    for (const session of this.#sessions.values()) {
+      if (session.peerIds.has(peerId)) {
+        session.setRelayRate(bytesPerSecond, burstBytes)
+        return true
+      }
+    }
+    return false
+  }
+
   legacyStats (): LegacyStats | undefined {
     return this.#legacy?.stats()
   }
@@ -466,6 +486,7 @@ class WsStarRendezvousServer implements RendezvousServer {
   #httpHandler (operator: boolean): (req: IncomingMessage, res: ServerResponse) => void {
     const handler = createHttpHandler({
       health: () => this.#health(),
+      topRelaying: () => topRelayingPeers(this.#sessions.values()),
       metrics: this.#metrics.registry,
       ...(this.#cluster == null ? {} : { cluster: () => clusterStatus((this.#cluster as ClusterMode).stats()) }),
       operator,

@@ -33,6 +33,8 @@ class RecordingEnd implements DialEnd {
     this.id = id
   }
 
+  sentData (): void {}
+
   hasRoomFor (): boolean {
     return true
   }
@@ -55,6 +57,8 @@ function fakeRelay (): Relay {
   return new Relay({
     windowBytes: 1024 * 1024,
     maxSocketBufferedBytes: 32 * 1024 * 1024,
+    maxDialBytes: 0,
+    maxDialDurationMs: 0,
     rejections,
     logger: pino({ level: 'silent' }),
     onLimit: () => {}

@@ -88,6 +88,10 @@ describe('http endpoints', () => {
     assert.ok(body.dialResults.ok >= 1)
     assert.ok(body.joins.ok >= 2)
     assert.ok(body.rejected.ERR_INVALID_ADDRESS >= 1)
+    // the sockets that relayed the most, among them the two ends of the 1000 bytes
+    const relayed = (peer: typeof a): unknown => (body.topRelaying as Array<{ peerIds: string[] }>).find(p => p.peerIds.includes(peer.peer.peerId.toString()))
+    assert.deepEqual(relayed(a), { peerIds: [a.peer.peerId.toString()], sentBytes: 1000, receivedBytes: 0, relayRate: 0 })
+    assert.deepEqual(relayed(b), { peerIds: [b.peer.peerId.toString()], sentBytes: 0, receivedBytes: 1000, relayRate: 0 })
   })
 
   it('GET / is a self-contained status page; other paths 404, other methods 405', async () => {
@@ -95,6 +99,7 @@ describe('http endpoints', () => {
     assert.equal(page.status, 200)
     assert.match(page.type ?? '', /^text\/html/)
     assert.match(page.body, /wsstar rendezvous/)
+    assert.match(page.body, /top relaying peers/)
     assert.doesNotMatch(page.body, /<script[^>]+src=|<link[^>]+href="http/, 'no external resources')
     assert.equal((await getText(server, '/nope', 'admin')).status, 404)
     const res = await fetch(`http://127.0.0.1:${server.port}/health`, { method: 'POST', signal: AbortSignal.timeout(10_000) })

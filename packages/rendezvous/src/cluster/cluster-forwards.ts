@@ -163,6 +163,7 @@ export class ClusterForwards {
     try {
       if (event === Event.DATA) {
         const frame = parseDataFrame(dialId, a)
+        session.sentData(frame.bytes.byteLength)
         publisher.publish(forward.home, ClusterMessage.DATA, dialId, frame.bytes).catch(() => { this.#lost(forward) })
       } else if (event === Event.CREDIT) {
         const frame = parseCreditFrame(dialId, a)

@@ -47,6 +47,9 @@ export class RemoteEnd implements DialEnd {
     return true
   }
 
+  /** counted and charged on the callee's own replica (ClusterForwards.fromCallee) */
+  sentData (): void {}
+
   sendData (dialId: string, bytes: Uint8Array): void {
     this.#send(ClusterMessage.TO_DATA, dialId, bytes)
   }

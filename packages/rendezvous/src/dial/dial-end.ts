@@ -21,12 +21,17 @@ export interface DialEnd {
    * for this end within `maxBuffered` (see Relay.onData).
    */
   hasRoomFor(bytes: number, maxBuffered: number): boolean
+  /**
+   * this end sent `bytes` of payload that the relay passes on: a socket
+   * counts them and charges its relay rate; a remote end's own replica did
+   */
+  sentData(bytes: number): void
   /** a `d` frame: bytes of dial `dialId` for this end */
   sendData(dialId: string, bytes: Uint8Array): void
   /** a `c` frame: the other end read `bytes` more */
   sendCredit(dialId: string, bytes: number): void
   /** an `e` frame: close-write or reset, with the reason when there is one */
   sendEnd(dialId: string, kind: EndKind, error?: WireError): void
-  /** the relay forgot dial `dialId` (closed or reset): a remote end tells its node; a socket has nothing to do */
+  /** the relay forgot dial `dialId` (closed or reset): a remote end tells its node; a socket drops the credit it held back for it */
   forgotten?(dialId: string): void
 }

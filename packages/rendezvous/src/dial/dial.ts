@@ -12,6 +12,8 @@ export class DialDirection {
   inFlight = 0
   /** `from` sent close-write: no more data this way */
   closed = false
+  /** payload bytes relayed this way (`max-dial-bytes`) */
+  relayed = 0
 
   constructor (from: DialEnd, to: DialEnd) {
     this.from = from
@@ -54,6 +56,8 @@ export class Dial {
   abort?: (error: WireError) => void
   /** frames to send once the caller's ack is out: set by `Relay.open` for the tick of the accept */
   held?: Array<() => void>
+  /** the end of the dial's time cap (`max-dial-duration`), set by `Relay.open` when there is one */
+  deadline?: ReturnType<typeof setTimeout>
 
   constructor (init: DialInit) {
     this.id = init.id
@@ -88,8 +92,8 @@ export class Dial {
       state: this.state,
       caller: this.callerAddress,
       callee: this.calleeAddress,
-      forward: { inFlight: this.forward.inFlight, closed: this.forward.closed },
-      backward: { inFlight: this.backward.inFlight, closed: this.backward.closed },
+      forward: { inFlight: this.forward.inFlight, closed: this.forward.closed, relayed: this.forward.relayed },
+      backward: { inFlight: this.backward.inFlight, closed: this.backward.closed, relayed: this.backward.relayed },
       maxInFlight: this.maxInFlight,
       ageMs: Date.now() - this.createdAt
     }
@@ -102,8 +106,8 @@ export interface DialInfo {
   state: DialState
   caller: string
   callee: string
-  forward: { inFlight: number, closed: boolean }
-  backward: { inFlight: number, closed: boolean }
+  forward: { inFlight: number, closed: boolean, relayed: number }
+  backward: { inFlight: number, closed: boolean, relayed: number }
   maxInFlight: number
   ageMs: number
 }

@@ -21,6 +21,18 @@ export interface ClusterStatus {
   replicas: Array<{ nodeId: string, peers: number, addresses: string[], self: boolean }>
 }
 
+/** A socket among those that relayed the most (`/status.json` `topRelaying`). */
+export interface RelayingPeerStatus {
+  /** the peer ids it holds now */
+  peerIds: string[]
+  /** payload bytes it sent over its dials since it connected */
+  sentBytes: number
+  /** payload bytes relayed to it since it connected */
+  receivedBytes: number
+  /** its relay rate, payload bytes per second (0: no limit) */
+  relayRate: number
+}
+
 /** `GET /status.json`: what the status page shows, `/health` plus totals from the metrics. */
 export interface ServerStatus extends Health {
   /** cluster mode only */
@@ -34,12 +46,16 @@ export interface ServerStatus extends Health {
   dialResults: Record<string, number>
   /** rejected inputs since start, by error code */
   rejected: Record<string, number>
+  /** the connected sockets that relayed the most, most first (a few: bounded however many are connected) */
+  topRelaying: RelayingPeerStatus[]
 }
 
 export interface HttpEndpointsInit {
   health(): Health
   /** cluster mode only */
   cluster?(): ClusterStatus
+  /** the sockets that relayed the most, read at request time */
+  topRelaying(): RelayingPeerStatus[]
   metrics: Registry
   onError(err: unknown): void
   /**
@@ -120,7 +136,8 @@ async function serverStatus (init: HttpEndpointsInit): Promise<ServerStatus> {
     relayedBytes: Object.values(relayed).reduce((sum, n) => sum + n, 0),
     joins,
     dialResults,
-    rejected
+    rejected,
+    topRelaying: init.topRelaying()
   }
 }
 

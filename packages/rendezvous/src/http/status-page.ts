@@ -27,12 +27,13 @@ export const STATUS_PAGE = `<!doctype html>
   svg { display: block; width: 100%; height: 2.5rem; margin-top: .3rem; }
   polyline { fill: none; stroke: var(--accent); stroke-width: 2; vector-effect: non-scaling-stroke; }
   footer { color: var(--muted); font-size: .85rem; }
-  #cluster { margin: 0 0 1.2rem; }
-  #cluster[hidden] { display: none; }
-  #cluster h2 { font-size: 1rem; margin: 0 0 .4rem; }
-  #cluster table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-  #cluster th, #cluster td { text-align: left; padding: .25rem .6rem .25rem 0; border-bottom: 1px solid var(--line); font-size: .9rem; }
-  #cluster th { color: var(--muted); font-weight: normal; }
+  section { margin: 0 0 1.2rem; }
+  section[hidden] { display: none; }
+  section h2 { font-size: 1rem; margin: 0 0 .4rem; }
+  section table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+  section th, section td { text-align: left; padding: .25rem .6rem .25rem 0; border-bottom: 1px solid var(--line); font-size: .9rem; }
+  section th { color: var(--muted); font-weight: normal; }
+  #relaying td:first-child { word-break: break-all; }
   a { color: var(--accent); }
 </style>
 </head>
@@ -59,6 +60,10 @@ export const STATUS_PAGE = `<!doctype html>
 <section id="cluster" hidden>
   <h2>cluster <span class="detail" id="cluster-summary"></span></h2>
   <table><thead><tr><th>replica</th><th>peers</th><th>addresses</th></tr></thead><tbody id="cluster-replicas"></tbody></table>
+</section>
+<section id="relaying" hidden>
+  <h2>top relaying peers <span class="detail">since each connected</span></h2>
+  <table><thead><tr><th>peer</th><th>sent</th><th>received</th><th>rate limit</th></tr></thead><tbody id="relaying-peers"></tbody></table>
 </section>
 <footer>Updated every second from <a href="/status.json">/status.json</a> · <a href="/metrics">/metrics</a> · <a href="/health">/health</a> · <span id="updated"></span></footer>
 <script>
@@ -123,6 +128,23 @@ export const STATUS_PAGE = `<!doctype html>
       body.appendChild(row)
     })
   }
+  /** the sockets that relayed the most (built with DOM calls: peer ids come from clients) */
+  function renderRelaying (peers) {
+    var section = $('relaying')
+    if (!peers || peers.length === 0) { section.hidden = true; return }
+    section.hidden = false
+    var body = $('relaying-peers')
+    while (body.firstChild) body.removeChild(body.firstChild)
+    peers.forEach(function (p) {
+      var row = document.createElement('tr')
+      ;[p.peerIds.join(', ') || '(no peer id)', bytes(p.sentBytes), bytes(p.receivedBytes), p.relayRate > 0 ? bytes(p.relayRate) + '/s' : 'none'].forEach(function (text) {
+        var cell = document.createElement('td')
+        cell.textContent = text
+        row.appendChild(cell)
+      })
+      body.appendChild(row)
+    })
+  }
   function render (s) {
     var now = Date.now()
     set('status', s.status, s.status === 'ok' ? 'ok' : 'bad')
@@ -143,6 +165,7 @@ export const STATUS_PAGE = `<!doctype html>
     set('runtime', 'protocol ' + s.build.protocol + ' · Node.js ' + s.build.node)
     set('updated', 'last update ' + new Date(now).toLocaleTimeString())
     renderCluster(s.cluster)
+    renderRelaying(s.topRelaying)
     peerHistory.push(s.peers)
     if (peerHistory.length > HISTORY) peerHistory.shift()
     plot(peerHistory)

@@ -12,6 +12,10 @@ export interface RelayInit {
   windowBytes: number
   /** a data frame that would take its receiver's queued data (DialEnd.hasRoomFor) past this resets its dial */
   maxSocketBufferedBytes: number
+  /** payload bytes one dial may relay in each direction (`max-dial-bytes`); 0: no cap */
+  maxDialBytes: number
+  /** how long one dial may stay open (`max-dial-duration`); 0: no cap */
+  maxDialDurationMs: number
   rejections: Rejections
   logger: Logger
   /** counts a limit hit by its public name */
@@ -40,6 +44,8 @@ export class Relay {
   readonly dials = new Map<string, Dial>()
   readonly window: number
   readonly #maxBuffered: number
+  readonly #maxDialBytes: number
+  readonly #maxDialDurationMs: number
   readonly #rejections: Rejections
   readonly #logger: Logger
   readonly #onLimit: (limit: string) => void
@@ -62,6 +68,8 @@ export class Relay {
   constructor (init: RelayInit) {
     this.window = init.windowBytes
     this.#maxBuffered = init.maxSocketBufferedBytes
+    this.#maxDialBytes = init.maxDialBytes
+    this.#maxDialDurationMs = init.maxDialDurationMs
     this.#rejections = init.rejections
     this.#logger = init.logger
     this.#onLimit = init.onLimit
@@ -102,6 +110,9 @@ export class Relay {
       this.#pending--
       dial.held = []
       this.#held.set(dial.id, dial)
+      if (this.#maxDialDurationMs > 0) {
+        dial.deadline = setTimeout(() => { this.#capped(dial, LIMIT_NAMES.maxDialDurationMs, `the dial reached the server's time cap of ${this.#maxDialDurationMs} ms`) }, this.#maxDialDurationMs)
+      }
     }
   }
 
@@ -152,6 +163,10 @@ export class Relay {
       this.#violation(dial, session, Event.DATA, ErrorCode.FLOW_CONTROL, `sender exceeded its credit: ${inFlight} bytes in flight, window ${this.window}`)
       return
     }
+    if (this.#maxDialBytes > 0 && direction.relayed + n > this.#maxDialBytes) {
+      this.#capped(dial, LIMIT_NAMES.maxDialBytes, `the dial reached the server's cap of ${this.#maxDialBytes} bytes in one direction`)
+      return
+    }
     const receiver = direction.to
     if (!receiver.hasRoomFor(n, this.#maxBuffered)) {
       this.#onLimit(LIMIT_NAMES.maxSocketBufferedBytes)
@@ -165,6 +180,8 @@ export class Relay {
         this.maxDialInFlight = inFlight
       }
     }
+    direction.relayed += n
+    session.sentData(n)
     this.inFlightBytes += n
     this.relayedBytes += n
     this.dataFrames++
@@ -306,6 +323,12 @@ export class Relay {
     this.reset(dial, wire)
   }
 
+  /** A dial reached a cap of the operator's (`max-dial-bytes`, `max-dial-duration`): both ends get ERR_RELAY_LIMIT. */
+  #capped (dial: Dial, limit: string, message: string): void {
+    this.#onLimit(limit)
+    this.reset(dial, { code: ErrorCode.RELAY_LIMIT, message })
+  }
+
   /** A data frame for a dial this socket is not an open end of: tell the sender only, rate limited. */
   #stray (session: DialEnd, dialId: string): void {
     this.#rejections.count(ErrorCode.DIAL_NOT_FOUND, Event.DATA, session.id)
@@ -329,6 +352,10 @@ export class Relay {
     }
     dial.state = 'closed'
     dial.abort = undefined
+    if (dial.deadline != null) {
+      clearTimeout(dial.deadline)
+      dial.deadline = undefined
+    }
     this.dials.delete(dial.id)
     dial.caller.dials.delete(dial)
     dial.callee.dials.delete(dial)

@@ -1,5 +1,6 @@
-import { Event, PROTOCOL_VERSION } from '@wsstar/protocol'
+import { Event, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '@wsstar/protocol'
 import { FRAME_COST, OutgoingBacklog } from './outgoing-backlog.js'
+import { RelayRate } from './relay-rate.js'
 import { TokenBucket } from './token-bucket.js'
 import type { Dial } from '../dial/dial.js'
 import type { DialEnd } from '../dial/dial-end.js'
@@ -35,6 +36,14 @@ export function handshakeProtocol (socket: Socket): HandshakeProtocol {
  * the registry hangs (deltas come at most once a period per server).
  */
 const MAX_HELD_DELTAS = 16
+
+/** What a session tells the server about, shared by every session. */
+export interface SessionHooks {
+  /** past the backlog bounds the socket is cut: called once */
+  onOverflow(session: Session, bound: keyof OutgoingBacklogBounds): void
+  /** credit for this socket began to be held back for its relay rate */
+  onRelayRateHold(): void
+}
 
 /**
  * Server-side state of one connected socket: its registrations, the dials
@@ -79,19 +88,67 @@ export class Session implements DialEnd {
   grant?: TokenGrant
   /** peer ids this socket made a verified one-request join for: nearly always one, held as a string until there is a second */
   #oneRequestJoins?: string | Set<string>
+  /** payload bytes this socket sent over its dials, relayed by this server (or, for a dial homed on another replica, passed on to it) */
+  relayedOut = 0
+  /** payload bytes relayed to this socket */
+  relayedIn = 0
+  readonly #hooks: SessionHooks
+  /** the socket's relay rate; none: unlimited (the default) */
+  #relayRate?: RelayRate
 
   /**
-   * @param backlogBounds past these the socket is cut: `onOverflow` is called once
+   * @param backlogBounds past these the socket is cut: `hooks.onOverflow` is called once
    */
-  constructor (socket: Socket, limits: RendezvousLimits, backlogBounds: OutgoingBacklogBounds, onOverflow: (session: Session, bound: keyof OutgoingBacklogBounds) => void) {
+  constructor (socket: Socket, limits: RendezvousLimits, backlogBounds: OutgoingBacklogBounds, hooks: SessionHooks) {
     this.id = socket.id
     this.socket = socket
     this.protocol = handshakeProtocol(socket)
     this.#limits = limits
+    this.#hooks = hooks
     this.joinBucket = new TokenBucket(limits.joinRate, limits.joinBurst)
     this.churnBucket = new TokenBucket(limits.churnRate, limits.churnBurst)
     this.requestBucket = new TokenBucket(limits.requestRate, limits.requestBurst)
-    this.backlog = new OutgoingBacklog<Session>(socket, backlogBounds, this as Session, onOverflow)
+    this.backlog = new OutgoingBacklog<Session>(socket, backlogBounds, this as Session, hooks.onOverflow)
+    if (limits.relayRate > 0) {
+      this.setRelayRate(limits.relayRate)
+    }
+  }
+
+  /** payload bytes per second this socket may send over all its dials; 0: no limit */
+  get relayRate (): number {
+    return this.#relayRate?.bytesPerSecond ?? 0
+  }
+
+  /**
+   * Sets how many payload bytes per second this socket may send over all its
+   * dials (`relay-rate`, see relay-rate.ts), e.g. from what its credentials
+   * allow; 0 lifts the limit. Takes effect at once: credit held back under
+   * the previous rate is released, the new bucket starts full.
+   *
+   * @param burstBytes the bucket's size (default: the server's `relay-burst`); at least one full frame
+   */
+  setRelayRate (bytesPerSecond: number, burstBytes: number = this.#limits.relayBurst): void {
+    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) {
+      throw new RangeError(`relay rate must be a number of bytes per second >= 0, got ${bytesPerSecond}`)
+    }
+    if (!Number.isFinite(burstBytes) || burstBytes < MAX_FRAME_BYTES) {
+      throw new RangeError(`relay burst must be at least ${MAX_FRAME_BYTES} bytes, got ${burstBytes}`)
+    }
+    const previous = this.#relayRate
+    this.#relayRate = bytesPerSecond === 0 ? undefined : new RelayRate(bytesPerSecond, burstBytes, this.#releaseCredit, this.#hooks.onRelayRateHold)
+    previous?.releaseAll()
+  }
+
+  readonly #releaseCredit = (dialId: string, bytes: number): void => {
+    if (this.connected) {
+      this.socket.emit(Event.CREDIT, dialId, bytes)
+    }
+  }
+
+  /** This socket sent `bytes` of payload that are relayed: counted, and charged to its relay rate. */
+  sentData (bytes: number): void {
+    this.relayedOut += bytes
+    this.#relayRate?.charge(bytes)
   }
 
   get dialBucket (): TokenBucket {
@@ -118,11 +175,27 @@ export class Session implements DialEnd {
   }
 
   sendData (dialId: string, bytes: Uint8Array): void {
+    this.relayedIn += bytes.byteLength
     this.socket.emit(Event.DATA, dialId, bytes)
   }
 
+  /** A `c` frame, held back while this socket is over its relay rate (relay-rate.ts). */
   sendCredit (dialId: string, bytes: number): void {
+    if (this.#relayRate?.hold(dialId, bytes) === true) {
+      return
+    }
     this.socket.emit(Event.CREDIT, dialId, bytes)
+  }
+
+  /** The relay forgot a dial of this socket: credit held back for it is dropped. */
+  forgotten (dialId: string): void {
+    this.#relayRate?.forget(dialId)
+  }
+
+  /** The socket disconnected: nothing held back is sent any more. */
+  closed (): void {
+    this.connected = false
+    this.#relayRate?.stop()
   }
 
   sendEnd (dialId: string, kind: EndKind, error?: WireError): void {

@@ -13,6 +13,7 @@ import type { Membership } from '../join/membership.js'
 import type { RendezvousMetrics } from '../metrics/metrics.js'
 import type { RendezvousLimits } from '../options.js'
 import type { OutgoingBacklogBounds } from '../session/outgoing-backlog.js'
+import type { SessionHooks } from '../session/session.js'
 import type { Rejections } from '../metrics/rejections.js'
 import type { Relay } from '../relay/relay.js'
 import type { WireError } from '@wsstar/protocol'
@@ -149,7 +150,7 @@ export class SocketHandlers {
   /** A new wsstar/2 socket (not a legacy one): its session, its deadline to join, its handlers. */
   attach (socket: Socket): void {
     const { sessions, limits, logger } = this.#init
-    const session = new Session(socket, limits, this.#backlogBounds, this.#onBacklogOverflow)
+    const session = new Session(socket, limits, this.#backlogBounds, this.#sessionHooks)
     // a private server's token check put the token's grant here (admission.ts)
     session.grant = socket.data?.grant
     sessions.set(session.id, session)
@@ -178,7 +179,7 @@ export class SocketHandlers {
       metrics.limitHit(LIMIT_NAMES.maxMessageBytes)
       rejections.count(ErrorCode.LIMIT_EXCEEDED, 'message', session.id, 'message over the size limit')
     }
-    session.connected = false
+    session.closed()
     this.#init.sessions.delete(session.id)
     this.#init.handshakeTimeout.stop(session)
     this.#init.discovery.stopResample(session)
@@ -191,6 +192,12 @@ export class SocketHandlers {
     this.#cleanups.add(cleanup)
     void cleanup.finally(() => { this.#cleanups.delete(cleanup) })
     logger.trace({ socket: session.id, reason }, 'socket disconnected')
+  }
+
+  /** shared by every session */
+  readonly #sessionHooks: SessionHooks = {
+    onOverflow: (session, bound) => { this.#onBacklogOverflow(session, bound) },
+    onRelayRateHold: () => { this.#init.metrics.limitHit(LIMIT_NAMES.relayRate) }
   }
 
   /**
