@@ -5,7 +5,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
 import { ErrorCode, PROTOCOL_VERSION } from '@wsstar/protocol'
-import { ConnectRefused, closeClients, connect, identity, join, peerAddress, tryJoin } from '@wsstar/raw-client'
+import { ConnectRefused, DialEnd, closeClients, connect, identity, join, openDial, peerAddress, tryJoin } from '@wsstar/raw-client'
 import WebSocket from 'ws'
 import { parseAllowListFile } from '../src/auth/allow-list-file.js'
 import { AuthFileError, parseTokenFile, tokenDigest } from '../src/auth/token-file.js'
@@ -13,7 +13,7 @@ import { CliUsageError, parseCli } from '../src/cli-options.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES } from '../src/limits.js'
 import { resolveOptions } from '../src/options.js'
 import { createRendezvousServer } from '../src/index.js'
-import { metricValue, silentLogger, startServer } from './helpers.js'
+import { getJson, metricValue, silentLogger, startServer } from './helpers.js'
 import type { RendezvousServer, RendezvousServerOptions } from '../src/index.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -209,6 +209,31 @@ describe('private servers: token mode', () => {
       await assert.rejects(bad.start(), error)
       await bad.stop()
     }
+  })
+
+  it('a token\'s relay-rate is the relay rate of its sockets, in place of the server\'s', async () => {
+    const s = await server({ adminPort: 0, auth: { mode: 'token', tokensFile: file('slow-token relay-rate=262144\nplain-token\n') }, limits: { relayRate: 1048576 } })
+    const joined = async (token: string): Promise<{ socket: Socket, address: string, peerId: string }> => {
+      const socket = await connect(s, withToken(token))
+      const peer = await identity()
+      const address = peerAddress(s, peer)
+      await join(socket, peer, address)
+      return { socket, address, peerId: peer.peerId.toString() }
+    }
+    const [slow, plain, other] = [await joined('slow-token'), await joined('plain-token'), await joined('plain-token')]
+    const window = 1024 * 1024
+    const ends: DialEnd[] = []
+    for (const caller of [slow, plain]) {
+      const dialId = await openDial(caller, other)
+      const end = new DialEnd(caller.socket, dialId, window, { keepChunks: false })
+      ends.push(end)
+      await end.send(new Uint8Array(16 * 1024))
+    }
+    const { body } = await getJson(s, '/status.json', 'admin')
+    const rateOf = (peerId: string): number | undefined => (body.topRelaying as Array<{ peerIds: string[], relayRate: number }>).find(p => p.peerIds.includes(peerId))?.relayRate
+    assert.equal(rateOf(slow.peerId), 262144)
+    assert.equal(rateOf(plain.peerId), 1048576, 'a token without relay-rate: the server\'s')
+    for (const end of ends) end.detach()
   })
 
   it('an open server ignores tokens and admits everyone, as before', async () => {

@@ -12,7 +12,7 @@ export interface TokenGrant {
   name: string
   /** registrations all sockets with this token may hold at once on this server; undefined: no bound */
   maxPeers?: number
-  /** bytes per second the relay forwards for a socket with this token; undefined: the server's own limits only */
+  /** the relay rate (payload bytes per second) of a socket with this token, set when it connects, in place of the server's `relay-rate`; undefined: the server's */
   relayBytesPerSecond?: number
   /** namespaces a join with this token may name; undefined: any */
   namespaces?: ReadonlySet<string>

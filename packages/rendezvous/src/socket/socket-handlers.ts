@@ -153,6 +153,10 @@ export class SocketHandlers {
     const session = new Session(socket, limits, this.#backlogBounds, this.#sessionHooks)
     // a private server's token check put the token's grant here (admission.ts)
     session.grant = socket.data?.grant
+    if (session.grant?.relayBytesPerSecond != null) {
+      // the token's relay-rate, in place of the server's
+      session.setRelayRate(session.grant.relayBytesPerSecond)
+    }
     sessions.set(session.id, session)
     keepHandshakeAuth(socket)
     if (session.protocol !== 'wsstar/2') {
