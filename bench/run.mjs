@@ -33,6 +33,8 @@ options:
   --size-mib=N       throughput / slow-receiver: transfer size in MiB (default 256)
   --rounds=N         latency: measured round trips per path (default 1000)
   --stall-ms=N       slow-receiver: how long the receiver stops reading (default 10000)
+  --peers=N          process: joined peers to fill the server with (default 19000, quick 1000)
+  --idle-s=N         process: seconds of the idle period (default 300, quick 10)
   --join-mode=M      joins: 'socket' (one request signed over the socket id, the
                      transport's default) or 'nonce' (two-step hello → nonce → proof)
   --auth=token       joins: each ramp is followed by one against a private server
@@ -65,6 +67,8 @@ function parseArgs (argv) {
       case 'rounds': options.rounds = num(); break
       case 'stall-ms': options.stallMs = num(); break
       case 'out': options.out = value; break
+      case 'peers': options.peers = num(); break
+      case 'idle-s': options.idleSeconds = num(); break
       case 'join-mode':
         if (value !== 'socket' && value !== 'nonce') throw new Error('--join-mode is socket or nonce')
         options.joinMode = value

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { readCpuSeconds, readMemory, withTimeout } from './child.mjs'
 import { LIMIT_NAMES } from '../../packages/rendezvous/dist/src/limits.js'
@@ -40,27 +41,39 @@ export function limitFlags (limits = {}) {
 
 export class CliServer {
   /**
-   * @param {{ flags?: string[], limits?: object, execArgv?: string[], verbose?: boolean, name?: string }} options
+   * `onStdoutLine`: called with each line the server writes to stdout (its
+   * JSON log lines at `logLevel`, and what node flags such as --trace-gc-nvp
+   * print there); without it stdout is dropped (or shown with `verbose`).
+   *
+   * @param {{ flags?: string[], limits?: object, execArgv?: string[], verbose?: boolean, name?: string, logLevel?: string, onStdoutLine?: (line: string) => void }} options
    */
-  constructor ({ flags = [], limits = {}, execArgv = [], verbose = false, name = 'rendezvous' } = {}) {
+  constructor ({ flags = [], limits = {}, execArgv = [], verbose = false, name = 'rendezvous', logLevel = 'warn', onStdoutLine } = {}) {
     this.flags = [...limitFlags(limits), ...flags]
     this.execArgv = execArgv
     this.verbose = verbose
     this.name = name
+    this.logLevel = logLevel
+    this.onStdoutLine = onStdoutLine
     this.stderrTail = []
   }
 
   /** The command line, for the results (flags only, no paths). */
   get commandLine () {
-    return `wsstar-rendezvous${CLI_NODE_FLAGS.length > 0 ? ` (node ${CLI_NODE_FLAGS.join(' ')})` : ''} --host 127.0.0.1 --port ${this.port ?? '<port>'} --admin-port ${this.adminPort ?? '<port>'} --log-level warn ${this.flags.join(' ')}`.trim()
+    return `wsstar-rendezvous${CLI_NODE_FLAGS.length > 0 ? ` (node ${CLI_NODE_FLAGS.join(' ')})` : ''} --host 127.0.0.1 --port ${this.port ?? '<port>'} --admin-port ${this.adminPort ?? '<port>'} --log-level ${this.logLevel} ${this.flags.join(' ')}`.trim()
   }
 
   async start () {
     this.port = await freePort()
     this.adminPort = await freePort()
-    this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--admin-port', String(this.adminPort), '--log-level', 'warn', ...this.flags], {
-      stdio: ['ignore', this.verbose ? 'inherit' : 'ignore', 'pipe']
+    this.process = spawn(process.execPath, [...CLI_NODE_FLAGS, ...this.execArgv, CLI_PATH, '--host', '127.0.0.1', '--port', String(this.port), '--admin-port', String(this.adminPort), '--log-level', this.logLevel, ...this.flags], {
+      stdio: ['ignore', this.onStdoutLine != null ? 'pipe' : this.verbose ? 'inherit' : 'ignore', 'pipe']
     })
+    if (this.onStdoutLine != null) {
+      createInterface({ input: this.process.stdout, crlfDelay: Infinity }).on('line', (line) => {
+        if (this.verbose) process.stdout.write(`[${this.name}] ${line}\n`)
+        this.onStdoutLine(line)
+      })
+    }
     return await this.awaitStart()
   }
 
@@ -98,25 +111,27 @@ export class CliServer {
 
   /** Prometheus text → { name: value } for unlabelled samples (and `name{labels}` keys for labelled ones). */
   async metrics () {
+    return (await this.scrape()).values
+  }
+
+  /** One GET /metrics: its values (as `metrics()`) and how long it took, from sending the request to the last byte of the answer, in ms. */
+  async scrape () {
+    const t0 = performance.now()
     const res = await fetch(`http://127.0.0.1:${this.adminPort}/metrics`)
-    const out = {}
-    for (const line of (await res.text()).split('\n')) {
+    const text = await res.text()
+    const ms = performance.now() - t0
+    const values = {}
+    for (const line of text.split('\n')) {
       if (line === '' || line.startsWith('#')) continue
       const i = line.lastIndexOf(' ')
-      out[line.slice(0, i)] = Number(line.slice(i + 1))
+      values[line.slice(0, i)] = Number(line.slice(i + 1))
     }
-    return out
+    return { values, ms, bytes: text.length }
   }
 
   /** Event-loop delay since the previous scrape, in ms (prom-client resets its histogram on each scrape). */
   async eventLoopLag () {
-    const m = await this.metrics()
-    return {
-      p50: m.nodejs_eventloop_lag_p50_seconds * 1000,
-      p99: m.nodejs_eventloop_lag_p99_seconds * 1000,
-      max: m.nodejs_eventloop_lag_max_seconds * 1000,
-      mean: m.nodejs_eventloop_lag_mean_seconds * 1000
-    }
+    return eventLoopLagOf(await this.metrics())
   }
 
   cpuSeconds () { return readCpuSeconds(this.pid) }
@@ -132,6 +147,16 @@ export class CliServer {
       try { this.process.kill('SIGKILL') } catch { /* already gone */ }
       await this.exitPromise
     }
+  }
+}
+
+/** The event-loop delay gauges of one scrape, in ms. */
+export function eventLoopLagOf (m) {
+  return {
+    p50: m.nodejs_eventloop_lag_p50_seconds * 1000,
+    p99: m.nodejs_eventloop_lag_p99_seconds * 1000,
+    max: m.nodejs_eventloop_lag_max_seconds * 1000,
+    mean: m.nodejs_eventloop_lag_mean_seconds * 1000
   }
 }
 

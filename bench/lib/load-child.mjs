@@ -31,11 +31,11 @@ async function pool (n, concurrency, fn) {
 }
 
 serveRpc({
-  /** Generates `count` more identities (not connected yet); `token`: a private server's, presented at connect. */
+  /** Generates `count` more identities (not connected yet); `token`: a private server's, presented at connect; connecting from `localAddress` when given. */
   async prepare (args) {
     port = args.port
     const t0 = performance.now()
-    for (let i = 0; i < args.count; i++) sockets.push(new WireSocket(port, createIdentity(), args.token))
+    for (let i = 0; i < args.count; i++) sockets.push(new WireSocket(port, createIdentity(), args.token, args.localAddress))
     return { sockets: sockets.length, ms: performance.now() - t0 }
   },
 

@@ -38,11 +38,15 @@ export { createPublicKey }
 export const counters = { peersMessages: 0, peersBytes: 0, rxMessages: 0, rxBytes: 0, incoming: 0, ends: 0 }
 
 export class WireSocket {
-  /** `token`: a private server's bearer token, sent in the socket.io CONNECT (`auth.token`) */
-  constructor (port, identity, token) {
+  /**
+   * `token`: a private server's bearer token, sent in the socket.io CONNECT (`auth.token`);
+   * `localAddress`: the loopback source address to connect from (127.0.0.2, …: another ~28,000 ephemeral ports each)
+   */
+  constructor (port, identity, token, localAddress) {
     this.port = port
     this.identity = identity
     this.token = token
+    this.localAddress = localAddress
     this.address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${identity.peerId}`
     this.nextAck = 0
     this.acks = new Map()
@@ -52,7 +56,7 @@ export class WireSocket {
 
   connect () {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${this.port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false })
+      const ws = new WebSocket(`ws://127.0.0.1:${this.port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false, ...(this.localAddress == null ? {} : { localAddress: this.localAddress }) })
       this.ws = ws
       let connected = false
       ws.on('message', (data, isBinary) => {

@@ -13,6 +13,7 @@ import * as discovery from './discovery.mjs'
 import * as joins from './joins.mjs'
 import * as latency from './latency.mjs'
 import * as legacy from './legacy.mjs'
+import * as fullProcess from './process.mjs'
 import * as slowReceiver from './slow-receiver.mjs'
 import * as throughput from './throughput.mjs'
 import * as upgrade from './upgrade.mjs'
@@ -23,6 +24,7 @@ export const SCENARIOS = [
   joins,
   discovery,
   dials,
+  fullProcess,
   slowReceiver,
   cluster,
   legacy,
