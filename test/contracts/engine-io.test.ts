@@ -222,5 +222,29 @@ for (const [name, wsEngine] of engines) {
       assert.deepEqual(got, sent)
       c.disconnect()
     })
+
+    it('a packet written as its frame only (no data): the websocket transport writes frames as they are, the client reads the event in order, packetCreate sees the frame and no data', async () => {
+      const { client: c, server } = await client(setup)
+      const conn = engine.engineSocketOf(server)
+      assert.equal(engine.writesFramesAsTheyAre(conn), true, 'a websocket connection without per-message deflate')
+      const seen: Array<{ data: unknown, frame: unknown }> = []
+      conn.on('packetCreate', (packet) => { seen.push({ data: packet.data, frame: packet.options?.wsPreEncodedFrame }) })
+      const got: unknown[] = []
+      c.on('ws-peers', (delta: unknown) => { got.push(delta) })
+      const sent: unknown[] = []
+      for (const length of [10, 1000, 100_000]) {
+        const delta = { joined: ['x'.repeat(length)], left: [] }
+        const frame = wsInternals.textFrameParts(Buffer.from(`42${JSON.stringify(['ws-peers', delta])}`))
+        engine.writeFrameOnly(conn, frame)
+        sent.push(delta)
+      }
+      server.emit('ws-peers', { joined: [], left: ['y'] })
+      sent.push({ joined: [], left: ['y'] })
+      await until(() => got.length === sent.length, 5000, 'every delta')
+      assert.deepEqual(got, sent)
+      assert.equal(seen[0].data, undefined)
+      assert.ok(Array.isArray(seen[0].frame) && (seen[0].frame as Buffer[]).every(b => Buffer.isBuffer(b)))
+      c.disconnect()
+    })
   })
 }

@@ -13,6 +13,7 @@ import { JoinHandler } from './join/join-handler.js'
 import { JoinServerRule } from './join/join-server-rule.js'
 import { MemoryReclaim } from './runtime/memory-reclaim.js'
 import { PeersBroadcast } from './discovery/peers-broadcast.js'
+import { sendPeers } from './discovery/peers-frame.js'
 import { ed25519Backend } from './join/ed25519-verify.js'
 import { LegacyGateway } from './legacy/legacy-gateway.js'
 import { adminListener, clientListener, closeNow, hostPort, listen } from './http/listeners.js'
@@ -220,7 +221,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       },
       send: (session, delta) => {
         if (!session.holdDelta(delta)) {
-          session.socket.emit(Event.PEERS, delta)
+          sendPeers(session.socket, delta)
         }
       },
       logger,

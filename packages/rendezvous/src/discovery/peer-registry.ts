@@ -40,6 +40,16 @@ export interface PeerRegistry {
   close?(): Promise<void>
 }
 
+/** Whether `value` is among the first `n` entries of `array` (a sample's few picks: a scan beats a hash). */
+function includes (array: Int32Array, n: number, value: number): boolean {
+  for (let k = 0; k < n; k++) {
+    if (array[k] === value) {
+      return true
+    }
+  }
+  return false
+}
+
 interface Slot {
   record: PeerRecord
   index: number
@@ -59,6 +69,8 @@ export class InMemoryPeerRegistry implements PeerRegistry {
   /** `#dense[i].address`, kept in step with `#dense` */
   readonly #addresses: string[] = []
   readonly #random: () => number
+  /** sampleSync's scratch: the indices a sample picked so far */
+  #picked = new Int32Array(0)
 
   constructor (random: () => number = Math.random) {
     this.#random = random
@@ -167,16 +179,24 @@ export class InMemoryPeerRegistry implements PeerRegistry {
       all.length = n
       return all
     }
-    // many peers: rejection sampling, expected < 2 picks per result
-    const picked = new Set<number>(skip)
-    const out: string[] = []
-    while (out.length < count) {
+    // many peers: rejection sampling, expected < 2 picks per result. The
+    // indices picked so far are looked up in a scratch array kept for
+    // this: a Set made per sample was most of what an idle server allocated
+    // for its re-samples (it grows its table several times to hold them)
+    const picked = this.#picked.length >= count + skip.length ? this.#picked : (this.#picked = new Int32Array(count + skip.length))
+    let n = 0
+    for (const i of skip) {
+      picked[n++] = i
+    }
+    const out = new Array<string>(count)
+    let filled = 0
+    while (filled < count) {
       const i = Math.floor(this.#random() * total)
-      if (picked.has(i)) {
+      if (includes(picked, n, i)) {
         continue
       }
-      picked.add(i)
-      out.push(addresses[i])
+      picked[n++] = i
+      out[filled++] = addresses[i]
     }
     return out
   }

@@ -14,7 +14,10 @@ import type { Socket } from 'socket.io'
  *   request shim's;
  * - the engine.io server's `clients`;
  * - `write(data, { wsPreEncodedFrame })`, the option socket.io's own
- *   broadcast uses to write one encoded websocket frame to many sockets.
+ *   broadcast uses to write one encoded websocket frame to many sockets,
+ *   and that the websocket transport writes such a frame without reading
+ *   `data` (so a packet may be queued as its frame alone) when its
+ *   `perMessageDeflate` is off and its ws has a Sender with `sendFrame`.
  * engine.io is pinned to an exact version in package.json and
  * test/contracts/engine-io.test.ts checks every item against a real
  * engine.io server, with its own ws and with the server's, so an upgrade
@@ -25,6 +28,7 @@ import type { Socket } from 'socket.io'
 export interface EnginePacket {
   type: string
   data?: unknown
+  options?: { wsPreEncodedFrame?: readonly Buffer[] }
 }
 
 /** The engine.io socket under a socket.io socket (`socket.conn`), as read here. */
@@ -35,7 +39,7 @@ export interface EngineSocket {
   writeBuffer: unknown[]
   transport: unknown
   request: unknown
-  write(data: string, options: unknown): unknown
+  write(data: string | undefined, options: unknown): unknown
 }
 
 /** The ws WebSocket under engine.io's websocket transport: only what is read here. */
@@ -44,6 +48,8 @@ interface RawWebSocket {
   terminate?: () => void
   /** the TCP socket (ws's private field) */
   _socket?: EventEmitter
+  /** ws's Sender (private field), whose `sendFrame` engine.io writes pre-encoded frames with */
+  _sender?: { sendFrame?: unknown }
 }
 
 export function engineSocketOf (socket: Socket): EngineSocket {
@@ -112,4 +118,28 @@ export function dropUpgradeRequest (conn: { request: unknown, transport?: unknow
  */
 export function writePreEncoded (conn: EngineSocket, data: string, frame: Buffer[]): void {
   conn.write(data, { wsPreEncodedFrame: frame })
+}
+
+/**
+ * Whether `conn` writes pre-encoded frames as they are, so that a packet
+ * may be queued as its frame alone (`writeFrameOnly`): engine.io's
+ * websocket transport does when it has a ws Sender and no per-message
+ * deflate (its `_canSendPreEncodedFrame`).
+ */
+export function writesFramesAsTheyAre (conn: EngineSocket): boolean {
+  const transport = conn.transport as { name?: unknown, perMessageDeflate?: unknown } | undefined
+  return transport?.name === 'websocket' && (transport.perMessageDeflate == null || transport.perMessageDeflate === false) && typeof webSocketOf(conn)?._sender?.sendFrame === 'function'
+}
+
+/**
+ * Queues a socket.io packet that exists only as its websocket frame: no
+ * string of the packet is made (a re-sample's 64 addresses were two copies
+ * of several KiB on the heap each: the encoded packet and its flattened
+ * engine.io form). engine.io's packet then has no `data`; what listens to
+ * its `packetCreate` finds the frame in `options.wsPreEncodedFrame`. Only
+ * where `writesFramesAsTheyAre(conn)`: any other transport would send an
+ * empty message.
+ */
+export function writeFrameOnly (conn: EngineSocket, frame: Buffer[]): void {
+  conn.write(undefined, { wsPreEncodedFrame: frame })
 }

@@ -22,5 +22,10 @@ const Sender = (ws as unknown as { Sender: { frame(data: Buffer, options: FrameO
 
 /** A text frame (FIN, unmasked: server to client) holding `payload`, as one buffer. */
 export function textFrame (payload: Buffer): Buffer {
-  return Buffer.concat(Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false }))
+  return Buffer.concat(textFrameParts(payload))
+}
+
+/** The same frame as its header and `payload` itself (not copied): for a frame written once. */
+export function textFrameParts (payload: Buffer): Buffer[] {
+  return Sender.frame(payload, { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false })
 }

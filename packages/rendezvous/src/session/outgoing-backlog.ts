@@ -33,6 +33,16 @@ export function dialsWithinBuffer (bufferBytes: number, window: number): number 
   return Math.floor(bufferBytes / perDial)
 }
 
+function frameBytes (frame: readonly Buffer[] | undefined): number {
+  let bytes = 0
+  if (frame != null) {
+    for (const part of frame) {
+      bytes += part.byteLength
+    }
+  }
+  return bytes
+}
+
 export interface OutgoingBacklogBounds {
   /**
    * total backlog past which the socket is cut; relayed frames are refused
@@ -121,7 +131,8 @@ export class OutgoingBacklog<Owner> {
     } else if (data != null && typeof (data as Uint8Array).byteLength === 'number') {
       this.#data += PACKET_COST + (data as Uint8Array).byteLength
     } else {
-      this.#control += PACKET_COST
+      // a packet queued as its websocket frame only (writeFrameOnly: `ws-peers`)
+      this.#control += PACKET_COST + frameBytes(packet.options?.wsPreEncodedFrame)
     }
     if (this.#overflowed) {
       return
