@@ -5,6 +5,8 @@ import { ErrorCode, WsStarError } from './errors.js'
 import { EndKind } from './events.js'
 import { MAX_FRAME_BYTES, MAX_WINDOW_BYTES } from './flow-control.js'
 import { MAX_PUBLIC_KEY_LENGTH, MAX_SIGNATURE_LENGTH } from './join-challenge.js'
+import { parseNamespaces } from './namespaces.js'
+import type { NamespaceBounds } from './namespaces.js'
 import type { WebSocketStarAddress } from './address.js'
 import type { WireError } from './errors.js'
 
@@ -46,12 +48,14 @@ export function parseDialId (value: unknown): string {
 /**
  * `ss-join` step 1 (`hello`, optional public key), step 2 (`proof`,
  * signature over the server's nonce), or the one-round-trip `socket-proof`
- * (signature over the socket id, optional public key).
+ * (signature over the socket id, optional public key). Each may carry
+ * `namespaces` (namespaces.ts; absent: the default namespace); a proof's
+ * must be the hello's, which the server kept with the nonce.
  */
 export type JoinStep =
-  | { kind: 'hello', publicKey?: string }
-  | { kind: 'proof', signature: string }
-  | { kind: 'socket-proof', sid: string, signature: string, publicKey?: string }
+  | { kind: 'hello', publicKey?: string, namespaces?: string[] }
+  | { kind: 'proof', signature: string, namespaces?: string[] }
+  | { kind: 'socket-proof', sid: string, signature: string, publicKey?: string, namespaces?: string[] }
 
 /** Longest socket id a one-round-trip join may name (socket.io's are 20 chars). */
 export const MAX_SOCKET_ID_LENGTH = 64
@@ -68,18 +72,27 @@ function boundedString (value: unknown, name: string, max: number): string {
   return value
 }
 
-export function parseJoinRequest (address: unknown, data: unknown): JoinRequest {
+/** `namespaceBounds`: the server's limits on the join's `namespaces` (default: the wire's ceilings). */
+export function parseJoinRequest (address: unknown, data: unknown, namespaceBounds?: NamespaceBounds): JoinRequest {
   const parsed = parsePeerAddress(address)
-  return { address: parsed, step: parseJoinStep(data) }
+  return { address: parsed, step: parseJoinStep(data, namespaceBounds) }
 }
 
-/** The `data` argument of `ss-join` alone: which step, with its bounded string. */
-export function parseJoinStep (data: unknown): JoinStep {
+/** The `data` argument of `ss-join` alone: which step, with its bounded strings and namespaces. */
+export function parseJoinStep (data: unknown, namespaceBounds?: NamespaceBounds): JoinStep {
   if (data == null) {
     return { kind: 'hello' }
   }
+  const step = parseJoinStepFields(data)
+  if (isPlainObject(data) && data.namespaces != null) {
+    step.namespaces = parseNamespaces(data.namespaces, namespaceBounds)
+  }
+  return step
+}
+
+function parseJoinStepFields (data: unknown): JoinStep {
   if (!isPlainObject(data)) {
-    throw badRequest('join data must be an object: { publicKey }, { signature } or { sid, signature }')
+    throw badRequest('join data must be an object: { publicKey?, namespaces? }, { signature } or { sid, signature, publicKey?, namespaces? }')
   }
   if (data.sid != null) {
     // one round trip: the socket id the server gave in its CONNECT packet is the nonce

@@ -13,11 +13,14 @@ import type { Socket } from 'socket.io-client'
 export interface JoinOptions {
   /** send the public key with the hello (default: for RSA keys only) */
   sendKey?: boolean
+  /** the join data's `namespaces` (sent with the hello; default: none, the default namespace) */
+  namespaces?: unknown
 }
 
 /** The two-step join; resolves `[error, result]` of the step that ended it (the hello when it failed or registered directly). */
 export async function tryJoin (socket: Socket, signer: { key: PrivateKey }, address: string, options: JoinOptions = {}): Promise<[WireErr | null, any]> {
-  const hello = (options.sendKey ?? signer.key.type === 'RSA') ? { publicKey: encodePublicKey(signer.key.publicKey) } : {}
+  const hello: Record<string, unknown> = (options.sendKey ?? signer.key.type === 'RSA') ? { publicKey: encodePublicKey(signer.key.publicKey) } : {}
+  if (options.namespaces !== undefined) hello.namespaces = options.namespaces
   const [err, challenge] = await request(socket, Event.JOIN, address, hello)
   if (err != null || challenge?.nonce == null) return [err, challenge]
   return await request(socket, Event.JOIN, address, { signature: await signJoin(signer.key, address, challenge.nonce) })
@@ -35,8 +38,10 @@ export async function join (socket: Socket, signer: { key: PrivateKey }, address
 }
 
 /** The one-request join, signed over the socket id (what the transport does first). */
-export async function tryJoinBySocketId (socket: Socket, signer: { key: PrivateKey }, address: string): Promise<[WireErr | null, any]> {
+export async function tryJoinBySocketId (socket: Socket, signer: { key: PrivateKey }, address: string, options: Pick<JoinOptions, 'namespaces'> = {}): Promise<[WireErr | null, any]> {
   const sid = socket.id
   if (sid == null) throw new Error('the socket is not connected (no id to sign)')
-  return await request(socket, Event.JOIN, address, { sid, signature: await signJoin(signer.key, address, sid) })
+  const data: Record<string, unknown> = { sid, signature: await signJoin(signer.key, address, sid) }
+  if (options.namespaces !== undefined) data.namespaces = options.namespaces
+  return await request(socket, Event.JOIN, address, data)
 }

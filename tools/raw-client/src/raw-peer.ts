@@ -33,6 +33,8 @@ export interface RawPeerOptions {
   key?: PrivateKey
   /** default Ed25519 */
   keyType?: KeyType
+  /** the join's `namespaces` (default: none, the default namespace) */
+  namespaces?: string[]
 }
 
 /** Connects to `target` and joins; the socket is closed by `close()` or `closeClients()`. */
@@ -48,6 +50,6 @@ export async function rawPeer (target: Target, options: RawPeerOptions = {}): Pr
     if (options.answer === 'ignore') return
     setTimeout(() => { ack(null) }, options.answer ?? 0)
   })
-  const joined = await join(socket, who, address)
+  const joined = await join(socket, who, address, { namespaces: options.namespaces })
   return { ...who, address, socket, joined, ends, incoming, close: () => { socket.disconnect() } }
 }
