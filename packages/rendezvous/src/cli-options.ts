@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
 import { compileTrustedProxies } from './socket/client-ip.js'
 import { CLUSTER_LIMITS, LIMITS, checkLimit, envName, formatLimitValue } from './limits.js'
-import { AUTH_MODES, DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_PORT, isHttpUrl, parseAnnounce } from './options.js'
+import { AUTH_MODES, DEFAULT_ADMIN_HOST, DEFAULT_HOST, DEFAULT_PORT, DIAL_SCOPES, isHttpUrl, parseAnnounce } from './options.js'
 import type { Limit, LimitUnit } from './limits.js'
-import type { AuthMode, AuthOptions, RendezvousLimits, RendezvousServerOptions } from './options.js'
+import type { AuthMode, AuthOptions, DialScope, RendezvousLimits, RendezvousServerOptions } from './options.js'
 
 /** A bad command line or env var: the CLI prints the message and exits with 2. */
 export class CliUsageError extends Error {
@@ -101,6 +101,7 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
         'auth-hook-url': { type: 'string' },
         'auth-hook-fail-open': { type: 'boolean' },
         'auth-allow-legacy': { type: 'boolean' },
+        'dial-scope': { type: 'string' },
         ...limitOptions
       }
     }))
@@ -226,6 +227,15 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = {}): CliConfi
   const auth = parseAuth(pick, flag)
   if (auth != null) {
     config.options.auth = auth
+  }
+
+  const dialScope = pick('dial-scope')
+  if (dialScope != null) {
+    const value = dialScope.raw.trim().toLowerCase()
+    if (!(DIAL_SCOPES as readonly string[]).includes(value)) {
+      throw new CliUsageError(`invalid value for ${dialScope.name}: "${dialScope.raw}" (expected one of ${DIAL_SCOPES.join(', ')})`)
+    }
+    config.options.dialScope = value as DialScope
   }
 
   const redisUrl = pick('redis-url')
@@ -376,6 +386,7 @@ export function helpText (): string {
     ['--auth-hook-url <url>', '--auth hook: the http(s) URL POSTed { peerId, namespaces, remoteAddress } at each join; 2xx { "allow": true } admits', envName('auth-hook-url')],
     ['--auth-hook-fail-open', '--auth hook: admit a join when the hook fails (no answer in time, an error) instead of refusing it', envName('auth-hook-fail-open')],
     ['--auth-allow-legacy', 'admit legacy websocket-star 0.10 clients on a private server, without credentials', envName('auth-allow-legacy')],
+    ['--dial-scope <scope>', 'any: a dial reaches any peer by id, whatever namespaces either joined (default); namespace: caller and callee must share a namespace, else ERR_PEER_NOT_FOUND', envName('dial-scope')],
     ['--expose-internals', 'serve GET /debug/internals (internal counts, handles, memory) on the admin listener, for leak tests', envName('expose-internals')],
     ['--redis-url <url>', 'cluster mode: share peers and relay dials with the other servers through this Redis (>= 7), e.g. redis://redis:6379', envName('redis-url')],
     ['--node-id <id>', 'cluster mode: this server\'s id, unique per process (default <hostname>-<pid>-<random>)', envName('node-id')],

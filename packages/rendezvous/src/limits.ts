@@ -12,7 +12,7 @@
  * those types.
  */
 import { availableParallelism } from 'node:os'
-import { CHALLENGE_TTL_MS, DEFAULT_WINDOW_BYTES, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES } from '@wsstar/protocol'
+import { CHALLENGE_TTL_MS, DEFAULT_WINDOW_BYTES, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_NAMESPACES, MAX_NAMESPACE_LENGTH, MAX_PEERS_PER_MESSAGE, MAX_WINDOW_BYTES, MIN_WINDOW_BYTES } from '@wsstar/protocol'
 import type { ClusterOptions, RendezvousLimits } from './options.js'
 
 /** What a limit counts: a rate is per second and may be fractional; the others are integers. */
@@ -85,6 +85,12 @@ const TABLE: Readonly<Record<keyof RendezvousLimits, LimitSpec>> = {
     max: MAX_ADDRESS_LENGTH,
     description: 'longest peer address (characters, as sent) a join may register (`ERR_INVALID_ADDRESS`); what is registered and broadcast is the canonical form, server part + peer id'
   },
+  // a peer is in each of its namespaces' samples, deltas and Redis sets: the
+  // count bounds what one join costs, the length what each name costs
+  maxNamespaces: { name: 'max-namespaces', unit: 'count', default: 8, min: 1, max: MAX_NAMESPACES, description: 'namespaces one join may name (`namespaces` in the join data; `ERR_BAD_REQUEST` beyond)' },
+  maxNamespaceLength: { name: 'max-namespace-length', unit: 'count', default: 64, min: 1, max: MAX_NAMESPACE_LENGTH, description: 'longest namespace name (characters) a join may name (`ERR_BAD_REQUEST` beyond)' },
+  // one label value per namespace would let joiners grow the metrics without bound
+  namespaceMetricsTop: { name: 'namespace-metrics-top', unit: 'count', default: 10, min: 0, max: 1000, description: 'namespaces with the most peers on this server that get a label of their own in `wsstar_namespace_peers{namespace}` (the rest are counted in `wsstar_namespaces` only)' },
   maxDialsPerSocket: { name: 'max-dials-per-socket', unit: 'count', default: 128, min: 1, max: 1e6, description: 'concurrent dials (pending or open, as caller or callee) one socket may take part in' },
   maxPendingChallengesPerSocket: { name: 'max-pending-challenges', unit: 'count', default: 16, min: 1, max: 1024, description: 'outstanding join nonces per socket; the oldest is dropped beyond it' },
   joinRate: rate('join-rate', 10, 'join requests per second per socket (token bucket; `ERR_RATE_LIMITED`)'),

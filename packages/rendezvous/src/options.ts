@@ -61,6 +61,23 @@ export interface RendezvousLimits {
    */
   maxAddressLength: number
   /**
+   * namespaces one join may name (join data `namespaces`); more get ERR_BAD_REQUEST
+   * @default 8
+   */
+  maxNamespaces: number
+  /**
+   * longest namespace name, in characters; longer ones get ERR_BAD_REQUEST
+   * @default 64
+   */
+  maxNamespaceLength: number
+  /**
+   * namespaces with the most peers on this server that get a label of their
+   * own in `wsstar_namespace_peers{namespace}`: the label's cardinality is
+   * bounded whatever names joiners choose
+   * @default 10
+   */
+  namespaceMetricsTop: number
+  /**
    * concurrent dials (pending or open, as caller or callee) one socket may take part in
    * @default 128
    */
@@ -369,6 +386,16 @@ export interface RendezvousServerOptions {
   legacy?: boolean
   /** Private servers: who may connect and register. Default: open to everyone. */
   auth?: AuthOptions
+  /**
+   * Which dials the server relays. `any`: a dial names its callee by peer
+   * id and reaches it whatever namespaces either joined (knowing a peer id
+   * is the capability). `namespace`: caller and callee must share a
+   * namespace (the default namespace counts as one); a dial between peers
+   * that share none is refused with ERR_PEER_NOT_FOUND, the answer for a
+   * peer that is not online, so a refusal does not tell the peer is there.
+   * @default 'any'
+   */
+  dialScope?: DialScope
 }
 
 /** Who may use the server: `open` to everyone (the default), or private (docs/PRIVATE-SERVERS.md). */
@@ -414,6 +441,11 @@ export interface ResolvedAuth {
   allowLegacy: boolean
 }
 
+/** See `RendezvousServerOptions.dialScope`. */
+export type DialScope = 'any' | 'namespace'
+
+export const DIAL_SCOPES: readonly DialScope[] = ['any', 'namespace']
+
 export interface ClusterOptions {
   /** `redis://[:password@]host:port[/db]` (or `rediss://`); Redis >= 7 (sharded pub/sub) */
   redisUrl: string
@@ -451,6 +483,7 @@ export interface ResolvedOptions {
   legacy: boolean
   trustedProxies: string[]
   auth: ResolvedAuth
+  dialScope: DialScope
 }
 
 /** Fills in defaults and validates; throws a TypeError naming the bad option. */
@@ -506,8 +539,12 @@ export function resolveOptions (options: RendezvousServerOptions = {}): Resolved
     throw new TypeError('trustedProxies must be an array of strings')
   }
   compileTrustedProxies(trustedProxies)
+  const dialScope = options.dialScope ?? 'any'
+  if (!DIAL_SCOPES.includes(dialScope)) {
+    throw new TypeError(`dialScope must be one of ${DIAL_SCOPES.join(', ')}`)
+  }
   const auth = resolveAuth(options.auth ?? {})
-  return { port, host, challenge: options.challenge ?? true, announce, limits, tls, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false, trustedProxies: [...trustedProxies], auth }
+  return { port, host, challenge: options.challenge ?? true, announce, limits, tls, adminPort, adminHost, publicAdmin, exposeInternals, legacy: options.legacy ?? false, trustedProxies: [...trustedProxies], auth, dialScope }
 }
 
 /** The auth options checked: each mode has its file or URL, and nothing of another mode. */

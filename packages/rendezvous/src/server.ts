@@ -6,6 +6,7 @@ import { ClusterMode } from './cluster/cluster-mode.js'
 import { withDebugInternals } from './http/debug-internals.js'
 import { DialLimit, DialRouter } from './dial/dial-router.js'
 import { Discovery } from './discovery/discovery.js'
+import { NamespaceMembers } from './discovery/namespace-members.js'
 import { HandshakeTimeout } from './join/handshake-timeout.js'
 import { createHttpHandler } from './http/http-endpoints.js'
 import { JoinChallengeStore } from './join/join-challenge-store.js'
@@ -39,7 +40,7 @@ import type { DialInfo } from './dial/dial.js'
 import type { ClusterStats } from './cluster/cluster-metrics.js'
 import type { ClusterStatus, Health } from './http/http-endpoints.js'
 import type { LegacyStats } from './legacy/legacy-gateway.js'
-import type { RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
+import type { DialScope, RendezvousLimits, RendezvousServerOptions, ResolvedOptions } from './options.js'
 import type { PeerRegistry } from './discovery/peer-registry.js'
 import type { Session } from './session/session.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -93,6 +94,8 @@ export interface RendezvousServer {
   /** this server's own prom-client registry */
   readonly metrics: Registry
   readonly limits: Readonly<RendezvousLimits>
+  /** which dials the server relays (`RendezvousServerOptions.dialScope`) */
+  readonly dialScope: DialScope
   stats(): RendezvousStats
   /** A snapshot of one dial (tests, debugging). */
   inspectDial(dialId: string): DialInfo | undefined
@@ -138,6 +141,8 @@ class WsStarRendezvousServer implements RendezvousServer {
   readonly #challenges: JoinChallengeStore
   readonly #relay: Relay
   readonly #discovery: Discovery
+  /** the local sockets of each named namespace */
+  readonly #namespaces = new NamespaceMembers()
   readonly #membership: Membership
   readonly #handshakeTimeout: HandshakeTimeout
   readonly #joins: JoinHandler
@@ -202,6 +207,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     })
     const dialLimit = new DialLimit(limits, metrics)
     const link = cluster?.link({ sessions: this.#sessions, relay, rejections, limits, shutdown, dialLimit })
+    const namespaces = this.#namespaces
     const peersBroadcast = this.#peersBroadcast = new PeersBroadcast({
       members: () => this.#io?.of('/').adapter.rooms.get(REGISTERED_ROOM) ?? [],
       recipient: (id) => this.#sessions.get(id)
@@ -219,6 +225,11 @@ class WsStarRendezvousServer implements RendezvousServer {
         peersBroadcast.send(delta)
         link?.publishPeers(delta)
       },
+      // a named namespace's delta: to its sockets only, here and on the other replicas
+      broadcastNamespace: (namespace, delta) => {
+        peersBroadcast.sendTo(delta, namespaces.sessionsOf(namespace))
+        link?.publishNamespacePeers(namespace, delta)
+      },
       send: (session, delta) => {
         if (!session.holdDelta(delta)) {
           sendPeers(session.socket, delta)
@@ -233,6 +244,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       registry: this.#registry,
       sessions: this.#sessions,
       discovery: this.#discovery,
+      namespaces,
       relay,
       limits,
       metrics,
@@ -257,8 +269,13 @@ class WsStarRendezvousServer implements RendezvousServer {
       maxPendingVerifications: limits.maxPendingVerifications,
       takeIpJoin: (session) => admission.takeJoin(session.socket.conn),
       ...(authorizer.private
-        ? { authorize: async (session: Session, peerId: string) => await authorizer.admitJoin(session, peerId, admission.clientAddress(session.socket.conn)) }
-        : {})
+        ? { authorize: async (session: Session, peerId: string, namespaces: readonly string[] | undefined) => await authorizer.admitJoin(session, peerId, admission.clientAddress(session.socket.conn), namespaces) }
+        : {}),
+      namespaceBounds: {
+        maxNamespaces: limits.maxNamespaces,
+        maxNamespaceLength: limits.maxNamespaceLength,
+        onLimit: (bound) => { metrics.limitHit(LIMIT_NAMES[bound]) }
+      }
     })
     const registry = this.#registry
     const legacy = this.#legacy = !this.#options.legacy
@@ -282,7 +299,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       metrics,
       shutdown,
       cluster: link,
-      dialLimit
+      dialLimit,
+      dialScope: this.#options.dialScope
     })
     this.#sockets = new SocketHandlers({
       sessions: this.#sessions,
@@ -315,7 +333,8 @@ class WsStarRendezvousServer implements RendezvousServer {
       verifier: () => ({ backend: ed25519Backend, batches: verifier.batches, restarts: verifier.failures, verified: verifier.verified, pending: joins.verifying }),
       memoryReclaim: () => reclaim.stats,
       clientIps: () => admission.clientIps,
-      frameSizes: () => relay.frameSizes
+      frameSizes: () => relay.frameSizes,
+      namespaces: () => ({ count: namespaces.size, top: namespaces.top(limits.namespaceMetricsTop) })
     })
     cluster?.registerMetrics(metrics.registry)
   }
@@ -338,6 +357,10 @@ class WsStarRendezvousServer implements RendezvousServer {
 
   get limits (): Readonly<RendezvousLimits> {
     return this.#options.limits
+  }
+
+  get dialScope (): DialScope {
+    return this.#options.dialScope
   }
 
   stats (): RendezvousStats {
@@ -445,7 +468,8 @@ class WsStarRendezvousServer implements RendezvousServer {
     const peersBroadcast = this.#peersBroadcast
     await this.#cluster?.start({
       evict: (socketId, peerId) => { membership.evict(socketId, peerId) },
-      peers: (delta) => { peersBroadcast.send(delta) }
+      peers: (delta) => { peersBroadcast.send(delta) },
+      namespacePeers: (namespace, delta) => { peersBroadcast.sendTo(delta, this.#namespaces.sessionsOf(namespace)) }
     })
     await listen(http, this.#options.port, host)
     http.on('error', (err) => { this.#logger.error({ err }, 'http server error') })

@@ -224,4 +224,16 @@ describe('wsstar-rendezvous CLI', () => {
     const limits = parseCli(['--max-sockets-per-ip', '32', '--join-rate-per-ip', '2.5'], { WSSTAR_JOIN_BURST_PER_IP: '40' }).options.limits
     assert.deepEqual([limits.maxSocketsPerIp, limits.joinRatePerIp, limits.joinBurstPerIp], [32, 2.5, 40])
   })
+
+  it('--dial-scope takes any or namespace, from the flag or WSSTAR_DIAL_SCOPE; the namespace limits take their values', () => {
+    assert.equal(parseCli([]).options.dialScope, undefined)
+    assert.equal(parseCli(['--dial-scope', 'namespace']).options.dialScope, 'namespace')
+    assert.equal(parseCli([], { WSSTAR_DIAL_SCOPE: 'namespace' }).options.dialScope, 'namespace')
+    assert.equal(parseCli(['--dial-scope', 'any'], { WSSTAR_DIAL_SCOPE: 'namespace' }).options.dialScope, 'any')
+    assert.throws(() => parseCli(['--dial-scope', 'room']), /--dial-scope/)
+    assert.throws(() => parseCli([], { WSSTAR_DIAL_SCOPE: 'nobody' }), CliUsageError)
+    const limits = parseCli(['--max-namespaces', '4', '--namespace-metrics-top', '0'], { WSSTAR_MAX_NAMESPACE_LENGTH: '32' }).options.limits
+    assert.deepEqual([limits.maxNamespaces, limits.maxNamespaceLength, limits.namespaceMetricsTop], [4, 32, 0])
+    assert.throws(() => parseCli(['--max-namespaces', '65']), /--max-namespaces/)
+  })
 })

@@ -9,7 +9,7 @@ import { EndKind, ErrorCode, MAX_WINDOW_BYTES } from '@wsstar/protocol'
 import fc from 'fast-check'
 import {
   BATCH, ClusterMessage, ClusterMessageError, MESSAGE_KINDS, decodeAnswer, decodeChannelMessage, decodeCredit, decodeData, decodeDialRequest, decodeEnd,
-  decodeEviction, decodeGone, decodePeers, encodeAnswer, encodeCredit, encodeDialRequest, encodeEnd, encodeEviction, encodeGone, encodePeers, isClusterMessage
+  decodeEviction, decodeGone, decodeNamespacePeers, decodePeers, encodeAnswer, encodeCredit, encodeDialRequest, encodeEnd, encodeEviction, encodeGone, encodeNamespacePeers, encodePeers, isClusterMessage
 } from '../src/cluster/cluster-messages.js'
 
 type Decoded = [number, string, string]
@@ -119,6 +119,7 @@ describe('cluster messages: bodies', () => {
     assert.deepEqual(decodeEviction(buffer(encodeEviction({ peerId: '12D3KooWPeer', socketId: 'abc' }))), { peerId: '12D3KooWPeer', socketId: 'abc' })
     const delta = { joined: [`/ip4/127.0.0.1/tcp/1/ws/p2p-websocket-star/p2p/12D3KooWGzCZy8pZ4Ym1ZhnCF5Msm4pu1FZLLA2E1yUDwK5vWKpB`], left: [] }
     assert.deepEqual(decodePeers(buffer(encodePeers(delta))), delta)
+    assert.deepEqual(decodeNamespacePeers(buffer(encodeNamespacePeers('my-app', delta))), { namespace: 'my-app', delta })
     const frame = Buffer.from([1, 2, 3])
     assert.equal(decodeData(frame), frame, 'data is handed on as it is, not copied')
   })
@@ -153,7 +154,11 @@ describe('cluster messages: bodies', () => {
     'an empty end': () => decodeEnd(buffer('[]')),
     'a gone that is not JSON': () => decodeGone(buffer('gone')),
     'an eviction without a socket id': () => decodeEviction(buffer('{"peerId":"p"}')),
-    'peers that are not a delta': () => decodePeers(buffer('{"joined":"x"}'))
+    'peers that are not a delta': () => decodePeers(buffer('{"joined":"x"}')),
+    'namespace peers without a namespace': () => decodeNamespacePeers(buffer('{"joined":[],"left":[]}')),
+    'namespace peers with an empty namespace': () => decodeNamespacePeers(buffer('{"namespace":"","joined":[],"left":[]}')),
+    'namespace peers with a namespace holding a space': () => decodeNamespacePeers(buffer('{"namespace":"a b","joined":[],"left":[]}')),
+    'namespace peers that are an array': () => decodeNamespacePeers(buffer('["a",[],[]]'))
   }
   for (const [name, decode] of Object.entries(malformed)) {
     it(`${name}: a ClusterMessageError`, () => {
@@ -169,7 +174,7 @@ describe('cluster messages: bodies', () => {
   })
 
   it('random bodies: a value or a ClusterMessageError, nothing else', () => {
-    const decoders = [decodeDialRequest, decodeAnswer, decodeCredit, decodeEnd, decodeGone, decodeEviction, decodePeers]
+    const decoders = [decodeDialRequest, decodeAnswer, decodeCredit, decodeEnd, decodeGone, decodeEviction, decodePeers, decodeNamespacePeers]
     const body = fc.oneof(fc.uint8Array({ maxLength: 200 }).map(b => Buffer.from(b)), fc.json().map(buffer))
     fc.assert(fc.property(body, (bytes) => {
       for (const decode of decoders) {

@@ -136,6 +136,7 @@ describe('Discovery batching (unit)', () => {
       batchMax,
       resampleIntervalMs: 60_000,
       broadcast: (delta) => { sent.push(delta) },
+      broadcastNamespace: () => {},
       send: () => {},
       logger: pino({ level: 'silent' })
     })
@@ -204,7 +205,7 @@ describe('Discovery batching (unit)', () => {
     registry.addSync({ peerId: 'me', address: '/me', socketId: 's1' })
     registry.addSync({ peerId: 'you', address: '/you', socketId: 's2' })
     const discovery = new Discovery({
-      registry, sampleSize: 10, intervalMs: 10, batchMax: 10, resampleIntervalMs: 1000, broadcast: () => {}, send: () => {}, logger: pino({ level: 'silent' })
+      registry, sampleSize: 10, intervalMs: 10, batchMax: 10, resampleIntervalMs: 1000, broadcast: () => {}, broadcastNamespace: () => {}, send: () => {}, logger: pino({ level: 'silent' })
     })
     const sample = await discovery.sampleFor({ peerIds: new Set(['me']) } as unknown as Session)
     assert.deepEqual(sample, ['/you'])

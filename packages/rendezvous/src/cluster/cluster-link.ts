@@ -1,6 +1,6 @@
 import { ErrorCode, WsStarError, createDialId } from '@wsstar/protocol'
 import { ClusterForwards } from './cluster-forwards.js'
-import { ClusterMessage, decodeChannelMessage, decodeDialRequest, decodeEviction, decodePeers, encodeDialRequest, encodeEviction, encodePeers, isClusterMessage } from './cluster-messages.js'
+import { ClusterMessage, decodeChannelMessage, decodeDialRequest, decodeEviction, decodeNamespacePeers, decodePeers, encodeDialRequest, encodeEviction, encodeNamespacePeers, encodePeers, isClusterMessage } from './cluster-messages.js'
 import { ClusterPublisher, linkTraffic } from './cluster-publisher.js'
 import { Dial } from '../dial/dial.js'
 import { RemoteEnd } from './remote-end.js'
@@ -91,6 +91,8 @@ export interface ClusterDeliveries {
   evict(socketId: string, peerId: string): void
   /** another node's discovery delta: send it to this node's registered sockets */
   peers(delta: PeersDelta): void
+  /** another node's delta of the named namespace `namespace`: send it to this node's sockets in it */
+  namespacePeers(namespace: string, delta: PeersDelta): void
 }
 
 /** Cross-node dials, frames and evictions of one cluster node. See the top of this file. */
@@ -183,6 +185,16 @@ export class ClusterLink {
     }
     this.#publisher.publishTo(this.#peersChannel, ClusterMessage.PEERS, this.#init.nodeId, encodePeers(delta)).catch((err: unknown) => {
       this.#init.logger.debug({ err }, 'cannot publish a discovery delta')
+    })
+  }
+
+  /** This node's delta of one named namespace, for that namespace's sockets on the other nodes. */
+  publishNamespacePeers (namespace: string, delta: PeersDelta): void {
+    if (this.#closed) {
+      return
+    }
+    this.#publisher.publishTo(this.#peersChannel, ClusterMessage.NAMESPACE_PEERS, this.#init.nodeId, encodeNamespacePeers(namespace, delta)).catch((err: unknown) => {
+      this.#init.logger.debug({ err }, 'cannot publish a namespace\'s discovery delta')
     })
   }
 
@@ -325,6 +337,12 @@ export class ClusterLink {
         // the id is the sending node's; our own deltas went to our sockets already
         if (id !== this.#init.nodeId) {
           this.#deliveries?.peers(decodePeers(body))
+        }
+        return
+      case ClusterMessage.NAMESPACE_PEERS:
+        if (id !== this.#init.nodeId) {
+          const { namespace, delta } = decodeNamespacePeers(body)
+          this.#deliveries?.namespacePeers(namespace, delta)
         }
         return
       case ClusterMessage.EVICT: {

@@ -1,4 +1,4 @@
-import { EndKind, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_SOCKET_ID_LENGTH, MAX_WINDOW_BYTES, WsStarError, parsePeersDelta } from '@wsstar/protocol'
+import { EndKind, MAX_ADDRESS_LENGTH, MAX_FRAME_BYTES, MAX_SOCKET_ID_LENGTH, MAX_WINDOW_BYTES, WsStarError, parseNamespaces, parsePeersDelta } from '@wsstar/protocol'
 import type { PeersDelta, WireError } from '@wsstar/protocol'
 
 /**
@@ -38,12 +38,19 @@ export const ClusterMessage = {
   /** home -> callee node: JSON [kind, error?] for the callee */
   TO_END: 11,
   /** any node -> every node, on the discovery channel: JSON `ws-peers` delta; the id is the sending node's */
-  PEERS: 12
+  PEERS: 12,
+  /**
+   * any node -> every node, on the discovery channel: JSON `{ namespace,
+   * joined, left }`, a named namespace's delta; the id is the sending
+   * node's. A replica that does not know it drops it, so its sockets never
+   * get another namespace's peers
+   */
+  NAMESPACE_PEERS: 13
 } as const
 export type ClusterMessage = typeof ClusterMessage[keyof typeof ClusterMessage]
 
 /** Metric label of each message type (index = type). */
-export const MESSAGE_KINDS: readonly string[] = ['', 'dial', 'answer', 'data', 'credit', 'end', 'gone', 'forget', 'evict', 'to-data', 'to-credit', 'to-end', 'peers']
+export const MESSAGE_KINDS: readonly string[] = ['', 'dial', 'answer', 'data', 'credit', 'end', 'gone', 'forget', 'evict', 'to-data', 'to-credit', 'to-end', 'peers', 'namespace-peers']
 
 /** True for the types this version knows (what the link counts and handles). */
 export function isClusterMessage (type: number): type is ClusterMessage {
@@ -267,5 +274,26 @@ export function decodePeers (body: Buffer): PeersDelta {
     return parsePeersDelta(value)
   } catch (err) {
     throw malformed(`peers: ${(err as Error).message}`)
+  }
+}
+
+/** NAMESPACE_PEERS: another node's delta of one named namespace. */
+export function encodeNamespacePeers (namespace: string, delta: PeersDelta): string {
+  return JSON.stringify({ namespace, joined: delta.joined, left: delta.left })
+}
+
+export function decodeNamespacePeers (body: Buffer): { namespace: string, delta: PeersDelta } {
+  const value = json(body)
+  try {
+    if (!isRecord(value)) {
+      throw new Error('must be an object')
+    }
+    const namespace = parseNamespaces([value.namespace])?.[0]
+    if (namespace == null) {
+      throw new Error('names no namespace')
+    }
+    return { namespace, delta: parsePeersDelta(value) }
+  } catch (err) {
+    throw malformed(`namespace peers: ${(err as Error).message}`)
   }
 }

@@ -6,7 +6,7 @@ import { askCallee } from './incoming-dial.js'
 import { LIMIT_NAMES } from '../limits.js'
 import { dialsWithinBuffer } from '../session/outgoing-backlog.js'
 import type { RendezvousMetrics } from '../metrics/metrics.js'
-import type { RendezvousLimits } from '../options.js'
+import type { DialScope, RendezvousLimits } from '../options.js'
 import type { PeerRecord, PeerRegistry } from '../discovery/peer-registry.js'
 import type { Relay } from '../relay/relay.js'
 import type { Session } from '../session/session.js'
@@ -27,6 +27,8 @@ export interface DialRouterInit {
   dialLimit: DialLimit
   /** legacy mode: is this peer id a legacy (websocket-star 0.10) peer, which v2 peers cannot dial */
   isLegacyPeer?: (peerId: string) => boolean
+  /** `namespace`: caller and callee must share a namespace (options.ts, `dialScope`) */
+  dialScope: DialScope
 }
 
 /** Cross-node dials (cluster mode only). */
@@ -34,6 +36,16 @@ export interface DialRouterCluster {
   dial(caller: Session, callerPeerId: string, callerAddress: string, record: PeerRecord): Promise<DialResult>
   /** remote dials a local socket is the callee of */
   forwardsOf(session: Session): number
+}
+
+const NOT_ONLINE = 'the dialled peer is not online at this server'
+
+/** Whether two registrations share a namespace (undefined: the default namespace, which they share when both are in it). */
+function shareNamespace (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a == null || b == null) {
+    return a == null && b == null
+  }
+  return a.some(name => b.includes(name))
 }
 
 /** An accepted dial: what the caller's ack carries, and what must follow that ack at once. */
@@ -90,6 +102,10 @@ export class DialRouter {
       throw new WsStarError(ErrorCode.BAD_REQUEST, 'a peer cannot dial itself')
     }
     const record = await this.#init.registry.get(calleePeerId)
+    if (record != null && this.#init.dialScope === 'namespace' && !shareNamespace(session.namespacesOf(callerPeerId), record.namespaces)) {
+      // the answer for a peer that is not online: the refusal does not tell it is there
+      throw new WsStarError(ErrorCode.PEER_NOT_FOUND, NOT_ONLINE)
+    }
     const cluster = this.#init.cluster
     if (record?.nodeId != null && cluster != null) {
       if (!session.connected || session.addresses.get(callerPeerId) == null) {
@@ -104,7 +120,7 @@ export class DialRouter {
       if (this.#init.isLegacyPeer?.(calleePeerId) === true) {
         throw new WsStarError(ErrorCode.PEER_NOT_FOUND, 'the dialled peer is a legacy websocket-star client: it speaks a different protocol version')
       }
-      throw new WsStarError(ErrorCode.PEER_NOT_FOUND, 'the dialled peer is not online at this server')
+      throw new WsStarError(ErrorCode.PEER_NOT_FOUND, NOT_ONLINE)
     }
     if (callee === session) {
       // frames of a dial name no direction, so both ends must be distinct sockets

@@ -1,3 +1,4 @@
+import { DEFAULT_NAMESPACE } from './peer-registry.js'
 import type { PeerRegistry } from './peer-registry.js'
 import type { Session } from '../session/session.js'
 import type { PeersDelta } from '@wsstar/protocol'
@@ -13,8 +14,10 @@ export interface DiscoveryInit {
   batchMax: number
   /** mean period of the per-socket re-sample */
   resampleIntervalMs: number
-  /** sends one delta to every registered socket (encoded once) */
+  /** sends one delta to every registered socket of the default namespace (encoded once) */
   broadcast(delta: PeersDelta): void
+  /** sends one delta to every registered socket of the named namespace `namespace` (encoded once) */
+  broadcastNamespace(namespace: string, delta: PeersDelta): void
   /** sends a delta to one socket */
   send(session: Session, delta: PeersDelta): void
   logger: Logger
@@ -44,6 +47,34 @@ export const BACKLOG_PERIODS = 8
 /** The first change after a quiet period is sent this long after it (at most one period). */
 export const GATHER_MS = 100
 
+/** What waits for the next delta of one namespace. */
+interface Pending {
+  joined: Set<string>
+  left: Set<string>
+}
+
+/**
+ * The namespaces a socket samples: undefined for the default namespace
+ * alone (nothing is made for it), else those its registrations joined, the
+ * default namespace among them when one of its registrations is in it.
+ */
+export function sampledNamespaces (session: Session): readonly string[] | undefined {
+  const named = session.namespaces
+  if (named == null) {
+    return undefined
+  }
+  const names = new Set<string>()
+  if (session.inDefaultNamespace) {
+    names.add(DEFAULT_NAMESPACE)
+  }
+  for (const list of named.values()) {
+    for (const name of list) {
+      names.add(name)
+    }
+  }
+  return [...names]
+}
+
 /** Takes up to `max` of `set`'s oldest entries out of it; then trims what is left to `backlog`, oldest first. */
 function takeOldest (set: Set<string>, max: number, backlog: number): string[] {
   const out: string[] = []
@@ -72,19 +103,32 @@ function takeOldest (set: Set<string>, max: number, backlog: number): string[] {
  * waits for the next periods, within a backlog of BACKLOG_PERIODS), and
  * each registered socket gets a fresh random sample on a slow jittered
  * period. Per-peer traffic is O(sample), whatever the number of peers.
+ *
+ * Namespaces: each has its own delta per period, with the same caps, sent
+ * to its sockets only, and samples are drawn from the socket's namespaces.
+ * A socket in k namespaces gets at most k deltas per period (k is bounded
+ * by `max-namespaces` per registration); nothing is per pair of namespaces.
  */
 export class Discovery {
   readonly #init: DiscoveryInit
   readonly #random: () => number
   readonly #joined = new Set<string>()
   readonly #left = new Set<string>()
+  /** `#joined` and `#left`: the default namespace's pending lists */
+  readonly #default: Pending = { joined: this.#joined, left: this.#left }
+  /** named namespaces with something pending; the default namespace's is `#joined`/`#left` */
+  readonly #named = new Map<string, Pending>()
   #timer?: ReturnType<typeof setTimeout>
   #lastFlush = 0
   #stopped = false
 
   /** addresses waiting for the next delta */
   get pending (): number {
-    return this.#joined.size + this.#left.size
+    let pending = this.#joined.size + this.#left.size
+    for (const named of this.#named.values()) {
+      pending += named.joined.size + named.left.size
+    }
+    return pending
   }
 
   constructor (init: DiscoveryInit) {
@@ -92,23 +136,25 @@ export class Discovery {
     this.#random = init.random ?? Math.random
   }
 
-  joined (address: string): void {
-    this.#left.delete(address)
-    this.#joined.add(address)
+  joined (address: string, namespace: string = DEFAULT_NAMESPACE): void {
+    const pending = this.#pendingOf(namespace)
+    pending.left.delete(address)
+    pending.joined.add(address)
     this.#schedule()
   }
 
-  left (address: string): void {
+  left (address: string, namespace: string = DEFAULT_NAMESPACE): void {
     // a peer that joined and left within one period is still announced as
     // left: peers that got it in a join sample meanwhile learn it is gone
-    this.#joined.delete(address)
-    this.#left.add(address)
+    const pending = this.#pendingOf(namespace)
+    pending.joined.delete(address)
+    pending.left.add(address)
     this.#schedule()
   }
 
-  /** A random sample of online peers for `session`, without its own addresses. */
+  /** A random sample of online peers of `session`'s namespaces, without its own addresses. */
   async sampleFor (session: Session): Promise<string[]> {
-    return this.#init.registry.sample(this.#init.sampleSize, session.peerIds)
+    return this.#init.registry.sample(this.#init.sampleSize, session.peerIds, sampledNamespaces(session))
   }
 
   /** Starts (or keeps) the periodic re-sample of a registered socket. */
@@ -152,21 +198,48 @@ export class Discovery {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    if (this.#joined.size === 0 && this.#left.size === 0) {
+    if (this.#joined.size === 0 && this.#left.size === 0 && this.#named.size === 0) {
       return
     }
+    this.#lastFlush = Date.now()
+    let more = false
+    if (this.#joined.size > 0 || this.#left.size > 0) {
+      this.#init.broadcast(this.#take(this.#default))
+      more = this.#joined.size > 0 || this.#left.size > 0
+    }
+    for (const [name, pending] of this.#named) {
+      this.#init.broadcastNamespace(name, this.#take(pending))
+      if (pending.joined.size === 0 && pending.left.size === 0) {
+        this.#named.delete(name)
+      } else {
+        more = true
+      }
+    }
+    if (more) {
+      this.#schedule()
+    }
+  }
+
+  /** One delta's lists out of `pending`: at most `batchMax` each, the rest kept within the backlog. */
+  #take (pending: Pending): PeersDelta {
     const max = this.#init.batchMax
-    if (this.#joined.size > max || this.#left.size > max) {
+    if (pending.joined.size > max || pending.left.size > max) {
       this.#init.onCapped?.()
     }
     const backlog = max * BACKLOG_PERIODS
-    const joined = takeOldest(this.#joined, max, backlog)
-    const left = takeOldest(this.#left, max, backlog)
-    this.#lastFlush = Date.now()
-    this.#init.broadcast({ joined, left })
-    if (this.pending > 0) {
-      this.#schedule()
+    return { joined: takeOldest(pending.joined, max, backlog), left: takeOldest(pending.left, max, backlog) }
+  }
+
+  #pendingOf (namespace: string): Pending {
+    if (namespace === DEFAULT_NAMESPACE) {
+      return this.#default
     }
+    let pending = this.#named.get(namespace)
+    if (pending == null) {
+      pending = { joined: new Set(), left: new Set() }
+      this.#named.set(namespace, pending)
+    }
+    return pending
   }
 
   stop (): void {
@@ -177,6 +250,7 @@ export class Discovery {
     }
     this.#joined.clear()
     this.#left.clear()
+    this.#named.clear()
   }
 
   #schedule (): void {

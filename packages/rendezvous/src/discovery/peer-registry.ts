@@ -1,3 +1,5 @@
+import { mergeSamples } from './namespace-samples.js'
+
 /**
  * Who is online: `peer id -> { address, socket }`. Keyed by peer id, never
  * by address string, so two spellings of one peer are one peer.
@@ -15,7 +17,16 @@ export interface PeerRecord {
   socketId: string
   /** the server node holding the socket; undefined means this node */
   nodeId?: string
+  /** the namespaces the peer joined; undefined: the default namespace */
+  namespaces?: readonly string[]
 }
+
+/**
+ * The default namespace where a list of namespaces to sample names it (a
+ * socket with registrations in it and in named ones). Never a name on the
+ * wire, where names have at least one character.
+ */
+export const DEFAULT_NAMESPACE = ''
 
 export interface PeerRegistry {
   /**
@@ -32,12 +43,74 @@ export interface PeerRegistry {
   get(peerId: string): Promise<PeerRecord | undefined>
   /**
    * Up to `count` addresses of distinct random peers, none of whose ids is in
-   * `exclude`. Cost must be O(count), not O(peers).
+   * `exclude`, of the default namespace, or with `namespaces` of the peers
+   * in any of those (`DEFAULT_NAMESPACE` for the default one). Cost must be
+   * O(count) per namespace, not O(peers).
    */
-  sample(count: number, exclude?: ReadonlySet<string>): Promise<string[]>
+  sample(count: number, exclude?: ReadonlySet<string>, namespaces?: readonly string[]): Promise<string[]>
   size(): Promise<number>
   /** Releases resources (connections, timers). */
   close?(): Promise<void>
+}
+
+interface Slot {
+  record: PeerRecord
+  /** position in the default namespace's arrays; -1 for a peer that joined namespaces */
+  index: number
+}
+
+/** The peers of one named namespace, as dense arrays for O(1) random picks (the default namespace's are the registry's own). */
+class NamespaceIndex {
+  readonly ids: string[] = []
+  readonly addresses: string[] = []
+  readonly #positions = new Map<string, number>()
+
+  get size (): number {
+    return this.ids.length
+  }
+
+  position (peerId: string): number | undefined {
+    return this.#positions.get(peerId)
+  }
+
+  add (peerId: string, address: string): void {
+    this.#positions.set(peerId, this.ids.length)
+    this.ids.push(peerId)
+    this.addresses.push(address)
+  }
+
+  setAddress (peerId: string, address: string): void {
+    const i = this.#positions.get(peerId)
+    if (i != null) {
+      this.addresses[i] = address
+    }
+  }
+
+  remove (peerId: string): void {
+    const i = this.#positions.get(peerId)
+    if (i == null) {
+      return
+    }
+    this.#positions.delete(peerId)
+    const lastId = this.ids.pop() as string
+    const lastAddress = this.addresses.pop() as string
+    if (i < this.ids.length) {
+      this.ids[i] = lastId
+      this.addresses[i] = lastAddress
+      this.#positions.set(lastId, i)
+    }
+  }
+}
+
+/** Whether two registrations' namespaces are the same set (undefined: the default namespace). */
+export function sameNamespaces (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) {
+    return true
+  }
+  if (a == null || b == null || a.length !== b.length) {
+    return false
+  }
+  return a.every(name => b.includes(name))
 }
 
 /** Whether `value` is among the first `n` entries of `array` (a sample's few picks: a scan beats a hash). */
@@ -50,9 +123,59 @@ function includes (array: Int32Array, n: number, value: number): boolean {
   return false
 }
 
-interface Slot {
-  record: PeerRecord
-  index: number
+/** A registry's scratch for its samples: the indices a sample picked so far. */
+interface SampleScratch {
+  picked: Int32Array
+}
+
+/**
+ * Up to `count` of `addresses` at distinct random positions, none in `skip`.
+ * Few entries: a partial shuffle of all; many: rejection sampling, expected
+ * < 2 picks per result.
+ */
+function sampleDense (addresses: readonly string[], skip: number[], count: number, random: () => number, scratch: SampleScratch): string[] {
+  const total = addresses.length
+  const available = total - skip.length
+  if (count <= 0 || available <= 0) {
+    return []
+  }
+  if (count * 2 >= available) {
+    // few peers (total <= 2 * count + excluded): a partial shuffle of all is cheap
+    const all: string[] = []
+    for (let i = 0; i < total; i++) {
+      if (!skip.includes(i)) {
+        all.push(addresses[i])
+      }
+    }
+    const n = Math.min(count, all.length)
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(random() * (all.length - i))
+      const tmp = all[i]
+      all[i] = all[j]
+      all[j] = tmp
+    }
+    all.length = n
+    return all
+  }
+  // the indices picked so far are looked up in a scratch array kept for
+  // this: a Set made per sample was most of what an idle server allocated
+  // for its re-samples (it grows its table several times to hold them)
+  const picked = scratch.picked.length >= count + skip.length ? scratch.picked : (scratch.picked = new Int32Array(count + skip.length))
+  let n = 0
+  for (const i of skip) {
+    picked[n++] = i
+  }
+  const out = new Array<string>(count)
+  let filled = 0
+  while (filled < count) {
+    const i = Math.floor(random() * total)
+    if (includes(picked, n, i)) {
+      continue
+    }
+    picked[n++] = i
+    out[filled++] = addresses[i]
+  }
+  return out
 }
 
 /**
@@ -61,16 +184,19 @@ interface Slot {
  * element into the hole, so both stay O(1). The addresses have a dense
  * array of their own: a sample reads only that array (and the slots of the
  * few excluded ids), never the records, which under load sit in cold cache
- * lines all over the heap.
+ * lines all over the heap. The dense arrays hold the default namespace;
+ * each named namespace has arrays of its own (`NamespaceIndex`), made with
+ * its first peer and dropped with its last.
  */
 export class InMemoryPeerRegistry implements PeerRegistry {
   readonly #slots = new Map<string, Slot>()
   readonly #dense: PeerRecord[] = []
   /** `#dense[i].address`, kept in step with `#dense` */
   readonly #addresses: string[] = []
+  readonly #named = new Map<string, NamespaceIndex>()
   readonly #random: () => number
   /** sampleSync's scratch: the indices a sample picked so far */
-  #picked = new Int32Array(0)
+  readonly #scratch: SampleScratch = { picked: new Int32Array(0) }
 
   constructor (random: () => number = Math.random) {
     this.#random = random
@@ -88,22 +214,28 @@ export class InMemoryPeerRegistry implements PeerRegistry {
     return this.#slots.get(peerId)?.record
   }
 
-  async sample (count: number, exclude?: ReadonlySet<string>): Promise<string[]> {
-    return this.sampleSync(count, exclude)
+  async sample (count: number, exclude?: ReadonlySet<string>, namespaces?: readonly string[]): Promise<string[]> {
+    return this.sampleSync(count, exclude, namespaces)
   }
 
   async size (): Promise<number> {
-    return this.#dense.length
+    return this.#slots.size
   }
 
   async close (): Promise<void> {
     this.#slots.clear()
     this.#dense.length = 0
     this.#addresses.length = 0
+    this.#named.clear()
   }
 
   get count (): number {
-    return this.#dense.length
+    return this.#slots.size
+  }
+
+  /** named namespaces with at least one peer */
+  get namespaceCount (): number {
+    return this.#named.size
   }
 
   addSync (record: PeerRecord): PeerRecord | undefined {
@@ -111,14 +243,25 @@ export class InMemoryPeerRegistry implements PeerRegistry {
     const slot = this.#slots.get(record.peerId)
     if (slot != null) {
       const previous = slot.record
-      slot.record = copy
-      this.#dense[slot.index] = copy
-      this.#addresses[slot.index] = copy.address
+      if (!sameNamespaces(previous.namespaces, copy.namespaces)) {
+        this.#unindex(slot)
+        slot.record = copy
+        this.#index(slot)
+      } else if (slot.index >= 0) {
+        slot.record = copy
+        this.#dense[slot.index] = copy
+        this.#addresses[slot.index] = copy.address
+      } else {
+        slot.record = copy
+        for (const name of copy.namespaces ?? []) {
+          this.#named.get(name)?.setAddress(copy.peerId, copy.address)
+        }
+      }
       return previous
     }
-    this.#slots.set(record.peerId, { record: copy, index: this.#dense.length })
-    this.#dense.push(copy)
-    this.#addresses.push(copy.address)
+    const added = { record: copy, index: -1 }
+    this.#slots.set(record.peerId, added)
+    this.#index(added)
     return undefined
   }
 
@@ -128,6 +271,53 @@ export class InMemoryPeerRegistry implements PeerRegistry {
       return false
     }
     this.#slots.delete(peerId)
+    this.#unindex(slot)
+    return true
+  }
+
+  sampleSync (count: number, exclude?: ReadonlySet<string>, namespaces?: readonly string[]): string[] {
+    if (namespaces == null) {
+      return this.#sampleDefault(count, exclude)
+    }
+    if (namespaces.length === 1) {
+      return this.#sampleOne(namespaces[0], count, exclude)
+    }
+    return mergeSamples(namespaces.map(name => ({ addresses: this.#sampleOne(name, count, exclude), size: this.#sizeOf(name) })), count, this.#random)
+  }
+
+  /** Puts `slot`'s record in the arrays of its namespaces. */
+  #index (slot: Slot): void {
+    const { record } = slot
+    if (record.namespaces == null) {
+      slot.index = this.#dense.length
+      this.#dense.push(record)
+      this.#addresses.push(record.address)
+      return
+    }
+    slot.index = -1
+    for (const name of record.namespaces) {
+      let index = this.#named.get(name)
+      if (index == null) {
+        index = new NamespaceIndex()
+        this.#named.set(name, index)
+      }
+      index.add(record.peerId, record.address)
+    }
+  }
+
+  /** Takes `slot`'s record out of the arrays of its namespaces. */
+  #unindex (slot: Slot): void {
+    const { record } = slot
+    if (slot.index < 0) {
+      for (const name of record.namespaces ?? []) {
+        const index = this.#named.get(name)
+        index?.remove(record.peerId)
+        if (index?.size === 0) {
+          this.#named.delete(name)
+        }
+      }
+      return
+    }
     const last = this.#dense.pop()
     const lastAddress = this.#addresses.pop()
     if (last != null && lastAddress != null && slot.index < this.#dense.length) {
@@ -138,13 +328,33 @@ export class InMemoryPeerRegistry implements PeerRegistry {
         lastSlot.index = slot.index
       }
     }
-    return true
+    slot.index = -1
   }
 
-  sampleSync (count: number, exclude?: ReadonlySet<string>): string[] {
-    const addresses = this.#addresses
-    const total = addresses.length
-    if (count <= 0 || total === 0) {
+  #sizeOf (name: string): number {
+    return name === DEFAULT_NAMESPACE ? this.#addresses.length : this.#named.get(name)?.size ?? 0
+  }
+
+  #sampleOne (name: string, count: number, exclude?: ReadonlySet<string>): string[] {
+    if (name === DEFAULT_NAMESPACE) {
+      return this.#sampleDefault(count, exclude)
+    }
+    const index = this.#named.get(name)
+    if (index == null) {
+      return []
+    }
+    const skip: number[] = []
+    for (const id of exclude ?? []) {
+      const position = index.position(id)
+      if (position != null) {
+        skip.push(position)
+      }
+    }
+    return sampleDense(index.addresses, skip, count, this.#random, this.#scratch)
+  }
+
+  #sampleDefault (count: number, exclude?: ReadonlySet<string>): string[] {
+    if (count <= 0 || this.#addresses.length === 0) {
       return []
     }
     // indices of the excluded ids (a socket's own few registrations)
@@ -152,52 +362,11 @@ export class InMemoryPeerRegistry implements PeerRegistry {
     if (exclude != null) {
       for (const id of exclude) {
         const slot = this.#slots.get(id)
-        if (slot != null) {
+        if (slot != null && slot.index >= 0) {
           skip.push(slot.index)
         }
       }
     }
-    const available = total - skip.length
-    if (available <= 0) {
-      return []
-    }
-    if (count * 2 >= available) {
-      // few peers (total <= 2 * count + excluded): a partial shuffle of all is cheap
-      const all: string[] = []
-      for (let i = 0; i < total; i++) {
-        if (!skip.includes(i)) {
-          all.push(addresses[i])
-        }
-      }
-      const n = Math.min(count, all.length)
-      for (let i = 0; i < n; i++) {
-        const j = i + Math.floor(this.#random() * (all.length - i))
-        const tmp = all[i]
-        all[i] = all[j]
-        all[j] = tmp
-      }
-      all.length = n
-      return all
-    }
-    // many peers: rejection sampling, expected < 2 picks per result. The
-    // indices picked so far are looked up in a scratch array kept for
-    // this: a Set made per sample was most of what an idle server allocated
-    // for its re-samples (it grows its table several times to hold them)
-    const picked = this.#picked.length >= count + skip.length ? this.#picked : (this.#picked = new Int32Array(count + skip.length))
-    let n = 0
-    for (const i of skip) {
-      picked[n++] = i
-    }
-    const out = new Array<string>(count)
-    let filled = 0
-    while (filled < count) {
-      const i = Math.floor(this.#random() * total)
-      if (includes(picked, n, i)) {
-        continue
-      }
-      picked[n++] = i
-      out[filled++] = addresses[i]
-    }
-    return out
+    return sampleDense(this.#addresses, skip, count, this.#random, this.#scratch)
   }
 }

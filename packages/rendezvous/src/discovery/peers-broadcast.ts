@@ -12,10 +12,12 @@ export interface PeersRecipient {
   readonly socket: Socket
   /** true: the socket gets `delta` later, not now (its join answer is not out yet) */
   holdDelta?(delta: PeersDelta): boolean
+  /** false: every registration of the socket named namespaces, so the default namespace's deltas are not for it */
+  readonly inDefaultNamespace?: boolean
 }
 
 export interface PeersBroadcastInit {
-  /** ids of the sockets to reach, read when a broadcast starts */
+  /** ids of the registered sockets, read when a broadcast to the default namespace starts */
   members(): Iterable<string>
   /** one lookup per socket written: this runs once per registered socket per broadcast */
   recipient(id: string): PeersRecipient | undefined
@@ -34,7 +36,8 @@ export interface PeersBroadcastInit {
 export class PeersBroadcast {
   readonly #init: PeersBroadcastInit
   readonly #chunk: number
-  #queue: Array<{ ids: string[], delta: PeersDelta, data: string, frame: Buffer[] }> = []
+  /** each broadcast: its sockets (ids looked up when written, or the sockets themselves), and whether only those in the default namespace get it */
+  #queue: Array<{ targets: Array<string | PeersRecipient>, defaultOnly: boolean, delta: PeersDelta, data: string, frame: Buffer[] }> = []
   #offset = 0
   #timer?: ReturnType<typeof setImmediate>
 
@@ -43,12 +46,25 @@ export class PeersBroadcast {
     this.#chunk = init.chunk ?? BROADCAST_CHUNK
   }
 
+  /** `delta` to the registered sockets in the default namespace. */
   send (delta: PeersDelta): void {
+    this.#enqueue([...this.#init.members()], true, delta)
+  }
+
+  /** `delta` to `recipients` (the sockets of one named namespace), read now. */
+  sendTo (delta: PeersDelta, recipients: Iterable<PeersRecipient>): void {
+    const targets = [...recipients]
+    if (targets.length > 0) {
+      this.#enqueue(targets, false, delta)
+    }
+  }
+
+  #enqueue (targets: Array<string | PeersRecipient>, defaultOnly: boolean, delta: PeersDelta): void {
     // the socket.io EVENT packet for namespace "/" without an ack id, as socket.io-parser encodes it
     const data = `2${JSON.stringify([Event.PEERS, delta])}`
     // engine.io adds its MESSAGE type "4"
     const payload = Buffer.from(`4${data}`, 'utf8')
-    this.#queue.push({ ids: [...this.#init.members()], delta, data, frame: [textFrame(payload)] })
+    this.#queue.push({ targets, defaultOnly, delta, data, frame: [textFrame(payload)] })
     if (this.#timer == null) {
       this.#run()
     }
@@ -69,16 +85,17 @@ export class PeersBroadcast {
     let budget = this.#chunk
     while (budget > 0 && this.#queue.length > 0) {
       const current = this.#queue[0]
-      const end = Math.min(current.ids.length, this.#offset + budget)
+      const end = Math.min(current.targets.length, this.#offset + budget)
       for (let i = this.#offset; i < end; i++) {
-        const recipient = this.#init.recipient(current.ids[i])
-        if (recipient?.socket.connected === true && recipient.holdDelta?.(current.delta) !== true) {
+        const target = current.targets[i]
+        const recipient = typeof target === 'string' ? this.#init.recipient(target) : target
+        if (recipient?.socket.connected === true && !(current.defaultOnly && recipient.inDefaultNamespace === false) && recipient.holdDelta?.(current.delta) !== true) {
           writePreEncoded(engineSocketOf(recipient.socket), current.data, current.frame)
         }
       }
       budget -= end - this.#offset
       this.#offset = end
-      if (this.#offset >= current.ids.length) {
+      if (this.#offset >= current.targets.length) {
         this.#queue.shift()
         this.#offset = 0
       }

@@ -11,6 +11,8 @@ export interface PendingChallenge {
   expiresAt: number
   /** the address step 1 parsed, checked and made canonical (what gets registered), so step 2 need not parse it again */
   parsed: WebSocketStarAddress
+  /** the namespaces the hello named: what the proof registers (undefined: the default namespace) */
+  namespaces?: readonly string[]
 }
 
 export interface JoinChallengeStoreInit {
@@ -49,7 +51,7 @@ export class JoinChallengeStore {
     return this.#size
   }
 
-  issue (socketId: string, address: string, publicKey: PublicKey, parsed: WebSocketStarAddress): string {
+  issue (socketId: string, address: string, publicKey: PublicKey, parsed: WebSocketStarAddress, namespaces?: readonly string[]): string {
     let pending = this.#bySocket.get(socketId)
     if (pending == null) {
       pending = new Map()
@@ -73,7 +75,11 @@ export class JoinChallengeStore {
     }
     // same format as createNonce() of @wsstar/protocol, without the JS base64 encoder
     const nonce = randomBytes(NONCE_BYTES).toString('base64url')
-    pending.set(address, { nonce, publicKey, expiresAt: now + this.#ttlMs, parsed })
+    const challenge: PendingChallenge = { nonce, publicKey, expiresAt: now + this.#ttlMs, parsed }
+    if (namespaces != null) {
+      challenge.namespaces = namespaces
+    }
+    pending.set(address, challenge)
     this.#size++
     return nonce
   }

@@ -3,6 +3,7 @@ import { verifyJoinSignature } from './join-signature.js'
 import type { Ed25519Verifier, KeyVerifier } from './join-signature.js'
 import { LIMIT_NAMES } from '../limits.js'
 import { registeredAddress } from './server-addresses.js'
+import { sameNamespaces } from '../discovery/peer-registry.js'
 import { upgradeHost } from '../session/upgrade-request.js'
 import type { JoinChallengeStore, PendingChallenge } from './join-challenge-store.js'
 import type { JoinServerRule } from './join-server-rule.js'
@@ -11,7 +12,7 @@ import type { RendezvousMetrics } from '../metrics/metrics.js'
 import type { Session } from '../session/session.js'
 import type { ShutdownGuard } from '../shutdown-guard.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { JoinChallenge, JoinResult, WebSocketStarAddress } from '@wsstar/protocol'
+import type { JoinChallenge, JoinResult, NamespaceBounds, WebSocketStarAddress } from '@wsstar/protocol'
 
 export interface JoinHandlerInit {
   /** require the signature step */
@@ -36,11 +37,15 @@ export interface JoinHandlerInit {
   /** takes a join token of the session's client address (`join-rate-per-ip`); false: none left */
   takeIpJoin?: (session: Session) => boolean
   /**
-   * a private server: may `session` register `peerId` (verified), which it
-   * does not hold yet? Resolves what to call once the registration is made
-   * or failed; rejects with ERR_UNAUTHORIZED (auth/authorizer.ts)
+   * a private server: may `session` register `peerId` (verified) in
+   * `namespaces` (undefined: the default namespace), which it does not hold
+   * yet or holds in other namespaces? Resolves what to call once the
+   * registration is made or failed; rejects with ERR_UNAUTHORIZED
+   * (auth/authorizer.ts)
    */
-  authorize?: (session: Session, peerId: string) => Promise<() => void>
+  authorize?: (session: Session, peerId: string, namespaces: readonly string[] | undefined) => Promise<() => void>
+  /** `max-namespaces`, `max-namespace-length`, and what counts their hits */
+  namespaceBounds: NamespaceBounds
 }
 
 /**
@@ -54,11 +59,14 @@ export interface JoinHandlerInit {
  */
 export class JoinHandler {
   readonly #init: JoinHandlerInit
+  /** the same bounds, for the parses that only look at the data (its limit hits are counted once, by the parse that answers) */
+  readonly #peekBounds: NamespaceBounds
   /** signatures being verified now */
   #verifying = 0
 
   constructor (init: JoinHandlerInit) {
     this.#init = init
+    this.#peekBounds = { maxNamespaces: init.namespaceBounds.maxNamespaces, maxNamespaceLength: init.namespaceBounds.maxNamespaceLength }
   }
 
   async join (session: Session, address: unknown, data: unknown): Promise<JoinChallenge | JoinResult> {
@@ -93,15 +101,16 @@ export class JoinHandler {
     const proof = this.#takeProof(session, address, data)
     // #takeProof checked the verification budget before it took the nonce
     if (proof != null) {
+      checkProofNamespaces(proof.step.namespaces, proof.pending.namespaces)
       return await this.#verifyAndRegister(session, address as string, proof.pending, proof.step.signature)
     }
     // a hello and a one-request join each start a join: both count against the
     // join rates, before the address is parsed (a secp256k1 peer id costs a
     // curve point decompression on this thread)
-    if (startsJoin(data)) {
+    if (startsJoin(data, this.#peekBounds)) {
       this.#takeJoinTokens(session)
     }
-    const request = parseJoinRequest(address, data)
+    const request = parseJoinRequest(address, data, this.#init.namespaceBounds)
     // parseJoinRequest checked it is a string: the exact string is what gets signed
     const sent = address as string
     this.#checkLength(sent)
@@ -115,6 +124,7 @@ export class JoinHandler {
       if (pending == null) {
         throw new WsStarError(ErrorCode.CHALLENGE_EXPIRED, 'no live nonce for this socket and address: expired, used or never issued')
       }
+      checkProofNamespaces(step.namespaces, pending.namespaces)
       return await this.#verifyAndRegister(session, sent, pending, step.signature)
     }
     if (step.kind === 'socket-proof') {
@@ -134,15 +144,15 @@ export class JoinHandler {
     }
     const publicKey = publicKeyForPeer(request.address.peerId, step.publicKey)
     if (!this.#init.challenge) {
-      return await this.#register(session, registered)
+      return await this.#register(session, registered, step.namespaces)
     }
     if (step.kind === 'hello') {
-      return { nonce: this.#init.challenges.issue(session.id, sent, publicKey, registered) }
+      return { nonce: this.#init.challenges.issue(session.id, sent, publicKey, registered, step.namespaces) }
     }
     // one request: the nonce is this socket's id, which the server chose at
     // random and sent in its CONNECT packet, so the client signed it up front
     this.#checkVerificationBudget()
-    return await this.#verifyAndRegister(session, sent, { parsed: registered, publicKey, nonce: session.id }, step.signature, () => {
+    return await this.#verifyAndRegister(session, sent, { parsed: registered, publicKey, nonce: session.id, namespaces: step.namespaces }, step.signature, () => {
       session.addOneRequestJoin(registered.peerId.toString())
     })
   }
@@ -154,13 +164,13 @@ export class JoinHandler {
    * from the same string. Anything else (no nonce, malformed data) returns
    * undefined and goes through the full parse, so errors keep their codes.
    */
-  #takeProof (session: Session, address: unknown, data: unknown): { step: { signature: string }, pending: PendingChallenge } | undefined {
+  #takeProof (session: Session, address: unknown, data: unknown): { step: { signature: string, namespaces?: readonly string[] }, pending: PendingChallenge } | undefined {
     if (typeof address !== 'string' || data == null) {
       return undefined
     }
     let step
     try {
-      step = parseJoinStep(data)
+      step = parseJoinStep(data, this.#peekBounds)
     } catch {
       return undefined
     }
@@ -177,7 +187,7 @@ export class JoinHandler {
   }
 
   /** Callers check the verification budget in the same turn (`#checkVerificationBudget`). */
-  async #verifyAndRegister (session: Session, sent: string, challenge: Pick<PendingChallenge, 'parsed' | 'publicKey' | 'nonce'>, signature: string, onVerified?: () => void): Promise<JoinResult> {
+  async #verifyAndRegister (session: Session, sent: string, challenge: Pick<PendingChallenge, 'parsed' | 'publicKey' | 'nonce' | 'namespaces'>, signature: string, onVerified?: () => void): Promise<JoinResult> {
     this.#verifying++
     let valid: boolean
     try {
@@ -193,20 +203,23 @@ export class JoinHandler {
     if (!session.connected) {
       throw new WsStarError(ErrorCode.PEER_GONE, 'the socket disconnected during the join')
     }
-    const result = await this.#register(session, challenge.parsed)
+    const result = await this.#register(session, challenge.parsed, challenge.namespaces)
     result.verified = true
     return result
   }
 
   /**
    * A new address for this socket is broadcast to every peer: it costs a
-   * churn token. On a private server it is authorized first.
+   * churn token. On a private server it is authorized first, and so is a
+   * re-join that names other namespaces (a token may allow only some).
    */
-  async #register (session: Session, address: WebSocketStarAddress): Promise<JoinResult> {
-    const isNew = !session.addresses.has(address.peerId.toString())
-    const registered = isNew && this.#init.authorize != null ? await this.#init.authorize(session, address.peerId.toString()) : undefined
+  async #register (session: Session, address: WebSocketStarAddress, namespaces: readonly string[] | undefined): Promise<JoinResult> {
+    const peerId = address.peerId.toString()
+    const isNew = !session.addresses.has(peerId)
+    const authorize = this.#init.authorize
+    const registered = authorize != null && (isNew || !sameNamespaces(session.namespacesOf(peerId), namespaces)) ? await authorize(session, peerId, namespaces) : undefined
     try {
-      const result = await this.#init.membership.register(session, address)
+      const result = await this.#init.membership.register(session, address, namespaces)
       if (isNew) {
         session.churnBucket.charge()
       }
@@ -265,10 +278,24 @@ export class JoinHandler {
 }
 
 /** A well-formed hello or one-request join (not a proof): what the join rates count. */
-function startsJoin (data: unknown): boolean {
+function startsJoin (data: unknown, bounds: NamespaceBounds): boolean {
   try {
-    return parseJoinStep(data).kind !== 'proof'
+    return parseJoinStep(data, bounds).kind !== 'proof'
   } catch {
     return false
+  }
+}
+
+/**
+ * A proof registers the namespaces its hello named (kept with the nonce); a
+ * proof may repeat them, in any order, but not name others: the nonce is
+ * spent and the join must start again.
+ */
+function checkProofNamespaces (sent: readonly string[] | undefined, hello: readonly string[] | undefined): void {
+  if (sent == null) {
+    return
+  }
+  if (hello == null || sent.length !== hello.length || sent.some(name => !hello.includes(name))) {
+    throw new WsStarError(ErrorCode.BAD_REQUEST, 'a join proof\'s namespaces must be those of its hello (or be left out)')
   }
 }

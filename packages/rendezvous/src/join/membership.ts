@@ -1,6 +1,8 @@
 import { ErrorCode, Event, MAX_FRAME_BYTES, WsStarError } from '@wsstar/protocol'
 import { LIMIT_NAMES } from '../limits.js'
+import { DEFAULT_NAMESPACE, sameNamespaces } from '../discovery/peer-registry.js'
 import type { Discovery } from '../discovery/discovery.js'
+import type { NamespaceMembers } from '../discovery/namespace-members.js'
 import type { HandshakeTimeout } from './handshake-timeout.js'
 import type { RendezvousMetrics } from '../metrics/metrics.js'
 import type { RendezvousLimits } from '../options.js'
@@ -17,6 +19,8 @@ export interface MembershipInit {
   registry: PeerRegistry
   sessions: ReadonlyMap<string, Session>
   discovery: Discovery
+  /** the local sockets of each named namespace */
+  namespaces: NamespaceMembers
   relay: Relay
   limits: RendezvousLimits
   metrics: RendezvousMetrics
@@ -41,6 +45,13 @@ export interface MembershipCluster {
 
 const PEER_GONE = { code: ErrorCode.PEER_GONE, message: 'the other end left' }
 
+/** the default namespace as a list, for the registrations that named none */
+const DEFAULT_ONLY: readonly string[] = [DEFAULT_NAMESPACE]
+
+function has (namespaces: readonly string[] | undefined, name: string): boolean {
+  return namespaces == null ? name === DEFAULT_NAMESPACE : namespaces.includes(name)
+}
+
 /**
  * Who is registered where: adds and removes registrations in the registry
  * and on the sessions, keeps the discovery room, discovery deltas and the
@@ -56,12 +67,22 @@ export class Membership {
     this.#init = init
   }
 
-  /** Registers a verified address for `session`; answers with the join result. */
-  async register (session: Session, parsed: WebSocketStarAddress): Promise<JoinResult> {
+  /**
+   * Registers a verified address for `session` in `namespaces` (undefined:
+   * the default namespace); answers with the join result. A registration of
+   * the same peer id, here or on another socket, is replaced, namespaces
+   * included.
+   */
+  async register (session: Session, parsed: WebSocketStarAddress, namespaces?: readonly string[]): Promise<JoinResult> {
     const { registry, limits, discovery } = this.#init
     const peerId = parsed.peerId.toString()
     const address = parsed.address
     const current = session.addresses.get(peerId)
+    const currentNamespaces = session.namespacesOf(peerId)
+    const record: PeerRecord = { peerId, address, socketId: session.id }
+    if (namespaces != null) {
+      record.namespaces = namespaces
+    }
     let previous
     if (current == null) {
       // reserve the slots synchronously, so concurrent joins cannot overshoot
@@ -76,19 +97,19 @@ export class Membership {
             throw this.#limit('maxPeers', 'this server has reached its peer limit')
           }
         }
-        previous = await registry.add({ peerId, address, socketId: session.id })
+        previous = await registry.add(record)
       } finally {
         session.joinsInProgress--
         this.#joinsInProgress--
       }
     } else {
-      previous = await registry.add({ peerId, address, socketId: session.id })
+      previous = await registry.add(record)
     }
     if (!session.connected || session.addresses.get(peerId) !== current) {
       // the socket went away (its cleanup ran without this registration), or
       // a concurrent join/leave of the same peer on this socket won the race
       if (session.connected) {
-        return await this.register(session, parsed)
+        return await this.register(session, parsed, namespaces)
       }
       const holder = previous == null ? undefined : this.#init.sessions.get(previous.socketId)
       if (previous != null && holder !== session && holder?.connected === true && holder.addresses.has(peerId)) {
@@ -107,15 +128,29 @@ export class Membership {
     if (current == null) {
       this.localPeers++
     }
-    if (current !== address) {
-      session.addAddress(peerId, address)
-      if (current != null) {
-        discovery.left(current)
+    if (current !== address || currentNamespaces !== namespaces) {
+      session.addAddress(peerId, address, namespaces)
+      if (currentNamespaces != null) {
+        this.#init.namespaces.remove(session, currentNamespaces)
       }
-      if (previous != null && previous.address !== address && previous.address !== current) {
-        discovery.left(previous.address)
+      if (namespaces != null) {
+        this.#init.namespaces.add(session, namespaces)
       }
-      discovery.joined(address)
+      if (currentNamespaces == null && namespaces == null) {
+        // the default namespace only, as before namespaces existed
+        if (current != null) {
+          discovery.left(current)
+        }
+        if (previous != null && previous.address !== address && previous.address !== current && previous.namespaces == null) {
+          discovery.left(previous.address)
+        }
+        discovery.joined(address)
+      } else {
+        this.#announceMove(current, currentNamespaces, address, namespaces)
+      }
+      if (previous != null && previous.address !== current && (previous.namespaces != null || namespaces != null || currentNamespaces != null)) {
+        this.#announceLeft(previous.address, previous.namespaces, address, namespaces)
+      }
     }
     this.#init.handshakeTimeout.stop(session)
     void session.socket.join(REGISTERED_ROOM)
@@ -131,15 +166,21 @@ export class Membership {
    * as left. Resolves false when the session did not hold it.
    */
   async unregister (session: Session, peerId: string, toSelf: { code: ErrorCode, message: string } | null = PEER_GONE): Promise<boolean> {
+    const namespaces = session.namespacesOf(peerId)
     const address = session.removeAddress(peerId)
     if (address == null) {
       return false
+    }
+    if (namespaces != null) {
+      this.#init.namespaces.remove(session, namespaces)
     }
     this.localPeers--
     this.#init.cluster?.unregistered(session, peerId)
     this.#init.relay.dropPeer(session, peerId, PEER_GONE, toSelf)
     this.#init.cluster?.dropPeer(session, peerId, PEER_GONE, toSelf)
-    this.#init.discovery.left(address)
+    for (const name of namespaces ?? DEFAULT_ONLY) {
+      this.#init.discovery.left(address, name)
+    }
     if (!session.registered && session.connected) {
       void session.socket.leave(REGISTERED_ROOM)
       this.#init.discovery.stopResample(session)
@@ -161,9 +202,13 @@ export class Membership {
     if (old == null) {
       return
     }
+    const namespaces = old.namespacesOf(peerId)
     const address = old.removeAddress(peerId)
     if (address == null) {
       return
+    }
+    if (namespaces != null) {
+      this.#init.namespaces.remove(old, namespaces)
     }
     this.localPeers--
     this.#init.cluster?.unregistered(old, peerId)
@@ -179,6 +224,35 @@ export class Membership {
       }
     }
     this.#init.logger.debug({ peer: peerId, old: socketId, address: newAddress }, 'registration replaced')
+  }
+
+  /**
+   * A registration of this socket changed address or namespaces (or is
+   * new: `before` undefined): announced as left where it was and no longer
+   * is, as joined where it is now and was not (both everywhere when the
+   * address changed).
+   */
+  #announceMove (before: string | undefined, beforeNamespaces: readonly string[] | undefined, address: string, namespaces: readonly string[] | undefined): void {
+    if (before != null) {
+      this.#announceLeft(before, beforeNamespaces, address, namespaces)
+    }
+    for (const name of namespaces ?? DEFAULT_ONLY) {
+      if (before !== address || !has(beforeNamespaces, name)) {
+        this.#init.discovery.joined(address, name)
+      }
+    }
+  }
+
+  /** `old` (in `oldNamespaces`) is gone where the registration `address` (in `namespaces`) does not replace it. */
+  #announceLeft (old: string, oldNamespaces: readonly string[] | undefined, address: string, namespaces: readonly string[] | undefined): void {
+    if (old === address && sameNamespaces(oldNamespaces, namespaces)) {
+      return
+    }
+    for (const name of oldNamespaces ?? DEFAULT_ONLY) {
+      if (old !== address || !has(namespaces, name)) {
+        this.#init.discovery.left(old, name)
+      }
+    }
   }
 
   #limit (key: keyof RendezvousLimits, message: string): WsStarError {

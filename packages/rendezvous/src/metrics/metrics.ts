@@ -30,6 +30,8 @@ export interface MetricsSource {
   clientIps(): number
   /** payload sizes of the relayed data frames, counted by the relay */
   frameSizes(): PowerOfTwoSizeHistogram
+  /** named namespaces with a registration on this server, and the largest (`namespace-metrics-top` of them) with their registrations */
+  namespaces(): { count: number, top: Array<[string, number]> }
 }
 
 export type JoinResultLabel = 'ok' | 'challenged' | ErrorCode
@@ -146,6 +148,20 @@ export class RendezvousMetrics {
       collect () {
         this.set({ state: 'pending' }, source.dialsPending())
         this.set({ state: 'open' }, source.dialsOpen())
+      }
+    })
+    new Gauge({ name: 'wsstar_namespaces', help: 'Named namespaces with at least one peer registered on this server', registers, collect () { this.set(source.namespaces().count) } })
+    new Gauge({
+      name: 'wsstar_namespace_peers',
+      help: 'Peers registered on this server per namespace, for the namespaces with the most only (namespace-metrics-top)',
+      labelNames: ['namespace'],
+      registers,
+      collect () {
+        // a namespace that left the top loses its label
+        this.reset()
+        for (const [namespace, peers] of source.namespaces().top) {
+          this.set({ namespace }, peers)
+        }
       }
     })
     new Gauge({ name: 'wsstar_client_ips', help: 'Client addresses tracked by the per-IP limits (with connections, or a join bucket still refilling)', registers, collect () { this.set(source.clientIps()) } })

@@ -95,6 +95,12 @@ export class Session implements DialEnd {
   readonly #hooks: SessionHooks
   /** the socket's relay rate; none: unlimited (the default) */
   #relayRate?: RelayRate
+  /**
+   * peer id -> the namespaces it joined, for the registrations that named
+   * any; made on the first such registration, so a socket in the default
+   * namespace holds nothing more than before namespaces existed
+   */
+  #namespaces?: Map<string, readonly string[]>
 
   /**
    * @param backlogBounds past these the socket is cut: `hooks.onOverflow` is called once
@@ -224,12 +230,19 @@ export class Session implements DialEnd {
     }
   }
 
-  addAddress (peerId: string, address: string): void {
+  /** `namespaces`: what the join named (undefined: the default namespace) */
+  addAddress (peerId: string, address: string, namespaces?: readonly string[]): void {
     if (this.grant != null && !this.addresses.has(peerId)) {
       this.grant.registrations++
     }
     this.addresses.set(peerId, address)
     this.peerIds.add(peerId)
+    if (namespaces != null) {
+      this.#namespaces ??= new Map()
+      this.#namespaces.set(peerId, namespaces)
+    } else {
+      this.#namespaces?.delete(peerId)
+    }
   }
 
   removeAddress (peerId: string): string | undefined {
@@ -239,7 +252,23 @@ export class Session implements DialEnd {
     }
     this.addresses.delete(peerId)
     this.peerIds.delete(peerId)
+    this.#namespaces?.delete(peerId)
     return address
+  }
+
+  /** The namespaces `peerId`'s registration on this socket joined; undefined: the default namespace (or not registered). */
+  namespacesOf (peerId: string): readonly string[] | undefined {
+    return this.#namespaces?.get(peerId)
+  }
+
+  /** peer id -> namespaces of the registrations that named any; undefined when none did (the common case). */
+  get namespaces (): ReadonlyMap<string, readonly string[]> | undefined {
+    return this.#namespaces == null || this.#namespaces.size === 0 ? undefined : this.#namespaces
+  }
+
+  /** Whether a registration of this socket is in the default namespace: it gets the default namespace's deltas. */
+  get inDefaultNamespace (): boolean {
+    return this.addresses.size > (this.#namespaces?.size ?? 0)
   }
 
   /**
