@@ -23,12 +23,22 @@ export interface JoinInit {
   socketId?: string
   /** called when the client signs the server's nonce (or, in the one-request join, its socket id) */
   onChallenged?(): void
+  /** sent in the hello and the one-request join; undefined: the default namespace */
+  namespaces?: string[]
 }
 
-/** Ed25519 and secp256k1 ids embed their key; RSA ids are a hash and need the key sent. */
-export function helloData (peerId: PeerId, privateKey: PrivateKey): { publicKey?: string } {
+/**
+ * What a hello carries besides the address: the public key (Ed25519 and
+ * secp256k1 ids embed their key; RSA ids are a hash and need the key sent)
+ * and the namespaces, if any.
+ */
+export function helloData (peerId: PeerId, privateKey: PrivateKey, namespaces?: string[]): { publicKey?: string, namespaces?: string[] } {
   const embedded = peerIdFromString(peerId.toString()).publicKey
-  return embedded == null ? { publicKey: encodePublicKey(privateKey.publicKey) } : {}
+  const data: { publicKey?: string, namespaces?: string[] } = embedded == null ? { publicKey: encodePublicKey(privateKey.publicKey) } : {}
+  if (namespaces != null) {
+    data.namespaces = namespaces
+  }
+  return data
 }
 
 function parseAck (value: unknown): ReturnType<typeof parseJoinAck> {
@@ -53,7 +63,7 @@ export async function joinServer (init: JoinInit): Promise<JoinResult> {
     init.onChallenged?.()
     const signature = await signJoin(init.privateKey, init.address, init.socketId)
     try {
-      const result = parseAck(await init.request(Event.JOIN, [init.address, { sid: init.socketId, signature, ...helloData(init.peerId, init.privateKey) }]))
+      const result = parseAck(await init.request(Event.JOIN, [init.address, { sid: init.socketId, signature, ...helloData(init.peerId, init.privateKey, init.namespaces) }]))
       if ('nonce' in result) {
         throw new RendezvousProtocolError('ERR_BAD_REQUEST', 'server answered a signed join with a nonce')
       }
@@ -71,7 +81,7 @@ export async function joinServer (init: JoinInit): Promise<JoinResult> {
 }
 
 async function joinTwoSteps (init: JoinInit): Promise<JoinResult> {
-  const first = parseAck(await init.request(Event.JOIN, [init.address, helloData(init.peerId, init.privateKey)]))
+  const first = parseAck(await init.request(Event.JOIN, [init.address, helloData(init.peerId, init.privateKey, init.namespaces)]))
   if (!('nonce' in first)) {
     if (init.challenge) {
       throw new ChallengeRequiredError()

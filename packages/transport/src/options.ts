@@ -2,7 +2,7 @@
  * Options of `webSocketStar(init)`, with their defaults next to them.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { WebSocketStarServer, parseHandshakeToken, serverUrl } from '@wsstar/protocol'
+import { WebSocketStarServer, WsStarError, parseHandshakeToken, parseNamespaces, serverUrl } from '@wsstar/protocol'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface ReconnectOptions {
@@ -79,6 +79,18 @@ export interface WebSocketStarInit {
    * @default undefined (no token: open servers only)
    */
   token?: string | (() => string | Promise<string>)
+  /**
+   * The namespaces this node joins every server in (join data
+   * `namespaces`): its discovery reports only peers that share one of
+   * them, and only those peers discover it. Names are 1..64 visible ASCII
+   * characters without spaces, at most 8 of them (a server's defaults,
+   * `--max-namespaces` and `--max-namespace-length`; the wire allows up to
+   * 64 names of 256). Dials still reach any peer by id unless the server
+   * runs with `--dial-scope namespace`. A server older than namespaces
+   * ignores them: its discovery reports every peer.
+   * @default undefined (the default namespace: every peer that names none)
+   */
+  namespaces?: string[]
 }
 
 /** A token as the transport presents it: itself, or what the function gives for each connection attempt. */
@@ -96,6 +108,8 @@ export interface ResolvedOptions {
   maxCachedPeers: number
   servers: Multiaddr[]
   token?: TokenSource
+  /** undefined: the default namespace */
+  namespaces?: string[]
 }
 
 export const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
@@ -151,7 +165,17 @@ export function resolveOptions (init: WebSocketStarInit = {}): ResolvedOptions {
     closeTimeout: nonNegative(init.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 'closeTimeout'),
     maxCachedPeers: nonNegative(init.maxCachedPeers, DEFAULT_MAX_CACHED_PEERS, 'maxCachedPeers'),
     servers: (init.servers ?? []).map(server => serverAddress(server)),
-    ...(init.token == null ? {} : { token: checkToken(init.token) })
+    ...(init.token == null ? {} : { token: checkToken(init.token) }),
+    namespaces: checkNamespaces(init.namespaces)
+  }
+}
+
+/** The `namespaces` option, checked against the wire's bounds (a server may allow fewer: its join answers ERR_BAD_REQUEST). */
+function checkNamespaces (value: unknown): string[] | undefined {
+  try {
+    return parseNamespaces(value)
+  } catch (err) {
+    throw new TypeError(`webSocketStar: namespaces: ${err instanceof WsStarError ? err.message : String(err)}`, { cause: err })
   }
 }
 

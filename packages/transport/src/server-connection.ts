@@ -303,6 +303,7 @@ export class ServerConnection extends TypedEventEmitter<ServerConnectionEvents> 
       peerId: this.#init.peerId,
       privateKey: this.#init.privateKey,
       challenge: this.#options.challenge,
+      namespaces: this.#options.namespaces,
       socketId: this.#socket?.id,
       onChallenged: () => {
         if (session === this.#session) {
