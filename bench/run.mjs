@@ -30,6 +30,9 @@ options:
   --paths=a,b        only these paths (${ALL_PATHS.join(', ')}); default: each scenario's own
   --runs=N           throughput: measured runs per path (default 5, quick 3);
                      joins: ramps (default 3, quick 1)
+  --namespaces=N     discovery: the peers (1,000 to 10,000) spread over N namespaces;
+                     joins: every peer joins one of N namespaces, each ramp paired with
+                     one of the open default (no namespaces) instead of the socket.io floor
   --size-mib=N       throughput / slow-receiver: transfer size in MiB (default 256)
   --rounds=N         latency: measured round trips per path (default 1000)
   --stall-ms=N       slow-receiver: how long the receiver stops reading (default 10000)
@@ -63,6 +66,7 @@ function parseArgs (argv) {
       case 'verbose': options.verbose = true; break
       case 'paths': options.paths = value.split(',').filter(Boolean); break
       case 'runs': options.runs = num(); break
+      case 'namespaces': options.namespaces = num(); break
       case 'size-mib': options.sizeMiB = num(); break
       case 'rounds': options.rounds = num(); break
       case 'stall-ms': options.stallMs = num(); break

@@ -31,11 +31,15 @@ async function pool (n, concurrency, fn) {
 }
 
 serveRpc({
-  /** Generates `count` more identities (not connected yet); `token`: a private server's, presented at connect; connecting from `localAddress` when given. */
+  /**
+   * Generates `count` more identities (not connected yet); `token`: a private server's, presented at connect;
+   * connecting from `localAddress` when given; with `namespaces` each joins one of that many (`ns-<k>`, at random).
+   */
   async prepare (args) {
     port = args.port
     const t0 = performance.now()
-    for (let i = 0; i < args.count; i++) sockets.push(new WireSocket(port, createIdentity(), args.token, args.localAddress))
+    const namespaceOf = () => args.namespaces == null ? undefined : [`ns-${Math.floor(Math.random() * args.namespaces)}`]
+    for (let i = 0; i < args.count; i++) sockets.push(new WireSocket(port, createIdentity(), args.token, args.localAddress, namespaceOf()))
     return { sockets: sockets.length, ms: performance.now() - t0 }
   },
 

@@ -40,13 +40,15 @@ export const counters = { peersMessages: 0, peersBytes: 0, rxMessages: 0, rxByte
 export class WireSocket {
   /**
    * `token`: a private server's bearer token, sent in the socket.io CONNECT (`auth.token`);
-   * `localAddress`: the loopback source address to connect from (127.0.0.2, …: another ~28,000 ephemeral ports each)
+   * `localAddress`: the loopback source address to connect from (127.0.0.2, …: another ~28,000 ephemeral ports each);
+   * `namespaces`: the join data's (undefined: the default namespace)
    */
-  constructor (port, identity, token, localAddress) {
+  constructor (port, identity, token, localAddress, namespaces) {
     this.port = port
     this.identity = identity
     this.token = token
     this.localAddress = localAddress
+    this.namespaces = namespaces
     this.address = `/ip4/127.0.0.1/tcp/${port}/ws/p2p-websocket-star/p2p/${identity.peerId}`
     this.nextAck = 0
     this.acks = new Map()
@@ -146,7 +148,9 @@ export class WireSocket {
       const t0 = performance.now()
       const signature = sign(null, joinPayload(this.address, this.sid), this.identity.privateKey).toString('base64')
       const t1 = performance.now()
-      const [err, result] = await this.request('ss-join', this.address, { sid: this.sid, signature })
+      const data = { sid: this.sid, signature }
+      if (this.namespaces != null) data.namespaces = this.namespaces
+      const [err, result] = await this.request('ss-join', this.address, data)
       if (err != null) throw new Error(`join: ${err.code} ${err.message}`)
       if (result.verified !== true) throw new Error('join: the server did not verify the signature')
       this.joined = true
@@ -154,7 +158,7 @@ export class WireSocket {
       return { helloMs: 0, signMs: t1 - t0, proofMs: performance.now() - t1 }
     }
     const t0 = performance.now()
-    const [err1, challenge] = await this.request('ss-join', this.address, {})
+    const [err1, challenge] = await this.request('ss-join', this.address, this.namespaces == null ? {} : { namespaces: this.namespaces })
     if (err1 != null) throw new Error(`hello: ${err1.code} ${err1.message}`)
     const t1 = performance.now()
     if (challenge.nonce == null) { this.joined = true; return { helloMs: t1 - t0, proofMs: 0 } }

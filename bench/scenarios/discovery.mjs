@@ -5,6 +5,9 @@
 // server grows from one N to the next. Counted by the raw clients
 // (bench/lib/wire-client.mjs) by packet prefix and length, i.e. the
 // engine.io text frames as they came off the websocket.
+// `--namespaces=N`: every peer joins one of N namespaces (at random), at
+// N = 1,000 to 10,000 peers: what a peer receives must stay as flat as in
+// the default namespace (deltas and samples are per namespace).
 
 import { CliServer } from '../lib/cli-server.mjs'
 import { fmt, fmtRatio, table } from '../lib/format.mjs'
@@ -15,6 +18,12 @@ export const description = 'ws-peers messages/s and bytes/s per peer at N = 100,
 export const defaultPaths = ['wsstar']
 
 export function config (ctx) {
+  const namespaces = ctx.options?.namespaces
+  if (namespaces != null) {
+    return ctx.quick
+      ? { sizes: [1000, 2000], churnShare: 0.01, windowMs: 3000, loadProcesses: 2, namespaces }
+      : { sizes: [1000, 10_000], churnShare: 0.01, windowMs: 15_000, loadProcesses: 2, namespaces }
+  }
   return ctx.quick
     ? { sizes: [100, 1000], churnShare: 0.01, windowMs: 3000, loadProcesses: 2 }
     : { sizes: [100, 1000, 10_000], churnShare: 0.01, windowMs: 15_000, loadProcesses: 2 }
@@ -36,7 +45,7 @@ export async function run (ctx) {
     let have = 0
     for (const n of cfg.sizes) {
       const per = Math.ceil((n - have) / kids.length)
-      await Promise.all(kids.map(k => k.call('prepare', { port: server.port, count: per }, { timeoutMs: 300_000 })))
+      await Promise.all(kids.map(k => k.call('prepare', { port: server.port, count: per, namespaces: cfg.namespaces }, { timeoutMs: 300_000 })))
       await Promise.all(kids.map(k => k.call('connect', { concurrency: 200 }, { timeoutMs: 600_000 })))
       const j = await Promise.all(kids.map(k => k.call('join', { concurrency: 50 }, { timeoutMs: 1_200_000 })))
       have += j.reduce((a, x) => a + x.joined, 0)
@@ -90,7 +99,8 @@ export async function run (ctx) {
 export function markdown (r) {
   const first = r.levels[0]
   return [
-    `### Discovery: what the server sends each idle peer, ${Math.round(r.config.churnShare * 100)}% of the peers leaving and re-joining per second`,
+    `### Discovery: what the server sends each idle peer, ${Math.round(r.config.churnShare * 100)}% of the peers leaving and re-joining per second` +
+      (r.config.namespaces == null ? '' : `, the peers spread over ${r.config.namespaces} namespaces`),
     '',
     `Server: \`${r.server}\` with the default discovery settings (one delta a second at most, each list capped at 8 addresses; join sample and re-sample of 64 every ~60 s). ` +
     `One server grown from N to N; counted over ${r.config.windowMs / 1000} s per N by the clients (websocket text frames of \`ws-peers\`).`,

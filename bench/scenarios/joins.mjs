@@ -10,6 +10,9 @@
 // scraped every second) during the join ramp. `--auth=token` follows each
 // ramp with one against a private server (--auth token; every socket
 // presents a token at connect): joins/s with token auth beside the open default.
+// `--namespaces=N`: every peer joins one of N namespaces, and each ramp is
+// followed by one of the open default (no namespaces) instead of the
+// socket.io floor: the per-pair ratio is what namespaces cost a join.
 
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -50,6 +53,7 @@ export async function startLoad (n, verbose) {
 export async function run (ctx) {
   const cfg = { ...config(ctx), joinMode: ctx.options.joinMode ?? 'socket' }
   if (ctx.options.runs != null) cfg.ramps = ctx.options.runs
+  if (ctx.options.namespaces != null) return await runNamespaces(ctx, { ...cfg, namespaces: ctx.options.namespaces })
   const ramps = []
   const floorRamps = []
   const tokenRamps = []
@@ -123,13 +127,40 @@ function tokensFile () {
   return path
 }
 
+/** Ramps with namespaces, each followed by one of the open default; the figures are the medians and the per-pair ratios' median. */
+async function runNamespaces (ctx, cfg) {
+  const ramps = []
+  const openRamps = []
+  for (let i = 0; i < cfg.ramps; i++) {
+    ctx.log(`  ramp ${i + 1} of ${cfg.ramps}: every peer in one of ${cfg.namespaces} namespaces`)
+    ramps.push(await rampOnce(ctx, cfg))
+    ctx.log('  the same ramp in the open default (no namespaces)')
+    openRamps.push(await rampOnce(ctx, { ...cfg, namespaces: undefined }))
+  }
+  const byJoins = [...ramps].sort((a, b) => a.joinsPerSec - b.joinsPerSec)
+  const result = { ...byJoins[Math.floor((byJoins.length - 1) / 2)] }
+  result.joinsPerSec = median(ramps.map(r => r.joinsPerSec))
+  result.rssPerJoinedPeer = median(ramps.map(r => r.rssPerJoinedPeer))
+  result.joinErrors = ramps.reduce((a, r) => a + r.joinErrors, 0)
+  result.ramps = ramps.map(r => ({ joinsPerSec: r.joinsPerSec, serverCpuMsPerJoin: r.serverCpuMsPerJoin, rssPerJoinedPeer: r.rssPerJoinedPeer, joinErrors: r.joinErrors }))
+  result.open = {
+    joinsPerSec: median(openRamps.map(r => r.joinsPerSec)),
+    serverCpuMsPerJoin: median(openRamps.map(r => r.serverCpuMsPerJoin)),
+    rssPerJoinedPeer: median(openRamps.map(r => r.rssPerJoinedPeer)),
+    joinErrors: openRamps.reduce((a, r) => a + r.joinErrors, 0),
+    ramps: openRamps.map(r => ({ joinsPerSec: r.joinsPerSec, serverCpuMsPerJoin: r.serverCpuMsPerJoin }))
+  }
+  result.open.ratio = median(ramps.map((r, i) => r.joinsPerSec / openRamps[i].joinsPerSec))
+  return result
+}
+
 async function rampOnce (ctx, cfg, makeServer = () => new CliServer({ limits: SERVER_LIMITS, execArgv: ctx.relayExecArgv, verbose: ctx.verbose })) {
   const server = await makeServer().start()
   const kids = await startLoad(cfg.loadProcesses, ctx.verbose)
   try {
     // exactly cfg.peers in all: the first processes take the remainder
     const share = i => Math.floor(cfg.peers / kids.length) + (i < cfg.peers % kids.length ? 1 : 0)
-    await Promise.all(kids.map((k, i) => k.call('prepare', { port: server.port, count: share(i), token: cfg.token }, { timeoutMs: 300_000 })))
+    await Promise.all(kids.map((k, i) => k.call('prepare', { port: server.port, count: share(i), token: cfg.token, namespaces: cfg.namespaces }, { timeoutMs: 300_000 })))
     await new Promise(resolve => setTimeout(resolve, 500))
     const rss0 = server.memory().rss
     let cpu0 = server.cpuSeconds()
@@ -221,7 +252,8 @@ export function markdown (r) {
   const mode = r.config.joinMode ?? 'nonce'
   const joinLabel = mode === 'socket' ? 'one request signed over the socket id → verified → registered' : 'hello → nonce → signed proof → registered'
   return [
-    `### Joins: ramp to ${r.config.peers.toLocaleString('en')} peers on one server, Ed25519 challenge on`,
+    `### Joins: ramp to ${r.config.peers.toLocaleString('en')} peers on one server, Ed25519 challenge on` +
+      (r.config.namespaces == null ? '' : `, every peer in one of ${r.config.namespaces} namespaces`),
     '',
     `Server: \`${r.server}\` (the CLI in its own process; join rate limit and handshake timeout raised because all sockets share one IP and wait for their turn). ` +
     `Clients: ${r.config.loadProcesses} load processes of raw socket.io-protocol websockets (keys generated beforehand, signed with node:crypto), ` +
@@ -239,6 +271,8 @@ export function markdown (r) {
         ['**wsstar joins/s vs the floor** (median of the per-pair ratios)', `**${fmt(r.floor.ratio, 2)}×** (ramp pairs: ${r.ramps.map((x, i) => `${fmt(x.joinsPerSec, 0)} / ${fmt(r.floor.ramps[i].joinsPerSec, 0)}`).join(', ')})`]]),
       ...(r.tokenAuth == null ? [] : [[`private server (\`--auth token\`, every socket presents a token): joins/s (median of ${r.tokenAuth.ramps.length}; each ramp right after an open one) / its CPU per connect / per join`, `${fmt(r.tokenAuth.joinsPerSec, 0)} / ${fmt(r.tokenAuth.serverCpuMsPerConnect, 3)} ms / ${fmt(r.tokenAuth.serverCpuMsPerJoin, 3)} ms`],
         ['**token-auth joins/s vs open** (median of the per-pair ratios)', `**${fmt(r.tokenAuth.ratio, 2)}×** (ramp pairs: ${r.ramps.map((x, i) => `${fmt(r.tokenAuth.ramps[i].joinsPerSec, 0)} / ${fmt(x.joinsPerSec, 0)}`).join(', ')}; connect / join errors ${r.tokenAuth.connectErrors} / ${r.tokenAuth.joinErrors})`]]),
+      ...(r.open == null ? [] : [[`open default (no namespaces): joins/s (median of ${r.open.ramps.length}; each ramp right after a namespaced one) / its CPU per join`, `${fmt(r.open.joinsPerSec, 0)} / ${fmt(r.open.serverCpuMsPerJoin, 3)} ms`],
+        ['**joins/s with namespaces vs the open default** (median of the per-pair ratios)', `**${fmt(r.open.ratio, 2)}×** (ramp pairs: ${r.ramps.map((x, i) => `${fmt(x.joinsPerSec, 0)} / ${fmt(r.open.ramps[i].joinsPerSec, 0)}`).join(', ')})`]]),
       ['server CPU per join (all its threads: event loop + signature verification; incl. discovery deltas during the ramp)', `${fmt(r.serverCpuMsPerJoin, 3)} ms (server process busy ${Math.round(r.serverCpuShareDuringJoins * 100)}% of one core)`],
       ...(r.loadCpuMsPerJoin == null || r.cpus == null ? [] : [['load processes\' CPU per join (sign, websocket, acks, samples)', `${fmt(r.loadCpuMsPerJoin, 3)} ms: server + clients ${fmt(r.serverCpuMsPerJoin + r.loadCpuMsPerJoin, 3)} ms per join, i.e. at most ${fmt(r.cpus * 1000 / (r.serverCpuMsPerJoin + r.loadCpuMsPerJoin), 0)} joins/s on the measuring machine's ${r.cpus} cores`]]),
       [mode === 'socket' ? 'join latency p50 / p99 (sign + request)' : 'join latency p50 / p99 (hello + sign + proof)', `${fmt(l.total.p50, 1)} / ${fmt(l.total.p99, 1)} ms`],
@@ -255,6 +289,7 @@ export function markdown (r) {
 export function targets (r) {
   return [
     { id: 'joins-per-sec', text: 'challenge joins/s, one server', value: r.joinsPerSec, limit: 2000, op: '>=', format: v => fmt(v, 0), valid: r.joinErrors === 0 },
+    ...(r.open == null ? [] : [{ id: 'joins-namespaces-vs-open', text: 'challenge joins/s with namespaces within 10 % of the open default (issue 20)', value: r.open.ratio, limit: 0.9, op: '>=', format: v => `${fmt(v, 2)}×`, valid: r.joinErrors === 0 && r.open.joinErrors === 0 }]),
     ...(r.floor == null ? [] : [{ id: 'joins-vs-floor', text: 'challenge joins/s ≥ 0.8 × the bare socket.io floor (issue 19)', value: r.floor.ratio, limit: 0.8, op: '>=', format: v => `${fmt(v, 2)}×`, valid: r.joinErrors === 0 && r.floor.joinErrors === 0 }]),
     ...(r.tokenAuth == null ? [] : [{ id: 'joins-token-auth', text: 'joins/s with token auth within 10 % of the open default (issue 20)', value: r.tokenAuth.ratio, limit: 0.9, op: '>=', format: v => `${fmt(v, 2)}×`, valid: r.joinErrors === 0 && r.tokenAuth.joinErrors === 0 && r.tokenAuth.connectErrors === 0 }]),
     { id: 'rss-per-peer', text: `server RSS per idle joined peer at ${r.config.peers.toLocaleString('en')}`, value: r.rssPerJoinedPeer / 1024, limit: 20, op: '<=', format: v => `${fmt(v, 1)} KiB`, valid: r.joined > 0 }
