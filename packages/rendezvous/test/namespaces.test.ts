@@ -6,7 +6,10 @@
  */
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { Event, signJoin } from '@wsstar/protocol'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
+import { Event, PROTOCOL_VERSION, signJoin } from '@wsstar/protocol'
 import { closeClients, connect, errorCode, identity, openDial, peerAddress, rawPeer, request, tryJoin, tryJoinBySocketId } from '@wsstar/raw-client'
 import { metricValue, startServer, waitUntil } from './helpers.js'
 import type { RendezvousServer } from '../src/index.js'
@@ -226,5 +229,33 @@ describe('namespaces: dial scope namespace', () => {
     assert.equal(typeof await openDial(a, ab), 'string')
     assert.equal(typeof await openDial(ab, b), 'string')
     assert.equal(typeof await openDial(d1, d2), 'string')
+  })
+})
+
+describe('namespaces on a private server (--auth token)', () => {
+  let server: RendezvousServer
+
+  before(async () => {
+    const tokens = joinPath(mkdtempSync(joinPath(tmpdir(), 'wsstar-ns-auth-')), 'tokens')
+    writeFileSync(tokens, 'chat-token namespaces=chat\nany-token\n')
+    server = await startServer({ auth: { mode: 'token', tokensFile: tokens } })
+  })
+  afterEach(() => { closeClients() })
+  after(async () => { await server.stop() })
+
+  it('a token that allows some namespaces: a join naming another is refused, and so is a re-join that moves to another', async () => {
+    const joinWith = async (token: string, namespaces: unknown, socket?: Awaited<ReturnType<typeof connect>>, peer?: Awaited<ReturnType<typeof identity>>): Promise<[string | undefined, Awaited<ReturnType<typeof connect>>, Awaited<ReturnType<typeof identity>>]> => {
+      const who = peer ?? await identity()
+      const s = socket ?? await connect(server, { auth: { protocol: PROTOCOL_VERSION, token } })
+      const [err] = await tryJoinBySocketId(s, who, peerAddress(server, who), { namespaces })
+      return [err?.code, s, who]
+    }
+    assert.equal((await joinWith('chat-token', ['files']))[0], 'ERR_UNAUTHORIZED')
+    const [ok, socket, peer] = await joinWith('chat-token', ['chat'])
+    assert.equal(ok, undefined)
+    // a second join on that socket (two steps: the one-request join is once per socket and peer id)
+    const [moved] = await tryJoin(socket, peer, peerAddress(server, peer), { namespaces: ['files'] })
+    assert.equal(moved?.code, 'ERR_UNAUTHORIZED')
+    assert.equal((await joinWith('any-token', ['files']))[0], undefined)
   })
 })
