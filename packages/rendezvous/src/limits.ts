@@ -177,7 +177,7 @@ const TABLE: Readonly<Record<keyof RendezvousLimits, LimitSpec>> = {
     default: 10_000,
     min: 0,
     max: MAX_TIMER_MS,
-    description: 'once the event loop has been quiet this long and the RSS grew by `--reclaim-min-growth` since the last reclaim, one memory-reducing collection gives what a burst left back to the OS (0: never)'
+    description: 'once the event loop has been quiet this long and the RSS grew by `--reclaim-min-growth` since the last reclaim, V8 is put in its memory-saving mode for up to 30 s (or until the loop is busy): its memory reducer gives what a burst left back to the OS with incremental collections (0: never)'
   },
   reclaimMinGrowthBytes: { name: 'reclaim-min-growth', unit: 'bytes', default: 64 * 1024 * 1024, min: 0, max: 2 ** 40, description: 'least RSS growth since the last reclaim (and at least a quarter) worth one' },
   // a join waits for the hook: long enough for a hook across a network, short

@@ -272,8 +272,9 @@ export interface RendezvousLimits {
   maxPendingVerifications: number
   /**
    * once the event loop has been quiet this long, and the RSS grew since the
-   * last reclaim, one memory-reducing collection gives what a burst left
-   * (young generation, garbage pages) back to the OS; 0 turns it off
+   * last reclaim, V8 is put in its memory-saving mode for a while: its
+   * memory reducer gives what a burst left (garbage pages, young
+   * generation) back to the OS with incremental collections; 0 turns it off
    * @default 10 s
    */
   reclaimQuietMs: number

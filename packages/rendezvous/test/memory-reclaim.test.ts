@@ -1,27 +1,43 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import pino from 'pino'
-import { MemoryReclaim, QUIET_UTILIZATION } from '../src/runtime/memory-reclaim.js'
+import { MemoryReclaim, QUIET_UTILIZATION, REDUCE_WINDOW_MS } from '../src/runtime/memory-reclaim.js'
 import type { EventLoopSample } from '../src/runtime/memory-reclaim.js'
 
 const MiB = 2 ** 20
 const logger = pino({ level: 'silent' })
 
-/** A MemoryReclaim on a scripted clock, RSS and event-loop utilisation. */
+/**
+ * A MemoryReclaim on a scripted clock, RSS and event-loop utilisation; V8's
+ * memory-saving mode is a flag here, and its memory reducer's collections
+ * are run by hand (`reducerCollects`).
+ */
 function scripted (quietMs: number, minGrowthBytes: number) {
-  const state = { rss: 100 * MiB, utilization: 0, collections: 0, rssAfterCollect: 100 * MiB }
+  const state = { rss: 100 * MiB, utilization: 0, favourMemory: false, switches: 0, watching: 0 }
   const sample = {} as EventLoopSample
   let now = 0
+  let collected: ((pauseMs: number) => void) | undefined
   const reclaim = new MemoryReclaim({
     quietMs,
     minGrowthBytes,
     logger,
     rss: () => state.rss,
     utilization: () => ({ utilization: state.utilization, sample }),
-    collect: () => { state.collections++; now += 40; state.rss = state.rssAfterCollect },
+    favourMemory: (on) => { state.favourMemory = on; state.switches++ },
+    watchCollections: (fn) => {
+      collected = fn
+      state.watching++
+      return () => { collected = undefined; state.watching-- }
+    },
     now: () => now
   })
-  return { state, reclaim }
+  return {
+    state,
+    reclaim,
+    advance: (ms: number) => { now += ms },
+    /** V8's memory reducer ran one collection of `pauseMs` that left `rssAfter` */
+    reducerCollects: (pauseMs: number, rssAfter: number) => { state.rss = rssAfter; collected?.(pauseMs) }
+  }
 }
 
 describe('memory reclaim: when it runs', () => {
@@ -38,34 +54,68 @@ describe('memory reclaim: when it runs', () => {
     assert.equal(reclaim.check(500), false, 'busy again: the count restarts')
     state.utilization = 0.05
     assert.equal(reclaim.check(500), false)
-    assert.equal(state.collections, 0)
+    assert.equal(state.favourMemory, false)
     assert.equal(reclaim.check(500), true, 'quiet for 1000 ms')
-    assert.equal(state.collections, 1)
+    assert.equal(state.favourMemory, true, 'V8 asked to favour memory')
+    reclaim.stop()
   })
 
   it('needs the RSS to have grown by minGrowthBytes and by a quarter since the last reclaim', () => {
-    const { state, reclaim } = scripted(100, 10 * MiB)
+    const { state, reclaim, advance, reducerCollects } = scripted(100, 10 * MiB)
     reclaim.start()
     reclaim.stop()
     state.rss = 120 * MiB // +20 MiB: above minGrowth, below a quarter of 100 MiB
     assert.equal(reclaim.check(200), false)
     state.rss = 126 * MiB
-    state.rssAfterCollect = 110 * MiB
     assert.equal(reclaim.check(200), true)
-    assert.deepEqual(reclaim.stats, { reclaims: 1, reclaimedBytes: 16 * MiB, pauseSeconds: 0.04 })
+    reducerCollects(30, 110 * MiB)
+    advance(REDUCE_WINDOW_MS)
+    assert.equal(reclaim.check(200), false, 'the window ended')
+    assert.deepEqual(reclaim.stats, { reclaims: 1, reclaimedBytes: 16 * MiB, pauseSeconds: 0.03 })
     // the reference is now the 110 MiB left: +26 MiB is below a quarter of it
     state.rss = 136 * MiB
     assert.equal(reclaim.check(200), false)
     state.rss = 140 * MiB
-    state.rssAfterCollect = 150 * MiB // a collection that gave nothing back counts 0 bytes
     assert.equal(reclaim.check(200), true)
-    assert.deepEqual(reclaim.stats, { reclaims: 2, reclaimedBytes: 16 * MiB, pauseSeconds: 0.08 })
+    advance(REDUCE_WINDOW_MS)
+    state.rss = 150 * MiB // nothing given back counts 0 bytes
+    assert.equal(reclaim.check(200), false)
+    assert.deepEqual(reclaim.stats, { reclaims: 2, reclaimedBytes: 16 * MiB, pauseSeconds: 0.03 })
+  })
+
+  it('leaves V8\'s memory-saving mode when the window ends or the loop gets busy, and never blocks the loop itself', () => {
+    const { state, reclaim, advance, reducerCollects } = scripted(100, 10 * MiB)
+    reclaim.start()
+    reclaim.stop()
+    state.rss = 200 * MiB
+    assert.equal(reclaim.check(200), true)
+    assert.equal(reclaim.reducing, true)
+    assert.equal(state.watching, 1, 'the memory reducer\'s collections are watched while the mode is on')
+    reducerCollects(20, 170 * MiB)
+    reducerCollects(25, 150 * MiB)
+    advance(1000)
+    assert.equal(reclaim.check(200), false, 'no second reclaim while one runs')
+    assert.equal(state.favourMemory, true)
+    state.utilization = 0.9
+    reclaim.check(200)
+    assert.equal(state.favourMemory, false, 'a busy loop ends the mode at once')
+    assert.equal(state.watching, 0)
+    assert.equal(reclaim.reducing, false)
+    assert.deepEqual(reclaim.stats, { reclaims: 1, reclaimedBytes: 50 * MiB, pauseSeconds: 0.045 })
+    // stop() ends a reclaim that is running
+    state.utilization = 0
+    state.rss = 400 * MiB
+    assert.equal(reclaim.check(200), true)
+    reclaim.stop()
+    assert.equal(state.favourMemory, false)
+    assert.equal(state.switches, 4)
   })
 
   it('a quiet period of 0 turns it off', () => {
-    const { reclaim } = scripted(0, 0)
+    const { reclaim, state } = scripted(0, 0)
     assert.equal(reclaim.enabled, false)
     reclaim.start()
     reclaim.stop()
+    assert.equal(state.switches, 0)
   })
 })

@@ -24,7 +24,7 @@ export interface MetricsSource {
    * verifications in progress
    */
   verifier(): { backend: string, batches: number, restarts: number, verified: Record<string, Record<'worker' | 'server', number>>, pending: number }
-  /** memory-reducing collections run when quiet (memory-reclaim.ts) */
+  /** V8's memory-saving mode asked for when quiet (memory-reclaim.ts) */
   memoryReclaim(): { reclaims: number, reclaimedBytes: number, pauseSeconds: number }
   /** client addresses the per-IP limits track */
   clientIps(): number
@@ -218,9 +218,9 @@ export class RendezvousMetrics {
     const reclaimCounter = (name: string, help: string, read: (s: ReturnType<MetricsSource['memoryReclaim']>) => number): void => {
       new Counter({ name, help, registers, collect () { this.reset(); this.inc(read(source.memoryReclaim())) } })
     }
-    reclaimCounter('wsstar_memory_reclaims_total', 'Memory-reducing collections run after the event loop was quiet', s => s.reclaims)
-    reclaimCounter('wsstar_memory_reclaimed_bytes_total', 'RSS those collections gave back to the OS', s => s.reclaimedBytes)
-    reclaimCounter('wsstar_memory_reclaim_pause_seconds_total', 'Event-loop time those collections took', s => s.pauseSeconds)
+    reclaimCounter('wsstar_memory_reclaims_total', 'Times V8 was put in its memory-saving mode after the event loop was quiet (its memory reducer then collects incrementally)', s => s.reclaims)
+    reclaimCounter('wsstar_memory_reclaimed_bytes_total', 'RSS those reclaims gave back to the OS', s => s.reclaimedBytes)
+    reclaimCounter('wsstar_memory_reclaim_pause_seconds_total', 'Event-loop time of the memory-reducing collections during those reclaims (their pauses)', s => s.pauseSeconds)
   }
 
   /** `seconds`: how long a join that registered took */

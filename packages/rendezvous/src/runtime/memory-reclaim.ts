@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks'
-import { memoryReducingCollection } from '../internals/v8-internals.js'
+import { PerformanceObserver, performance } from 'node:perf_hooks'
+import { favourMemory, isMemoryReducerCollection } from '../internals/v8-internals.js'
 import type { Logger } from 'pino'
 
 /**
@@ -12,6 +12,13 @@ export const QUIET_UTILIZATION = 0.25
 /** A reclaim waits until the RSS grew by this share of the RSS left after the previous one (or at start), at least `minGrowthBytes`. */
 export const GROWTH_SHARE = 0.25
 
+/**
+ * How long V8 is left in its memory-saving mode: its memory reducer looks
+ * every 8 s and runs up to three collections half a second to a few seconds
+ * apart.
+ */
+export const REDUCE_WINDOW_MS = 30_000
+
 export interface MemoryReclaimInit {
   /** how long the event loop must have been quiet before a reclaim; 0 turns reclaiming off */
   quietMs: number
@@ -22,36 +29,65 @@ export interface MemoryReclaimInit {
   rss?: () => number
   /** event-loop utilisation since `previous` (injected by tests) */
   utilization?: (previous?: EventLoopSample) => { utilization: number, sample: EventLoopSample }
-  /** the collection itself (injected by tests) */
-  collect?: () => void
+  /** V8's memory-saving mode on or off (injected by tests) */
+  favourMemory?: (on: boolean) => void
+  /**
+   * Calls `collected(pauseMs)` for each memory-reducing collection of V8's
+   * memory reducer until the returned function is called (injected by tests).
+   */
+  watchCollections?: (collected: (pauseMs: number) => void) => () => void
   now?: () => number
 }
 
 export type EventLoopSample = ReturnType<typeof performance.eventLoopUtilization>
 
 export interface ReclaimStats {
+  /** times V8 was asked to give memory back */
   reclaims: number
-  /** RSS given back over all reclaims (before − after, when positive) */
+  /** RSS given back over all reclaims (RSS before − after, when positive) */
   reclaimedBytes: number
-  /** event-loop time spent in reclaims, in seconds */
+  /** event-loop time of the memory-reducing collections that ran meanwhile, in seconds */
   pauseSeconds: number
 }
 
+interface Reducing {
+  since: number
+  rssBefore: number
+  collections: number
+  pauseMs: number
+  unwatch: () => void
+}
+
+/** Memory-reducing collections of V8's memory reducer, seen through `gc` performance entries. */
+function watchMemoryReducer (collected: (pauseMs: number) => void): () => void {
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (isMemoryReducerCollection(entry)) {
+        collected(entry.duration)
+      }
+    }
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  return () => { observer.disconnect() }
+}
+
 /**
- * V8 keeps what a burst made it commit: a young generation grown to its
- * maximum (128 MiB on Node 24 here), old-space pages full of the burst's
- * garbage, and freed pages pooled for reuse. None of it goes back to the OS
- * while the server has any traffic: V8's memory reducer counts every
- * callback from the embedder (timers, sockets) as activity. After a ramp to
- * 10,000 joined peers that was 190 MiB of RSS holding no live object
- * (bench/README.md, memory).
+ * V8 keeps what a burst made it commit: old-space pages full of the
+ * burst's garbage, a young generation grown to its cap, freed pages pooled
+ * for reuse. While the server has traffic its memory reducer rarely gives
+ * them back: it starts only when the allocation rate is low, and the
+ * heartbeats and re-samples of thousands of idle peers keep it above V8's
+ * threshold.
  *
  * So once the event loop has been quiet for `quietMs` and the RSS has grown
  * by a quarter (at least `minGrowthBytes`) since the last reclaim, the
- * server runs one memory-reducing collection: V8's `CollectAllAvailableGarbage`
- * (compacts, shrinks the young generation, releases pooled pages). It blocks
- * the event loop for about 40 ms per 1,000 joined peers, which is why it
- * waits for a quiet loop and why the growth it needs scales with the RSS.
+ * server puts V8 in its memory-saving mode for `REDUCE_WINDOW_MS`, or until
+ * the loop gets busy again: the memory reducer then runs its
+ * memory-reducing mark-compacts, marked incrementally and off the event
+ * loop, compacted in one short pause each. A synchronous memory-reducing
+ * collection did the same in one block of the event loop that grew with
+ * the heap (about half a second at 19,000 peers); the
+ * incremental ones leave the loop to the peers.
  */
 export class MemoryReclaim {
   readonly #init: Required<Omit<MemoryReclaimInit, 'logger'>> & { logger: Logger }
@@ -62,6 +98,8 @@ export class MemoryReclaim {
   #reference = 0
   /** how long the loop has been quiet, in ms, as of the last check */
   #quietFor = 0
+  /** V8 is in its memory-saving mode since `since` */
+  #reducing?: Reducing
 
   constructor (init: MemoryReclaimInit) {
     this.#init = {
@@ -70,7 +108,8 @@ export class MemoryReclaim {
         const sample = performance.eventLoopUtilization()
         return { utilization: previous == null ? 1 : performance.eventLoopUtilization(sample, previous).utilization, sample }
       },
-      collect: memoryReducingCollection,
+      favourMemory,
+      watchCollections: watchMemoryReducer,
       now: () => performance.now(),
       ...init
     }
@@ -82,6 +121,11 @@ export class MemoryReclaim {
 
   get enabled (): boolean {
     return this.#init.quietMs > 0
+  }
+
+  /** true while V8 is in its memory-saving mode for a reclaim */
+  get reducing (): boolean {
+    return this.#reducing != null
   }
 
   start (): void {
@@ -101,13 +145,22 @@ export class MemoryReclaim {
       clearInterval(this.#timer)
       this.#timer = undefined
     }
+    this.#end()
   }
 
-  /** The periodic check: `elapsedMs` since the previous one. Returns true when it reclaimed. */
+  /** The periodic check: `elapsedMs` since the previous one. Returns true when it began a reclaim. */
   check (elapsedMs: number): boolean {
     const { utilization, sample } = this.#init.utilization(this.#sample)
     this.#sample = sample
-    this.#quietFor = utilization < QUIET_UTILIZATION ? this.#quietFor + elapsedMs : 0
+    const quiet = utilization < QUIET_UTILIZATION
+    this.#quietFor = quiet ? this.#quietFor + elapsedMs : 0
+    if (this.#reducing != null) {
+      // the memory-saving mode slows a busy server down: it ends with the quiet
+      if (!quiet || this.#init.now() - this.#reducing.since >= REDUCE_WINDOW_MS) {
+        this.#end()
+      }
+      return false
+    }
     if (this.#quietFor < this.#init.quietMs) {
       return false
     }
@@ -115,18 +168,32 @@ export class MemoryReclaim {
     if (before - this.#reference < Math.max(this.#init.minGrowthBytes, this.#reference * GROWTH_SHARE)) {
       return false
     }
-    const t0 = this.#init.now()
-    this.#init.collect()
-    const pauseMs = this.#init.now() - t0
+    const reducing: Reducing = { since: this.#init.now(), rssBefore: before, collections: 0, pauseMs: 0, unwatch: () => {} }
+    reducing.unwatch = this.#init.watchCollections((pauseMs) => {
+      reducing.collections++
+      reducing.pauseMs += pauseMs
+      this.#stats.pauseSeconds += pauseMs / 1000
+    })
+    this.#reducing = reducing
+    this.#init.favourMemory(true)
+    this.#stats.reclaims++
+    return true
+  }
+
+  /** Ends the memory-saving mode (if on) and counts what it gave back. */
+  #end (): void {
+    const reducing = this.#reducing
+    if (reducing == null) {
+      return
+    }
+    this.#reducing = undefined
+    this.#init.favourMemory(false)
+    reducing.unwatch()
     const after = this.#init.rss()
     this.#reference = after
     this.#quietFor = 0
-    // the collection's own time is not the application's: start a fresh window
-    this.#sample = this.#init.utilization().sample
-    this.#stats.reclaims++
-    this.#stats.reclaimedBytes += Math.max(0, before - after)
-    this.#stats.pauseSeconds += pauseMs / 1000
-    this.#init.logger.info({ rssBefore: before, rssAfter: after, pauseMs: Math.round(pauseMs) }, 'quiet: gave unused heap back to the OS')
-    return true
+    this.#stats.reclaimedBytes += Math.max(0, reducing.rssBefore - after)
+    this.#init.logger.info({ rssBefore: reducing.rssBefore, rssAfter: after, pauseMs: Math.round(reducing.pauseMs), collections: reducing.collections, seconds: Math.round((this.#init.now() - reducing.since) / 1000) },
+      'quiet: gave unused heap back to the OS')
   }
 }
