@@ -8,6 +8,10 @@ import { ErrorCode, PROTOCOL_VERSION } from '@wsstar/protocol'
 import { ConnectRefused, DialEnd, closeClients, connect, identity, join, openDial, peerAddress, tryJoin } from '@wsstar/raw-client'
 import WebSocket from 'ws'
 import { parseAllowListFile } from '../src/auth/allow-list-file.js'
+import { Authorizer } from '../src/auth/authorizer.js'
+import { AuthRefusal } from '../src/auth/auth-refusal.js'
+import { RendezvousMetrics } from '../src/metrics/metrics.js'
+import type { Session } from '../src/session/session.js'
 import { AuthFileError, parseTokenFile, tokenDigest } from '../src/auth/token-file.js'
 import { CliUsageError, parseCli } from '../src/cli-options.js'
 import { DEFAULT_LIMITS, LIMIT_NAMES } from '../src/limits.js'
@@ -236,6 +240,59 @@ describe('private servers: token mode', () => {
     for (const end of ends) end.detach()
   })
 
+  it('a token with namespaces= joins those namespaces only, not others and not the default namespace', async () => {
+    const authorizer = new Authorizer({
+      auth: resolveOptions({ auth: { mode: 'token', tokensFile: file('chat-token namespaces=chat,presence\nany-token\n') } }).auth,
+      limits: DEFAULT_LIMITS,
+      metrics: new RendezvousMetrics(DEFAULT_LIMITS),
+      logger: silentLogger
+    })
+    await authorizer.load()
+    const sessionWith = (token: string): Session => ({ grant: authorizer.admitSocket({ protocol: PROTOCOL_VERSION, token }, false), addresses: new Map() }) as unknown as Session
+    const chat = sessionWith('chat-token')
+    const any = sessionWith('any-token')
+    const peerId = (await identity()).peerId.toString()
+    const reason = async (session: Session, namespaces?: string[]): Promise<string> => {
+      try {
+        const release = await authorizer.admitJoin(session, peerId, '127.0.0.1', namespaces)
+        release()
+        return 'admitted'
+      } catch (err) {
+        assert.ok(err instanceof AuthRefusal, String(err))
+        assert.equal(err.code, ErrorCode.UNAUTHORIZED)
+        return err.reason
+      }
+    }
+    assert.equal(await reason(chat, ['chat']), 'admitted')
+    assert.equal(await reason(chat, ['presence', 'chat']), 'admitted')
+    assert.equal(await reason(chat, ['chat', 'files']), 'token-namespace')
+    assert.equal(await reason(chat, []), 'token-namespace', 'the default namespace is none of the listed ones')
+    assert.equal(await reason(chat), 'token-namespace')
+    assert.equal(await reason(any, ['files']), 'admitted')
+    assert.equal(await reason(any), 'admitted')
+  })
+
+  it('a re-join that moves a registered peer to other namespaces is no new registration for max-peers', async () => {
+    const authorizer = new Authorizer({
+      auth: resolveOptions({ auth: { mode: 'token', tokensFile: file('one-token max-peers=1 namespaces=a,b\n') } }).auth,
+      limits: DEFAULT_LIMITS,
+      metrics: new RendezvousMetrics(DEFAULT_LIMITS),
+      logger: silentLogger
+    })
+    await authorizer.load()
+    const grant = authorizer.admitSocket({ protocol: PROTOCOL_VERSION, token: 'one-token' }, false)
+    assert.ok(grant != null)
+    const peerId = (await identity()).peerId.toString()
+    // the socket holds peerId: the token's one registration
+    grant.registrations = 1
+    const holder = { grant, addresses: new Map([[peerId, 'its address']]) } as unknown as Session
+    const release = await authorizer.admitJoin(holder, peerId, '127.0.0.1', ['b'])
+    release()
+    assert.equal(grant.joining, 0)
+    const other = { grant, addresses: new Map() } as unknown as Session
+    await assert.rejects(authorizer.admitJoin(other, (await identity()).peerId.toString(), '127.0.0.1', ['a']), (err: AuthRefusal) => err.reason === 'token-max-peers')
+  })
+
   it('an open server ignores tokens and admits everyone, as before', async () => {
     const s = await server({})
     assert.equal(await connectCode(s), 'connected')
@@ -331,6 +388,12 @@ describe('private servers: hook mode', () => {
     // a 403 is a deny
     hook.answer = () => ({ status: 403 })
     assert.equal((await joinCode(s, socket)).code, ErrorCode.UNAUTHORIZED)
+    // the namespaces a join names are the hook's to judge too
+    hook.answer = () => ({ status: 200, body: { allow: true } })
+    const scoped = await identity()
+    const [scopedErr] = await tryJoin(socket, scoped, peerAddress(s, scoped), { namespaces: ['chat', 'presence'] })
+    assert.equal(scopedErr, null)
+    assert.deepEqual(hook.requests.at(-1), { peerId: scoped.peerId.toString(), namespaces: ['chat', 'presence'], remoteAddress: '127.0.0.1' })
   })
 
   it('fails closed by default: a hook that does not answer in time or answers badly refuses, and that is not cached', async () => {

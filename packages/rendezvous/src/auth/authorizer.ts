@@ -132,16 +132,17 @@ export class Authorizer {
   }
 
   /**
-   * At join, for a peer id the socket does not hold yet (verified, unless
-   * the challenge is off): resolves once it may be registered, with what
+   * At join, for a peer id the socket does not hold yet, or holds in other
+   * namespaces (verified, unless the challenge is off): resolves once it
+   * may be registered, with what
    * gives back its place in the token's max-peers (call it once the
    * registration is made or failed), or rejects with AuthRefusal.
-   * `namespaces`: those the join names (empty: the default namespace).
+   * `namespaces`: those the join names (none: the default namespace).
    */
   async admitJoin (session: Session, peerId: string, remoteAddress: string, namespaces: readonly string[] = []): Promise<ReleaseJoin> {
     switch (this.mode) {
       case 'token':
-        return this.#admitTokenJoin(session.grant, namespaces)
+        return this.#admitTokenJoin(session.grant, namespaces, session.addresses.has(peerId))
       case 'allow-list':
         if (!this.#allowList.has(peerId)) {
           throw this.#refuse('allow-list', 'this server is private: this peer id is not on its allow list')
@@ -155,14 +156,22 @@ export class Authorizer {
     }
   }
 
-  #admitTokenJoin (grant: TokenGrant | undefined, namespaces: readonly string[]): ReleaseJoin {
+  /** `holds`: the socket holds the peer id already (a re-join that moves it to other namespaces), no new registration */
+  #admitTokenJoin (grant: TokenGrant | undefined, namespaces: readonly string[], holds: boolean): ReleaseJoin {
     if (grant == null) {
       // a socket admitted before the server went private cannot be: token mode is set at start
       throw this.#refuse('token-missing', 'this server is private: present a token (handshake auth.token)')
     }
     const allowed = grant.namespaces
-    if (allowed != null && namespaces.some(ns => !allowed.has(ns))) {
-      throw this.#refuse('token-namespace', 'this token does not allow joining that namespace')
+    // a token that lists namespaces confines its peers to them: not the
+    // default namespace either, where they would see and be seen by the rest
+    if (allowed != null && (namespaces.length === 0 || namespaces.some(ns => !allowed.has(ns)))) {
+      throw this.#refuse('token-namespace', namespaces.length === 0
+        ? 'this token allows joining only its namespaces: name one'
+        : 'this token does not allow joining that namespace')
+    }
+    if (holds) {
+      return NOTHING_TO_RELEASE
     }
     if (grant.maxPeers != null && grant.registrations + grant.joining >= grant.maxPeers) {
       throw this.#refuse('token-max-peers', `this token's peers are at their limit (${grant.maxPeers}) on this server`)

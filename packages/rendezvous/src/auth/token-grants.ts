@@ -14,7 +14,7 @@ export interface TokenGrant {
   maxPeers?: number
   /** the relay rate (payload bytes per second) of a socket with this token, set when it connects, in place of the server's `relay-rate`; undefined: the server's */
   relayBytesPerSecond?: number
-  /** namespaces a join with this token may name; undefined: any */
+  /** the namespaces a join with this token may name, and must name one of (not the default namespace); undefined: any, or none */
   namespaces?: ReadonlySet<string>
   /** registrations held now by the sockets with this token */
   registrations: number
