@@ -330,6 +330,7 @@ class WsStarRendezvousServer implements RendezvousServer {
       maxDialInFlight: () => relay.maxDialInFlight,
       relayedBytes: () => relay.relayedBytes,
       frames: () => ({ d: relay.dataFrames, c: relay.creditFrames, e: relay.endFrames }),
+      sharedFrames: () => relay.heldFrames,
       verifier: () => ({ backend: ed25519Backend, batches: verifier.batches, restarts: verifier.failures, verified: verifier.verified, pending: joins.verifying }),
       memoryReclaim: () => reclaim.stats,
       clientIps: () => admission.clientIps,

@@ -33,6 +33,8 @@ class RecordingEnd implements DialEnd {
     this.id = id
   }
 
+  heldCost = 0
+
   sentData (): void {}
 
   hasRoomFor (): boolean {

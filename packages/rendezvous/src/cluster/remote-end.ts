@@ -47,6 +47,9 @@ export class RemoteEnd implements DialEnd {
     return true
   }
 
+  /** the frames the relay holds here for the callee; what its own replica queues it bounds there */
+  heldCost = 0
+
   /** counted and charged on the callee's own replica (ClusterForwards.fromCallee) */
   sentData (): void {}
 

@@ -14,6 +14,8 @@ export interface DialEnd {
   readonly connected: boolean
   /** the dials this end takes part in, pending or open */
   readonly dials: Set<Dial>
+  /** cost of the data frames the relay holds for this end (relay/fair-share.ts), by FRAME_COST each plus their bytes: within `hasRoomFor`'s bound */
+  heldCost: number
   /** answers to stray frames from this end (ERR_DIAL_NOT_FOUND), rate limited */
   readonly strayBucket: { take(): boolean }
   /**

@@ -14,6 +14,16 @@ export class DialDirection {
   closed = false
   /** payload bytes relayed this way (`max-dial-bytes`) */
   relayed = 0
+  /** when the last data frame came this way (performance.now()): whether the receiver is shared (relay/fair-share.ts) */
+  lastFrameAt = -Infinity
+  /** the largest credit `to` granted at once: the share it gets while shared */
+  maxGrant = 0
+  /** frames waiting on the server for their share of `to` (counted in `inFlight`), oldest first */
+  queue?: Uint8Array[]
+  /** their payload bytes */
+  queuedBytes = 0
+  /** `from` sent close-write while frames waited: it follows them */
+  closeWriteQueued = false
 
   constructor (from: DialEnd, to: DialEnd) {
     this.from = from
@@ -92,8 +102,8 @@ export class Dial {
       state: this.state,
       caller: this.callerAddress,
       callee: this.calleeAddress,
-      forward: { inFlight: this.forward.inFlight, closed: this.forward.closed, relayed: this.forward.relayed },
-      backward: { inFlight: this.backward.inFlight, closed: this.backward.closed, relayed: this.backward.relayed },
+      forward: { inFlight: this.forward.inFlight, closed: this.forward.closed, relayed: this.forward.relayed, queued: this.forward.queuedBytes },
+      backward: { inFlight: this.backward.inFlight, closed: this.backward.closed, relayed: this.backward.relayed, queued: this.backward.queuedBytes },
       maxInFlight: this.maxInFlight,
       ageMs: Date.now() - this.createdAt
     }
@@ -106,8 +116,9 @@ export interface DialInfo {
   state: DialState
   caller: string
   callee: string
-  forward: { inFlight: number, closed: boolean, relayed: number }
-  backward: { inFlight: number, closed: boolean, relayed: number }
+  /** queued: the bytes in flight that wait on the server for their share of the receiver */
+  forward: { inFlight: number, closed: boolean, relayed: number, queued: number }
+  backward: { inFlight: number, closed: boolean, relayed: number, queued: number }
   maxInFlight: number
   ageMs: number
 }

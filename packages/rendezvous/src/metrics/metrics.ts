@@ -18,6 +18,8 @@ export interface MetricsSource {
   maxDialInFlight(): number
   relayedBytes(): number
   frames(): { d: number, c: number, e: number }
+  /** data frames that waited on the server for their share of a receiver */
+  sharedFrames(): number
   /**
    * join signature verification: backend, batches sent to threads, threads
    * replaced after dying, signatures verified by key type and thread,
@@ -192,6 +194,15 @@ export class RendezvousMetrics {
       collect () {
         this.reset()
         this.inc(source.relayedBytes())
+      }
+    })
+    new Counter({
+      name: 'wsstar_relay_shared_frames_total',
+      help: 'Data frames that waited on the server for their share of a receiver other dials sent to at the same time',
+      registers,
+      collect () {
+        this.reset()
+        this.inc(source.sharedFrames())
       }
     })
     new Counter({

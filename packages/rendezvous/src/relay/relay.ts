@@ -1,8 +1,9 @@
 import { EndKind, ErrorCode, Event, WsStarError, parseCreditFrame, parseDataFrame, parseEndFrame } from '@wsstar/protocol'
 import { LIMIT_NAMES } from '../limits.js'
 import { NO_ROOM_FOR_DATA } from '../session/outgoing-backlog.js'
+import { FairShare } from './fair-share.js'
 import { PowerOfTwoSizeHistogram } from '../metrics/size-histogram.js'
-import type { Dial } from '../dial/dial.js'
+import type { Dial, DialDirection } from '../dial/dial.js'
 import type { Rejections } from '../metrics/rejections.js'
 import type { DialEnd } from '../dial/dial-end.js'
 import type { WireError } from '@wsstar/protocol'
@@ -38,7 +39,8 @@ export interface ResetOrigin {
  * for one dial never exceed the window. A frame its receiver has no room
  * for (a receiver that credits ahead of what it read, tiny frames that cost
  * more than their bytes) resets its dial too: the receiver is never cut off
- * for bytes its peers sent.
+ * for bytes its peers sent. While several dials send to one receiver, each
+ * keeps only its share of it on the way and the rest waits here (FairShare).
  */
 export class Relay {
   readonly dials = new Map<string, Dial>()
@@ -46,6 +48,7 @@ export class Relay {
   readonly #maxBuffered: number
   readonly #maxDialBytes: number
   readonly #maxDialDurationMs: number
+  readonly #fair: FairShare
   readonly #rejections: Rejections
   readonly #logger: Logger
   readonly #onLimit: (limit: string) => void
@@ -56,6 +59,8 @@ export class Relay {
 
   /** bytes in flight over all dials */
   inFlightBytes = 0
+  /** data frames that waited on the server for their share of a receiver (FairShare) */
+  heldFrames = 0
   /** the most bytes ever in flight in one direction of one dial */
   maxDialInFlight = 0
   relayedBytes = 0
@@ -70,6 +75,7 @@ export class Relay {
     this.#maxBuffered = init.maxSocketBufferedBytes
     this.#maxDialBytes = init.maxDialBytes
     this.#maxDialDurationMs = init.maxDialDurationMs
+    this.#fair = new FairShare(init.windowBytes)
     this.#rejections = init.rejections
     this.#logger = init.logger
     this.#onLimit = init.onLimit
@@ -186,8 +192,13 @@ export class Relay {
     this.relayedBytes += n
     this.dataFrames++
     this.frameSizes.observe(n)
+    const now = performance.now()
+    direction.lastFrameAt = now
     if (dial.held != null) {
       dial.held.push(() => { receiver.sendData(frame.dialId, frame.bytes) })
+    } else if (this.#fair.holds(dial, direction, now)) {
+      this.heldFrames++
+      this.#fair.hold(direction, frame.bytes)
     } else {
       receiver.sendData(frame.dialId, frame.bytes)
     }
@@ -207,16 +218,24 @@ export class Relay {
     if (dial == null || direction == null) {
       return
     }
-    if (frame.bytes > direction.inFlight) {
-      this.#violation(dial, session, Event.CREDIT, ErrorCode.FLOW_CONTROL, `credit of ${frame.bytes} bytes exceeds the ${direction.inFlight} bytes in flight`)
+    // what waits on the server for its share has not reached the receiver
+    const sent = direction.inFlight - direction.queuedBytes
+    if (frame.bytes > sent) {
+      this.#violation(dial, session, Event.CREDIT, ErrorCode.FLOW_CONTROL, `credit of ${frame.bytes} bytes exceeds the ${sent} bytes in flight`)
       return
     }
     direction.inFlight -= frame.bytes
     this.inFlightBytes -= frame.bytes
     this.creditFrames++
+    if (frame.bytes > direction.maxGrant) {
+      direction.maxGrant = frame.bytes
+    }
     if (!direction.closed) {
       const from = direction.from
       this.#send(dial, () => { from.sendCredit(frame.dialId, frame.bytes) })
+    }
+    if (direction.queue !== undefined) {
+      this.#drain(dial, direction)
     }
   }
 
@@ -251,12 +270,15 @@ export class Relay {
       return
     }
     direction.closed = true
+    if (direction.queue !== undefined) {
+      // after the data that waits for its share
+      direction.closeWriteQueued = true
+      return
+    }
     if (other.connected) {
       this.#send(dial, () => { other.sendEnd(dial.id, EndKind.CLOSE_WRITE) })
     }
-    if (dial.forward.closed && dial.backward.closed) {
-      this.#forget(dial)
-    }
+    this.#forgetWhenDone(dial)
   }
 
   // --- resets from the server -------------------------------------------------
@@ -323,6 +345,25 @@ export class Relay {
     this.reset(dial, wire)
   }
 
+  /** Sends what waits on `direction` as its share allows; then its close-write, if it came meanwhile. */
+  #drain (dial: Dial, direction: DialDirection): void {
+    if (!this.#fair.drain(dial, direction, performance.now()) || !direction.closeWriteQueued) {
+      return
+    }
+    direction.closeWriteQueued = false
+    if (direction.to.connected) {
+      direction.to.sendEnd(dial.id, EndKind.CLOSE_WRITE)
+    }
+    this.#forgetWhenDone(dial)
+  }
+
+  /** Both directions closed and delivered: the dial is over. */
+  #forgetWhenDone (dial: Dial): void {
+    if (dial.forward.closed && dial.backward.closed && dial.forward.queue === undefined && dial.backward.queue === undefined) {
+      this.#forget(dial)
+    }
+  }
+
   /** A dial reached a cap of the operator's (`max-dial-bytes`, `max-dial-duration`): both ends get ERR_RELAY_LIMIT. */
   #capped (dial: Dial, limit: string, message: string): void {
     this.#onLimit(limit)
@@ -356,6 +397,8 @@ export class Relay {
       clearTimeout(dial.deadline)
       dial.deadline = undefined
     }
+    this.#fair.drop(dial.forward)
+    this.#fair.drop(dial.backward)
     this.dials.delete(dial.id)
     dial.caller.dials.delete(dial)
     dial.callee.dials.delete(dial)

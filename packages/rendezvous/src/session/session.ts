@@ -92,6 +92,8 @@ export class Session implements DialEnd {
   relayedOut = 0
   /** payload bytes relayed to this socket */
   relayedIn = 0
+  /** what the relay holds for this socket while dials share it (relay/fair-share.ts) */
+  heldCost = 0
   readonly #hooks: SessionHooks
   /** the socket's relay rate; none: unlimited (the default) */
   #relayRate?: RelayRate
@@ -174,10 +176,11 @@ export class Session implements DialEnd {
 
   /**
    * Whether one more relayed frame of `bytes` keeps the relayed data queued
-   * for this socket, by cost (OutgoingBacklog.dataBytes), within `maxBuffered`.
+   * for this socket, by cost (OutgoingBacklog.dataBytes, and what the relay
+   * holds for it), within `maxBuffered`.
    */
   hasRoomFor (bytes: number, maxBuffered: number): boolean {
-    return this.backlog.dataBytes() + bytes + FRAME_COST <= maxBuffered
+    return this.backlog.dataBytes() + this.heldCost + bytes + FRAME_COST <= maxBuffered
   }
 
   sendData (dialId: string, bytes: Uint8Array): void {
