@@ -33,8 +33,8 @@ options:
   --namespaces=N     discovery: the peers (1,000 to 10,000) spread over N namespaces;
                      joins: every peer joins one of N namespaces, each ramp paired with
                      one of the open default (no namespaces) instead of the socket.io floor
-  --size-mib=N       throughput / slow-receiver: transfer size in MiB (default 256)
-  --rounds=N         latency: measured round trips per path (default 1000)
+  --size-mib=N       throughput / slow-receiver / fairness: transfer size in MiB (default 256)
+  --rounds=N         latency / fairness: measured round trips per path (default 1000)
   --stall-ms=N       slow-receiver: how long the receiver stops reading (default 10000)
   --peers=N          process: joined peers to fill the server with (default 19000, quick 1000)
   --idle-s=N         process: seconds of the idle period (default 300, quick 10)

@@ -55,14 +55,17 @@ export async function probePath (path) {
  * connection dialer → listener. `close()` stops them all.
  */
 export class PathSession {
-  constructor (path, { verbose = false, relayExecArgv = [], pingAbort = false } = {}) {
+  constructor (path, { verbose = false, relayExecArgv = [], pingAbort = false, dialers = 1 } = {}) {
     this.pingAbort = pingAbort
+    /** dialer processes, each a node of its own connected to the listener (`dialer` is the first) */
+    this.dialerCount = dialers
     this.path = path
     this.verbose = verbose
     this.relayExecArgv = relayExecArgv
     this.relay = null
     this.listener = null
     this.dialer = null
+    this.dialers = []
   }
 
   async open () {
@@ -79,15 +82,19 @@ export class PathSession {
       pingAbort: this.pingAbort
     }
     this.listener = spawnChild(ENDPOINT, { args: [this.path, 'listener'], name: `${this.path}-listener`, verbose: this.verbose })
-    this.dialer = spawnChild(ENDPOINT, { args: [this.path, 'dialer'], name: `${this.path}-dialer`, verbose: this.verbose })
-    await Promise.all([this.listener.ready(), this.dialer.ready()])
+    for (let i = 0; i < this.dialerCount; i++) {
+      this.dialers.push(spawnChild(ENDPOINT, { args: [this.path, 'dialer'], name: `${this.path}-dialer${i === 0 ? '' : i + 1}`, verbose: this.verbose }))
+    }
+    this.dialer = this.dialers[0]
+    await Promise.all([this.listener.ready(), ...this.dialers.map(d => d.ready())])
     const [listenerInfo] = await Promise.all([
       this.listener.call('start', startArgs, { timeoutMs: 30_000 }),
-      this.dialer.call('start', startArgs, { timeoutMs: 30_000 })
+      ...this.dialers.map(d => d.call('start', startArgs, { timeoutMs: 30_000 }))
     ])
     this.listenerInfo = listenerInfo
     this.relayInfo = relayInfo
-    this.connection = await this.dialer.call('connect', { addr: listenerInfo.dialAddr }, { timeoutMs: 40_000 })
+    const connections = await Promise.all(this.dialers.map(d => d.call('connect', { addr: listenerInfo.dialAddr }, { timeoutMs: 40_000 })))
+    this.connection = connections[0]
     return this
   }
 
@@ -101,7 +108,7 @@ export class PathSession {
   }
 
   async close () {
-    await Promise.all([this.dialer?.close(), this.listener?.close()])
+    await Promise.all([...this.dialers.map(d => d.close()), this.listener?.close()])
     await this.relay?.close()
   }
 }

@@ -10,6 +10,7 @@
 import * as cluster from './cluster.mjs'
 import * as dials from './dials.mjs'
 import * as discovery from './discovery.mjs'
+import * as fairness from './fairness.mjs'
 import * as joins from './joins.mjs'
 import * as latency from './latency.mjs'
 import * as legacy from './legacy.mjs'
@@ -21,6 +22,7 @@ import * as upgrade from './upgrade.mjs'
 export const SCENARIOS = [
   throughput,
   latency,
+  fairness,
   joins,
   discovery,
   dials,
