@@ -16,14 +16,14 @@ export const description = '1-byte echo RTT while a bulk transfer runs to the sa
 export const defaultPaths = ['direct', 'wsstar']
 
 /** echo round trips per block: short, so a block rarely outlives the transfer */
-const BLOCK_ROUNDS = 50
+const BLOCK_ROUNDS = 20
 /** the bulk transfer's head start before the echo begins: its window fills at once */
-const BULK_HEAD_START_MS = 300
+const BULK_HEAD_START_MS = 100
 
 export function config (ctx) {
   const c = ctx.quick
-    ? { bulkBytes: 32 * MiB, rounds: 100, idleRounds: 50, maxBulks: 3 }
-    : { bulkBytes: 256 * MiB, rounds: 1000, idleRounds: 200, maxBulks: 4 }
+    ? { bulkBytes: 64 * MiB, rounds: 100, idleRounds: 50, maxBulks: 6 }
+    : { bulkBytes: 256 * MiB, rounds: 1000, idleRounds: 200, maxBulks: 12 }
   if (ctx.options.sizeMiB != null) c.bulkBytes = ctx.options.sizeMiB * MiB
   if (ctx.options.rounds != null) c.rounds = ctx.options.rounds
   return c
