@@ -233,7 +233,7 @@ export function markdown (r) {
       ['server RSS per peer 2 s after the ramp', `${kib(r.rssPerPeerAfterRamp)} (${mib(r.rssAfterRamp)}; ${mib(r.rssBaseline)} before the first connect)`],
       [`**server RSS per idle peer** (highest RSS of the idle period's second half, less the RSS before the first connect; the joins scenario's definition)`, `**${kib(r.rssPerIdlePeer)}** (${mib(r.rssIdleTailMax)})`],
       ['server RSS per peer at the end of the idle period', `${kib(r.rssPerPeerAtEnd)} (${mib(r.rssAtEnd)})`],
-      ['memory reclaims while idle (RSS before → after, event-loop time)', reclaims],
+      ['memory reclaims while idle (RSS before → after the reclaim, the summed pauses of the collections it led to)', reclaims],
       ['**largest event-loop block while idle** (max of the server\'s `nodejs_eventloop_lag_max_seconds` over the scrapes)', `**${fmt(r.lag.max, 1)} ms**`],
       [`**event-loop lag p99 while idle** (worst ${r.config.scrapeEveryMs / 1000} s window) / median window / mean`, `**${fmt(r.lag.worstP99, 1)} ms** / ${fmt(r.lag.medianP99, 1)} / ${fmt(r.lag.mean, 1)} ms`],
       [`**/metrics scrape** (request to last byte, from the bench; slowest of ${r.scrapeMs.count}) / median`, `**${fmt(r.scrapeMs.max, 1)} ms** / ${fmt(r.scrapeMs.median, 1)} ms`],

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import pino from 'pino'
-import { MemoryReclaim, QUIET_UTILIZATION, REDUCE_WINDOW_MS } from '../src/runtime/memory-reclaim.js'
+import { ARM_AFTER_MS, MemoryReclaim, QUIET_UTILIZATION, REDUCE_WINDOW_MS } from '../src/runtime/memory-reclaim.js'
 import type { EventLoopSample } from '../src/runtime/memory-reclaim.js'
 
 const MiB = 2 ** 20
@@ -13,7 +13,7 @@ const logger = pino({ level: 'silent' })
  * are run by hand (`reducerCollects`).
  */
 function scripted (quietMs: number, minGrowthBytes: number) {
-  const state = { rss: 100 * MiB, utilization: 0, favourMemory: false, switches: 0, watching: 0 }
+  const state = { rss: 100 * MiB, utilization: 0, favourMemory: false, switches: 0, watching: 0, fullCollections: 0 }
   const sample = {} as EventLoopSample
   let now = 0
   let collected: ((pauseMs: number) => void) | undefined
@@ -24,6 +24,7 @@ function scripted (quietMs: number, minGrowthBytes: number) {
     rss: () => state.rss,
     utilization: () => ({ utilization: state.utilization, sample }),
     favourMemory: (on) => { state.favourMemory = on; state.switches++ },
+    collect: () => { state.fullCollections++; now += 50 },
     watchCollections: (fn) => {
       collected = fn
       state.watching++
@@ -109,6 +110,34 @@ describe('memory reclaim: when it runs', () => {
     reclaim.stop()
     assert.equal(state.favourMemory, false)
     assert.equal(state.switches, 4)
+  })
+
+  it('arms V8\'s memory reducer with one full collection when none of its collections came within ARM_AFTER_MS, and only then', () => {
+    const { state, reclaim, advance, reducerCollects } = scripted(100, 10 * MiB)
+    reclaim.start()
+    reclaim.stop()
+    state.rss = 200 * MiB
+    assert.equal(reclaim.check(200), true)
+    advance(ARM_AFTER_MS - 1)
+    reclaim.check(200)
+    assert.equal(state.fullCollections, 0, 'the memory reducer looks every 8 s: waited for')
+    advance(1)
+    reclaim.check(200)
+    assert.equal(state.fullCollections, 1)
+    reclaim.check(200)
+    assert.equal(state.fullCollections, 1, 'once per reclaim')
+    reducerCollects(20, 150 * MiB)
+    advance(REDUCE_WINDOW_MS)
+    reclaim.check(200)
+    assert.deepEqual(reclaim.stats, { reclaims: 1, reclaimedBytes: 50 * MiB, pauseSeconds: 0.07 })
+    // the memory reducer ran in time: no full collection
+    state.rss = 300 * MiB
+    assert.equal(reclaim.check(200), true)
+    reducerCollects(10, 200 * MiB)
+    advance(ARM_AFTER_MS * 2)
+    reclaim.check(200)
+    assert.equal(state.fullCollections, 1)
+    reclaim.stop()
   })
 
   it('a quiet period of 0 turns it off', () => {

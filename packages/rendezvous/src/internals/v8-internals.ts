@@ -39,6 +39,11 @@ function exposedGc (): GcFunction {
   return gcFunction
 }
 
+/** One synchronous full collection, as V8's own but all at once: marks, sweeps, compacts what it picks. */
+export function fullCollection (): void {
+  exposedGc()({ type: 'major', execution: 'sync', flavor: 'regular' })
+}
+
 /** One synchronous `CollectAllAvailableGarbage`: compacts, shrinks new space, releases pooled pages. */
 export function memoryReducingCollection (): void {
   exposedGc()({ type: 'major', execution: 'sync', flavor: 'last-resort' })

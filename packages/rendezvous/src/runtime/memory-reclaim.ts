@@ -1,5 +1,5 @@
 import { PerformanceObserver, performance } from 'node:perf_hooks'
-import { favourMemory, isMemoryReducerCollection } from '../internals/v8-internals.js'
+import { favourMemory, fullCollection, isMemoryReducerCollection } from '../internals/v8-internals.js'
 import type { Logger } from 'pino'
 
 /**
@@ -19,6 +19,16 @@ export const GROWTH_SHARE = 0.25
  */
 export const REDUCE_WINDOW_MS = 30_000
 
+/**
+ * V8's memory reducer only runs after a mark-compact that grew the heap
+ * since its last run; when none came, nothing happens in the memory-saving
+ * mode. A reclaim that has seen no memory-reducing collection this long
+ * after it began runs one full collection itself (which arms the memory
+ * reducer): longer than an incremental one, shorter than the synchronous
+ * memory-reducing collection of a whole heap.
+ */
+export const ARM_AFTER_MS = 10_000
+
 export interface MemoryReclaimInit {
   /** how long the event loop must have been quiet before a reclaim; 0 turns reclaiming off */
   quietMs: number
@@ -31,6 +41,8 @@ export interface MemoryReclaimInit {
   utilization?: (previous?: EventLoopSample) => { utilization: number, sample: EventLoopSample }
   /** V8's memory-saving mode on or off (injected by tests) */
   favourMemory?: (on: boolean) => void
+  /** one synchronous full collection (injected by tests) */
+  collect?: () => void
   /**
    * Calls `collected(pauseMs)` for each memory-reducing collection of V8's
    * memory reducer until the returned function is called (injected by tests).
@@ -55,6 +67,8 @@ interface Reducing {
   rssBefore: number
   collections: number
   pauseMs: number
+  /** the reclaim ran a full collection to arm V8's memory reducer */
+  armed: boolean
   unwatch: () => void
 }
 
@@ -87,7 +101,9 @@ function watchMemoryReducer (collected: (pauseMs: number) => void): () => void {
  * loop, compacted in one short pause each. A synchronous memory-reducing
  * collection did the same in one block of the event loop that grew with
  * the heap (about half a second at 19,000 peers); the
- * incremental ones leave the loop to the peers.
+ * incremental ones leave the loop to the peers. When the memory reducer
+ * is not armed (no mark-compact grew the heap since its last run), the
+ * reclaim arms it with one full collection (`ARM_AFTER_MS`).
  */
 export class MemoryReclaim {
   readonly #init: Required<Omit<MemoryReclaimInit, 'logger'>> & { logger: Logger }
@@ -109,6 +125,7 @@ export class MemoryReclaim {
         return { utilization: previous == null ? 1 : performance.eventLoopUtilization(sample, previous).utilization, sample }
       },
       favourMemory,
+      collect: fullCollection,
       watchCollections: watchMemoryReducer,
       now: () => performance.now(),
       ...init
@@ -154,10 +171,21 @@ export class MemoryReclaim {
     this.#sample = sample
     const quiet = utilization < QUIET_UTILIZATION
     this.#quietFor = quiet ? this.#quietFor + elapsedMs : 0
-    if (this.#reducing != null) {
+    const reducing = this.#reducing
+    if (reducing != null) {
+      const elapsed = this.#init.now() - reducing.since
       // the memory-saving mode slows a busy server down: it ends with the quiet
-      if (!quiet || this.#init.now() - this.#reducing.since >= REDUCE_WINDOW_MS) {
+      if (!quiet || elapsed >= REDUCE_WINDOW_MS) {
         this.#end()
+      } else if (reducing.collections === 0 && !reducing.armed && elapsed >= ARM_AFTER_MS) {
+        reducing.armed = true
+        const t0 = this.#init.now()
+        this.#init.collect()
+        const pauseMs = this.#init.now() - t0
+        reducing.pauseMs += pauseMs
+        this.#stats.pauseSeconds += pauseMs / 1000
+        // the collection's own time is not the application's: a fresh window
+        this.#sample = this.#init.utilization().sample
       }
       return false
     }
@@ -168,13 +196,13 @@ export class MemoryReclaim {
     if (before - this.#reference < Math.max(this.#init.minGrowthBytes, this.#reference * GROWTH_SHARE)) {
       return false
     }
-    const reducing: Reducing = { since: this.#init.now(), rssBefore: before, collections: 0, pauseMs: 0, unwatch: () => {} }
-    reducing.unwatch = this.#init.watchCollections((pauseMs) => {
-      reducing.collections++
-      reducing.pauseMs += pauseMs
+    const started: Reducing = { since: this.#init.now(), rssBefore: before, collections: 0, pauseMs: 0, armed: false, unwatch: () => {} }
+    started.unwatch = this.#init.watchCollections((pauseMs) => {
+      started.collections++
+      started.pauseMs += pauseMs
       this.#stats.pauseSeconds += pauseMs / 1000
     })
-    this.#reducing = reducing
+    this.#reducing = started
     this.#init.favourMemory(true)
     this.#stats.reclaims++
     return true
@@ -193,7 +221,7 @@ export class MemoryReclaim {
     this.#reference = after
     this.#quietFor = 0
     this.#stats.reclaimedBytes += Math.max(0, reducing.rssBefore - after)
-    this.#init.logger.info({ rssBefore: reducing.rssBefore, rssAfter: after, pauseMs: Math.round(reducing.pauseMs), collections: reducing.collections, seconds: Math.round((this.#init.now() - reducing.since) / 1000) },
+    this.#init.logger.info({ rssBefore: reducing.rssBefore, rssAfter: after, pauseMs: Math.round(reducing.pauseMs), collections: reducing.collections, armed: reducing.armed, seconds: Math.round((this.#init.now() - reducing.since) / 1000) },
       'quiet: gave unused heap back to the OS')
   }
 }
