@@ -30,23 +30,25 @@ describe('fair sharing of a receiver', () => {
     const smallDial = await openDial(small, receiver)
     const bulkOut = new DialEnd(bulk.socket, bulkDial, window, { keepChunks: false })
     const smallOut = new DialEnd(small.socket, smallDial, window, { keepChunks: false })
-    // what the receiver reads, in order: bulk bytes, and the small frames as markers
-    const order: Array<number | 'small'> = []
-    receiver.socket.on('d', (id: string, bytes: Uint8Array) => { order.push(id === smallDial ? 'small' : bytes.byteLength) })
+    // what the receiver reads, in order: bulk bytes, and the small frame sent after them as a marker
+    const order: Array<number | 'probe'> = []
+    receiver.socket.on('d', (id: string, bytes: Uint8Array) => {
+      if (id === bulkDial) order.push(bytes.byteLength)
+      else if (bytes[0] === 2) order.push('probe')
+    })
     const bulkIn = new DialEnd(receiver.socket, bulkDial, window, { keepChunks: false })
     const smallIn = new DialEnd(receiver.socket, smallDial, window, { keepChunks: false })
 
     // the bulk dial runs a while: the receiver grants it credit in its usual batches
     await bulkOut.send(new Uint8Array(2 * MiB))
     await bulkIn.until(() => bulkIn.receivedBytes === 2 * MiB, 20_000)
-    // the other dial is in use
-    await smallOut.send(new Uint8Array([1]))
-    await smallIn.until(() => smallIn.receivedBytes === 1)
 
-    // the receiver stops reading; the bulk sender spends its whole window
+    // the receiver stops reading; the other dial is in use, and the bulk sender spends its whole window
     stopReading(receiver.socket)
     try {
       order.length = 0
+      await smallOut.send(new Uint8Array([1]))
+      await waitUntil(() => server.inspectDial(smallDial)?.forward.relayed === 1, 10_000, 'the server to take the first small frame')
       const sending = bulkOut.send(new Uint8Array(window))
       await waitUntil(() => bulkOut.credit === 0, 10_000, 'the bulk sender to spend its window')
       await waitUntil(() => server.inspectDial(bulkDial)?.forward.inFlight === window, 10_000, 'the server to take the whole window')
@@ -62,8 +64,8 @@ describe('fair sharing of a receiver', () => {
     } finally {
       resumeReading(receiver.socket)
     }
-    const ahead = order.slice(0, order.indexOf('small')).reduce<number>((sum, n) => sum + (n as number), 0)
-    assert.ok(order.includes('small'))
+    const ahead = order.slice(0, order.indexOf('probe')).reduce<number>((sum, n) => sum + (n as number), 0)
+    assert.ok(order.includes('probe'))
     t.diagnostic(`${ahead} bulk bytes reached the receiver before the small frame`)
     // without sharing the whole window (1 MiB) was on its way first
     assert.ok(ahead <= window / 2, `${ahead} bulk bytes reached the receiver before the small frame (window ${window})`)
@@ -112,10 +114,11 @@ describe('fair sharing of a receiver', () => {
     receiver.socket.on('e', (id: string, kind: string) => { if (id === bulkDial) events.push(`${kind} after ${bulkIn.receivedBytes}`) })
     await bulkOut.send(new Uint8Array(2 * MiB))
     await bulkIn.until(() => bulkIn.receivedBytes === 2 * MiB, 20_000)
-    await smallOut.send(new Uint8Array([1]))
-    await smallIn.until(() => smallIn.receivedBytes === 1)
     stopReading(receiver.socket)
     try {
+      // the other dial is in use
+      await smallOut.send(new Uint8Array([1]))
+      await waitUntil(() => server.inspectDial(smallDial)?.forward.relayed === 1, 10_000, 'the server to take the small frame')
       await bulkOut.send(new Uint8Array(window))
       // both directions close while part of the window is held
       bulkOut.closeWrite()
