@@ -30,10 +30,13 @@ export function parseGcTraceLine (line) {
     // where a mark-compact's pause went (ms), and the heap around it (bytes)
     ...(fields.gc === 'mc'
       ? {
-          phases: Object.fromEntries(['mark', 'mark.finish_incremental', 'mark.roots', 'mark.main', 'mark.weak_closure', 'clear', 'evacuate', 'evacuate.copy', 'evacuate.update_pointers', 'sweep', 'heap.external.epilogue', 'heap.epilogue', 'incremental.steps_took', 'incremental.steps_count', 'time_to_safepoint']
+          phases: Object.fromEntries(['mark', 'mark.finish_incremental', 'mark.roots', 'mark.main', 'mark.weak_closure', 'clear', 'evacuate', 'evacuate.copy', 'evacuate.update_pointers', 'sweep', 'sweep.start_jobs', 'finish', 'heap.external.epilogue', 'heap.epilogue', 'incremental.steps_took', 'incremental.steps_count', 'time_to_safepoint']
             .filter(k => fields[k] != null).map(k => [k, Number(fields[k])])),
-          sizeBefore: Number(fields.total_size_before),
-          sizeAfter: Number(fields.total_size_after)
+          // live objects and committed heap before and after it
+          objectsBefore: Number(fields.start_object_size),
+          objectsAfter: Number(fields.end_object_size),
+          committedBefore: Number(fields.start_memory_size),
+          committedAfter: Number(fields.end_memory_size)
         }
       : {})
   }

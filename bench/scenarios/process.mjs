@@ -205,8 +205,9 @@ async function idlePeriod (ctx, server, cfg, output) {
       majors: majors.length,
       largestMajorPauseMs: Math.max(0, ...majors.map(g => g.pauseMs)),
       largestPauseMs: Math.max(0, ...gcs.map(g => g.pauseMs)),
-      // each mark-compact of the idle period: when, its pause and where it went
-      markCompacts: majors.map(g => ({ t: Number(((g.at - start) / 1000).toFixed(1)), pauseMs: g.pauseMs, reduceMemory: g.reduceMemory, phases: g.phases, sizeBeforeMiB: Number((g.sizeBefore / 2 ** 20).toFixed(1)), sizeAfterMiB: Number((g.sizeAfter / 2 ** 20).toFixed(1)) }))
+      // each mark-compact of the idle period: when, its pause and where it went, and
+      // heapMiB: its objects before and after, its committed heap before and after
+      markCompacts: majors.map(g => ({ t: Number(((g.at - start) / 1000).toFixed(1)), pauseMs: g.pauseMs, reduceMemory: g.reduceMemory, phases: g.phases, heapMiB: [g.objectsBefore, g.objectsAfter, g.committedBefore, g.committedAfter].map(b => Number((b / 2 ** 20).toFixed(1))) }))
     },
     reclaims
   }
