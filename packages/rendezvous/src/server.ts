@@ -513,6 +513,7 @@ class WsStarRendezvousServer implements RendezvousServer {
     const handler = createHttpHandler({
       health: () => this.#health(),
       topRelaying: () => topRelayingPeers(this.#sessions.values()),
+      topRelayingTokens: () => this.#authorizer.topRelayingTokens(),
       metrics: this.#metrics.registry,
       ...(this.#cluster == null ? {} : { cluster: () => clusterStatus((this.#cluster as ClusterMode).stats()) }),
       operator,

@@ -240,6 +240,42 @@ describe('private servers: token mode', () => {
     for (const end of ends) end.detach()
   })
 
+  it('/status.json lists the tokens whose sockets relayed the most, by name, and keeps their bytes after the sockets leave', async () => {
+    const s = await server({ adminPort: 0, auth: { mode: 'token', tokensFile: file('alpha-secret name=alpha\nbeta-secret name=beta\nidle-secret name=idle\n') } })
+    const joined = async (token: string): Promise<{ socket: Socket, address: string, peerId: string }> => {
+      const socket = await connect(s, withToken(token))
+      const peer = await identity()
+      const address = peerAddress(s, peer)
+      await join(socket, peer, address)
+      return { socket, address, peerId: peer.peerId.toString() }
+    }
+    const [alpha, beta] = [await joined('alpha-secret'), await joined('beta-secret')]
+    await joined('idle-secret')
+    const end = new DialEnd(alpha.socket, await openDial(alpha, beta), 1024 * 1024, { keepChunks: false })
+    await end.send(new Uint8Array(16 * 1024))
+    await end.send(new Uint8Array(8 * 1024))
+    type Listed = Array<{ name: string, peers: number, sentBytes: number, receivedBytes: number }>
+    const tokens = async (): Promise<Listed> => (await getJson(s, '/status.json', 'admin')).body.topRelayingTokens as Listed
+    let listed: Listed = []
+    const deadline = Date.now() + 5000
+    while (Date.now() < deadline && (listed = await tokens()).find(t => t.name === 'beta')?.receivedBytes !== 24 * 1024) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    assert.deepEqual(listed, [
+      { name: 'alpha', peers: 1, sentBytes: 24 * 1024, receivedBytes: 0 },
+      { name: 'beta', peers: 1, sentBytes: 0, receivedBytes: 24 * 1024 }
+    ], 'a token that relayed nothing is not listed; the secret never is')
+    end.detach()
+    alpha.socket.disconnect()
+    beta.socket.disconnect()
+    while (Date.now() < deadline + 5000 && (listed = await tokens()).some(t => t.peers > 0)) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    assert.deepEqual(listed.map(t => [t.name, t.peers, t.sentBytes + t.receivedBytes]), [['alpha', 0, 24 * 1024], ['beta', 0, 24 * 1024]])
+    const open = await server({ adminPort: 0 })
+    assert.equal((await getJson(open, '/status.json', 'admin')).body.topRelayingTokens, undefined, 'not in the other modes')
+  })
+
   it('a token with namespaces= joins those namespaces only, not others and not the default namespace', async () => {
     const authorizer = new Authorizer({
       auth: resolveOptions({ auth: { mode: 'token', tokensFile: file('chat-token namespaces=chat,presence\nany-token\n') } }).auth,

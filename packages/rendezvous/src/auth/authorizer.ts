@@ -6,9 +6,11 @@ import { AuthHook } from './auth-hook.js'
 import { AuthRefusal } from './auth-refusal.js'
 import { AuthFileError, parseTokenFile } from './token-file.js'
 import { TokenGrants } from './token-grants.js'
+import { topRelayingTokens } from './top-relaying-tokens.js'
 import { TokenBucket } from '../session/token-bucket.js'
 import type { AuthRefusalReason } from './auth-refusal.js'
 import type { TokenGrant } from './token-grants.js'
+import type { RelayingToken } from './top-relaying-tokens.js'
 import type { RendezvousMetrics } from '../metrics/metrics.js'
 import type { RendezvousLimits, ResolvedAuth } from '../options.js'
 import type { Session } from '../session/session.js'
@@ -198,6 +200,11 @@ export class Authorizer {
     if (verdict === 'failed' && !this.#init.auth.hookFailOpen) {
       throw this.#refuse('hook-failed', 'this server is private and could not ask its authorization hook; try again later')
     }
+  }
+
+  /** Token mode: the tokens whose sockets relayed the most (`/status.json` `topRelayingTokens`); undefined in the other modes. */
+  topRelayingTokens (): RelayingToken[] | undefined {
+    return this.mode === 'token' ? topRelayingTokens(this.#tokens.grants()) : undefined
   }
 
   async #read (): Promise<void> {

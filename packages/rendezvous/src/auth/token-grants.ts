@@ -20,6 +20,10 @@ export interface TokenGrant {
   registrations: number
   /** joins with this token between their max-peers check and their registration */
   joining: number
+  /** payload bytes the sockets with this token sent over their dials (Session.sentData), since the token was first read */
+  relayedOut: number
+  /** payload bytes relayed to the sockets with this token (Session.sendData), since the token was first read */
+  relayedIn: number
 }
 
 /**
@@ -37,6 +41,11 @@ export class TokenGrants {
     return this.#grants.size
   }
 
+  /** The grants of the tokens in the file now. */
+  grants (): IterableIterator<TokenGrant> {
+    return this.#grants.values()
+  }
+
   /** The grant of a presented token; undefined when it is not in the file. */
   find (token: string): TokenGrant | undefined {
     return this.#grants.get(tokenDigest(token))
@@ -46,7 +55,7 @@ export class TokenGrants {
   replace (entries: readonly TokenEntry[]): void {
     const next = new Map<string, TokenGrant>()
     for (const entry of entries) {
-      const grant: TokenGrant = this.#grants.get(entry.digest) ?? { name: entry.name, registrations: 0, joining: 0 }
+      const grant: TokenGrant = this.#grants.get(entry.digest) ?? { name: entry.name, registrations: 0, joining: 0, relayedOut: 0, relayedIn: 0 }
       grant.name = entry.name
       grant.maxPeers = entry.maxPeers
       grant.relayBytesPerSecond = entry.relayBytesPerSecond

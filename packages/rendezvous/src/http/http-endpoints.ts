@@ -48,6 +48,20 @@ export interface ServerStatus extends Health {
   rejected: Record<string, number>
   /** the connected sockets that relayed the most, most first (a few: bounded however many are connected) */
   topRelaying: RelayingPeerStatus[]
+  /** token mode only: the tokens whose sockets relayed the most since each was first read, most first (a few) */
+  topRelayingTokens?: RelayingTokenStatus[]
+}
+
+/** A token among those whose sockets relayed the most (`/status.json` `topRelayingTokens`, token mode). */
+export interface RelayingTokenStatus {
+  /** its label (`name=` in the token file, else the start of its digest) */
+  name: string
+  /** registrations its sockets hold now */
+  peers: number
+  /** payload bytes its sockets sent over their dials */
+  sentBytes: number
+  /** payload bytes relayed to its sockets */
+  receivedBytes: number
 }
 
 export interface HttpEndpointsInit {
@@ -56,6 +70,8 @@ export interface HttpEndpointsInit {
   cluster?(): ClusterStatus
   /** the sockets that relayed the most, read at request time */
   topRelaying(): RelayingPeerStatus[]
+  /** token mode: the tokens whose sockets relayed the most, read at request time */
+  topRelayingTokens?(): RelayingTokenStatus[] | undefined
   metrics: Registry
   onError(err: unknown): void
   /**
@@ -137,7 +153,8 @@ async function serverStatus (init: HttpEndpointsInit): Promise<ServerStatus> {
     joins,
     dialResults,
     rejected,
-    topRelaying: init.topRelaying()
+    topRelaying: init.topRelaying(),
+    ...withTopTokens(init.topRelayingTokens?.())
   }
 }
 
@@ -161,4 +178,8 @@ function send (res: ServerResponse, status: number, type: string, body: string, 
   }
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers })
   res.end(head ? undefined : body)
+}
+
+function withTopTokens (tokens: RelayingTokenStatus[] | undefined): { topRelayingTokens?: RelayingTokenStatus[] } {
+  return tokens == null ? {} : { topRelayingTokens: tokens }
 }

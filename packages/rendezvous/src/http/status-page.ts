@@ -65,6 +65,10 @@ export const STATUS_PAGE = `<!doctype html>
   <h2>top relaying peers <span class="detail">since each connected</span></h2>
   <table><thead><tr><th>peer</th><th>sent</th><th>received</th><th>rate limit</th></tr></thead><tbody id="relaying-peers"></tbody></table>
 </section>
+<section id="relaying-tokens" hidden>
+  <h2>top relaying tokens <span class="detail">since each was first read</span></h2>
+  <table><thead><tr><th>token</th><th>peers</th><th>sent</th><th>received</th></tr></thead><tbody id="relaying-token-rows"></tbody></table>
+</section>
 <footer>Updated every second from <a href="/status.json">/status.json</a> · <a href="/metrics">/metrics</a> · <a href="/health">/health</a> · <span id="updated"></span></footer>
 <script>
 (function () {
@@ -129,21 +133,29 @@ export const STATUS_PAGE = `<!doctype html>
     })
   }
   /** the sockets that relayed the most (built with DOM calls: peer ids come from clients) */
-  function renderRelaying (peers) {
-    var section = $('relaying')
-    if (!peers || peers.length === 0) { section.hidden = true; return }
+  function renderRows (sectionId, bodyId, rows) {
+    var section = $(sectionId)
+    if (!rows || rows.length === 0) { section.hidden = true; return }
     section.hidden = false
-    var body = $('relaying-peers')
+    var body = $(bodyId)
     while (body.firstChild) body.removeChild(body.firstChild)
-    peers.forEach(function (p) {
+    rows.forEach(function (cells) {
       var row = document.createElement('tr')
-      ;[p.peerIds.join(', ') || '(no peer id)', bytes(p.sentBytes), bytes(p.receivedBytes), p.relayRate > 0 ? bytes(p.relayRate) + '/s' : 'none'].forEach(function (text) {
+      cells.forEach(function (text) {
         var cell = document.createElement('td')
         cell.textContent = text
         row.appendChild(cell)
       })
       body.appendChild(row)
     })
+  }
+  function renderRelaying (peers, tokens) {
+    renderRows('relaying', 'relaying-peers', (peers || []).map(function (p) {
+      return [p.peerIds.join(', ') || '(no peer id)', bytes(p.sentBytes), bytes(p.receivedBytes), p.relayRate > 0 ? bytes(p.relayRate) + '/s' : 'none']
+    }))
+    renderRows('relaying-tokens', 'relaying-token-rows', (tokens || []).map(function (t) {
+      return [t.name, count(t.peers), bytes(t.sentBytes), bytes(t.receivedBytes)]
+    }))
   }
   function render (s) {
     var now = Date.now()
@@ -165,7 +177,7 @@ export const STATUS_PAGE = `<!doctype html>
     set('runtime', 'protocol ' + s.build.protocol + ' · Node.js ' + s.build.node)
     set('updated', 'last update ' + new Date(now).toLocaleTimeString())
     renderCluster(s.cluster)
-    renderRelaying(s.topRelaying)
+    renderRelaying(s.topRelaying, s.topRelayingTokens)
     peerHistory.push(s.peers)
     if (peerHistory.length > HISTORY) peerHistory.shift()
     plot(peerHistory)

@@ -156,6 +156,9 @@ export class Session implements DialEnd {
   /** This socket sent `bytes` of payload that are relayed: counted, and charged to its relay rate. */
   sentData (bytes: number): void {
     this.relayedOut += bytes
+    if (this.grant != null) {
+      this.grant.relayedOut += bytes
+    }
     this.#relayRate?.charge(bytes)
   }
 
@@ -185,6 +188,9 @@ export class Session implements DialEnd {
 
   sendData (dialId: string, bytes: Uint8Array): void {
     this.relayedIn += bytes.byteLength
+    if (this.grant != null) {
+      this.grant.relayedIn += bytes.byteLength
+    }
     this.socket.emit(Event.DATA, dialId, bytes)
   }
 
