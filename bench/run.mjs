@@ -224,7 +224,7 @@ async function main () {
     `(relayed paths: 3 busy processes on ${cpus().length} cores), so relay CPU and RSS are measured alone.`)
   if (allTargets.length > 0) {
     md.push('')
-    md.push('### Targets (issue 5)')
+    md.push('### Targets')
     md.push('')
     md.push(table(['target', 'measured', 'limit', 'result'], allTargets.map(t => [t.text, t.shown, `${t.op} ${t.shownLimit}`, t.result])))
   }
