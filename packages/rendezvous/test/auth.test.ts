@@ -42,6 +42,29 @@ function withToken (token: string): { auth: Record<string, unknown> } {
   return { auth: { protocol: PROTOCOL_VERSION, token } }
 }
 
+interface TokenPeer { socket: Socket, address: string, peerId: string }
+
+/** a fresh peer joined on a new socket that presented `token` */
+async function joinWithToken (target: RendezvousServer, token: string): Promise<TokenPeer> {
+  const socket = await connect(target, withToken(token))
+  const peer = await identity()
+  const address = peerAddress(target, peer)
+  await join(socket, peer, address)
+  return { socket, address, peerId: peer.peerId.toString() }
+}
+
+/** an Authorizer in token mode over a token file holding `tokens`, loaded */
+async function tokenAuthorizer (tokens: string): Promise<Authorizer> {
+  const authorizer = new Authorizer({
+    auth: resolveOptions({ auth: { mode: 'token', tokensFile: file(tokens) } }).auth,
+    limits: DEFAULT_LIMITS,
+    metrics: new RendezvousMetrics(DEFAULT_LIMITS),
+    logger: silentLogger
+  })
+  await authorizer.load()
+  return authorizer
+}
+
 /** the code of a refused connect, or 'connected' */
 async function connectCode (target: RendezvousServer, options: Parameters<typeof connect>[1] = {}): Promise<string | undefined> {
   try {
@@ -217,13 +240,7 @@ describe('private servers: token mode', () => {
 
   it('a token\'s relay-rate is the relay rate of its sockets, in place of the server\'s', async () => {
     const s = await server({ adminPort: 0, auth: { mode: 'token', tokensFile: file('slow-token relay-rate=262144\nplain-token\n') }, limits: { relayRate: 1048576 } })
-    const joined = async (token: string): Promise<{ socket: Socket, address: string, peerId: string }> => {
-      const socket = await connect(s, withToken(token))
-      const peer = await identity()
-      const address = peerAddress(s, peer)
-      await join(socket, peer, address)
-      return { socket, address, peerId: peer.peerId.toString() }
-    }
+    const joined = async (token: string): Promise<TokenPeer> => await joinWithToken(s, token)
     const [slow, plain, other] = [await joined('slow-token'), await joined('plain-token'), await joined('plain-token')]
     const window = 1024 * 1024
     const ends: DialEnd[] = []
@@ -242,13 +259,7 @@ describe('private servers: token mode', () => {
 
   it('/status.json lists the tokens whose sockets relayed the most, by name, and keeps their bytes after the sockets leave', async () => {
     const s = await server({ adminPort: 0, auth: { mode: 'token', tokensFile: file('alpha-secret name=alpha\nbeta-secret name=beta\nidle-secret name=idle\n') } })
-    const joined = async (token: string): Promise<{ socket: Socket, address: string, peerId: string }> => {
-      const socket = await connect(s, withToken(token))
-      const peer = await identity()
-      const address = peerAddress(s, peer)
-      await join(socket, peer, address)
-      return { socket, address, peerId: peer.peerId.toString() }
-    }
+    const joined = async (token: string): Promise<TokenPeer> => await joinWithToken(s, token)
     const [alpha, beta] = [await joined('alpha-secret'), await joined('beta-secret')]
     await joined('idle-secret')
     const end = new DialEnd(alpha.socket, await openDial(alpha, beta), 1024 * 1024, { keepChunks: false })
@@ -277,13 +288,7 @@ describe('private servers: token mode', () => {
   })
 
   it('a token with namespaces= joins those namespaces only, not others and not the default namespace', async () => {
-    const authorizer = new Authorizer({
-      auth: resolveOptions({ auth: { mode: 'token', tokensFile: file('chat-token namespaces=chat,presence\nany-token\n') } }).auth,
-      limits: DEFAULT_LIMITS,
-      metrics: new RendezvousMetrics(DEFAULT_LIMITS),
-      logger: silentLogger
-    })
-    await authorizer.load()
+    const authorizer = await tokenAuthorizer('chat-token namespaces=chat,presence\nany-token\n')
     const sessionWith = (token: string): Session => ({ grant: authorizer.admitSocket({ protocol: PROTOCOL_VERSION, token }, false), addresses: new Map() }) as unknown as Session
     const chat = sessionWith('chat-token')
     const any = sessionWith('any-token')
@@ -309,13 +314,7 @@ describe('private servers: token mode', () => {
   })
 
   it('a re-join that moves a registered peer to other namespaces is no new registration for max-peers', async () => {
-    const authorizer = new Authorizer({
-      auth: resolveOptions({ auth: { mode: 'token', tokensFile: file('one-token max-peers=1 namespaces=a,b\n') } }).auth,
-      limits: DEFAULT_LIMITS,
-      metrics: new RendezvousMetrics(DEFAULT_LIMITS),
-      logger: silentLogger
-    })
-    await authorizer.load()
+    const authorizer = await tokenAuthorizer('one-token max-peers=1 namespaces=a,b\n')
     const grant = authorizer.admitSocket({ protocol: PROTOCOL_VERSION, token: 'one-token' }, false)
     assert.ok(grant != null)
     const peerId = (await identity()).peerId.toString()

@@ -145,6 +145,7 @@ async function serverStatus (init: HttpEndpointsInit): Promise<ServerStatus> {
     countsBy(init.metrics, 'wsstar_dials_total', 'result'),
     countsBy(init.metrics, 'wsstar_rejected_total', 'code')
   ])
+  const topRelayingTokens = init.topRelayingTokens?.()
   return {
     ...health,
     ...(init.cluster == null ? {} : { cluster: init.cluster() }),
@@ -154,7 +155,7 @@ async function serverStatus (init: HttpEndpointsInit): Promise<ServerStatus> {
     dialResults,
     rejected,
     topRelaying: init.topRelaying(),
-    ...withTopTokens(init.topRelayingTokens?.())
+    ...(topRelayingTokens == null ? {} : { topRelayingTokens })
   }
 }
 
@@ -178,8 +179,4 @@ function send (res: ServerResponse, status: number, type: string, body: string, 
   }
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers })
   res.end(head ? undefined : body)
-}
-
-function withTopTokens (tokens: RelayingTokenStatus[] | undefined): { topRelayingTokens?: RelayingTokenStatus[] } {
-  return tokens == null ? {} : { topRelayingTokens: tokens }
 }
